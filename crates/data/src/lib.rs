@@ -1,0 +1,20 @@
+//! Dataset sources for distill.
+//!
+//! Every source yields a [`Dataset`]: decoded samples with stable ids (the id never depends
+//! on how the data is later shuffled or batched, so a logit cache can be joined back to it),
+//! labels, and a [`fingerprint`](Dataset::fingerprint) that identifies the exact content.
+//! Sources are chosen on the command line as `KIND:PATH` ([`DatasetSpec`]).
+
+mod dataset;
+mod error;
+mod fingerprint;
+mod idx;
+mod preprocess;
+mod spec;
+
+pub use dataset::{Dataset, SampleShape};
+pub use error::DataError;
+pub use fingerprint::fingerprint;
+pub use idx::{IdxArray, read_idx, read_idx_split};
+pub use preprocess::{Layout, Preprocess};
+pub use spec::{DatasetKind, DatasetSpec};

@@ -1,0 +1,81 @@
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::{DataError, Dataset, read_idx_split};
+
+/// The kinds of dataset source named on the command line (`--dataset KIND:PATH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetKind {
+    Idx,
+    ImageFolder,
+    Parquet,
+    Npy,
+    Csv,
+}
+
+impl DatasetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetKind::Idx => "idx",
+            DatasetKind::ImageFolder => "imagefolder",
+            DatasetKind::Parquet => "parquet",
+            DatasetKind::Npy => "npy",
+            DatasetKind::Csv => "csv",
+        }
+    }
+}
+
+/// `KIND:PATH`, e.g. `idx:datasets/fashion-mnist`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSpec {
+    pub kind: DatasetKind,
+    pub path: PathBuf,
+}
+
+impl FromStr for DatasetSpec {
+    type Err = DataError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: &str| DataError::BadSpec {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let (kind, path) = spec
+            .split_once(':')
+            .ok_or_else(|| bad("expected KIND:PATH, e.g. idx:datasets/fashion-mnist"))?;
+        let kind = match kind {
+            "idx" => DatasetKind::Idx,
+            "imagefolder" => DatasetKind::ImageFolder,
+            "parquet" => DatasetKind::Parquet,
+            "npy" => DatasetKind::Npy,
+            "csv" => DatasetKind::Csv,
+            _ => return Err(bad("KIND must be one of idx, imagefolder, parquet, npy, csv")),
+        };
+        if path.is_empty() {
+            return Err(bad("PATH is empty"));
+        }
+        Ok(DatasetSpec {
+            kind,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+impl fmt::Display for DatasetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.path.display())
+    }
+}
+
+impl DatasetSpec {
+    /// Reads one split of the source into memory.
+    pub fn load(&self, split: &str) -> Result<Dataset, DataError> {
+        match self.kind {
+            DatasetKind::Idx => read_idx_split(&self.path, split),
+            other => Err(DataError::UnsupportedKind {
+                kind: other.as_str().to_string(),
+            }),
+        }
+    }
+}

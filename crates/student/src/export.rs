@@ -1,0 +1,70 @@
+//! ONNX export through burn-onnx's (experimental) exporter, with a dynamic batch axis, plus
+//! the model's metadata (architecture, preprocessing, classes) so an exported student never
+//! loses the preprocessing it expects.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
+use distill_data::SampleShape;
+
+use crate::run_dir::write_atomic;
+use crate::{Student, StudentError};
+
+/// Exports `model` (an inference copy) to `path` with input `[batch, C, H, W]` (batch
+/// dynamic) and output logits `[batch, classes]`. `metadata` lands in the model's
+/// `metadata_props`, readable by ONNX Runtime and the `onnx` Python package.
+pub fn export_onnx(
+    model: &Student,
+    input: SampleShape,
+    metadata: &[(&str, String)],
+    path: &Path,
+) -> Result<(), StudentError> {
+    let fail = |reason: String| StudentError::Export {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let device = Device::flex();
+    let dims = |batch| [batch, input.channels, input.height, input.width];
+    // Two traces with different batch sizes tell the exporter which axis is the batch.
+    let sample = Tensor::<4>::zeros(dims(2), &device);
+    let validation = Tensor::<4>::zeros(dims(3), &device);
+    let specs = [InputSpec::new([
+        AxisSpec::dynamic("batch"),
+        AxisSpec::Static,
+        AxisSpec::Static,
+        AxisSpec::Static,
+    ])];
+    let onnx = OnnxExporter::new()
+        .export_dynamic(model, sample, validation, &specs, Student::forward)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut bytes = onnx.into_bytes();
+    append_metadata(&mut bytes, metadata);
+    write_atomic(path, &bytes)
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn length_delimited(field: u32, payload: &[u8], out: &mut Vec<u8>) {
+    varint(((field as u64) << 3) | 2, out);
+    varint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+/// Appends `ModelProto.metadata_props` (field 14, `StringStringEntryProto { key = 1,
+/// value = 2 }`) entries. Protobuf concatenates repeated fields of a message serialised in
+/// several pieces, so appending to the encoded model is a valid edit.
+fn append_metadata(model: &mut Vec<u8>, metadata: &[(&str, String)]) {
+    for (key, value) in metadata {
+        let mut entry = Vec::new();
+        length_delimited(1, key.as_bytes(), &mut entry);
+        length_delimited(2, value.as_bytes(), &mut entry);
+        length_delimited(14, &entry, model);
+    }
+}

@@ -1,0 +1,25 @@
+//! Per-epoch metrics, one JSON object per line in `metrics.jsonl`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// Mean total loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Mean distillation term (null without a cache).
+    pub kd_loss: Option<f64>,
+    /// Mean hard-label term.
+    pub hard_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    /// Top-1 agreement with the cached teacher on the test split (null without one).
+    pub teacher_agreement: Option<f64>,
+    /// Mean KL(teacher || student) at T = 1 on the test split (null without a teacher cache).
+    pub test_kl: Option<f64>,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+    /// Wall time of the epoch's training steps (evaluation excluded).
+    pub seconds: f64,
+    pub samples_per_second: f64,
+}

@@ -1,0 +1,120 @@
+//! Student models. One module type serves both kinds: an MLP is a student with no conv
+//! blocks. Input is always `[batch, channels, height, width]`, already preprocessed; an MLP
+//! flattens inside, so every exported student takes the same input.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use distill_data::SampleShape;
+
+use crate::ArchSpec;
+
+/// Two 3x3 conv + batch-norm + ReLU, then 2x2 max-pool (halves height and width).
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    pool: MaxPool2d,
+}
+
+impl ConvBlock {
+    fn new(in_channels: usize, out_channels: usize, device: &Device) -> Self {
+        // No conv bias: the batch-norm right after it has its own shift.
+        let conv = |i, o| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(device)
+        };
+        ConvBlock {
+            conv1: conv(in_channels, out_channels),
+            bn1: BatchNormConfig::new(out_channels).init(device),
+            conv2: conv(out_channels, out_channels),
+            bn2: BatchNormConfig::new(out_channels).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+        }
+    }
+
+    /// `[batch, in, h, w]` -> `[batch, out, h/2, w/2]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        self.pool.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Student {
+    blocks: Vec<ConvBlock>,
+    hidden: Vec<Linear>,
+    head: Linear,
+    dropout: Dropout,
+}
+
+/// Height and width after the conv blocks (each 2x2 pool floors odd sizes, as PyTorch does).
+pub fn feature_size(spec: &ArchSpec, input: SampleShape) -> (usize, usize, usize) {
+    let (mut c, mut h, mut w) = (input.channels, input.height, input.width);
+    for &out in spec.conv_channels() {
+        c = out;
+        h /= 2;
+        w /= 2;
+    }
+    (c, h, w)
+}
+
+impl Student {
+    /// Builds a freshly initialised student. Parameters are drawn lazily from the device's
+    /// seeded RNG at first use, so the same seed and code path give the same weights.
+    pub fn new(spec: &ArchSpec, input: SampleShape, num_classes: usize, device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        let mut channels = input.channels;
+        for &out in spec.conv_channels() {
+            blocks.push(ConvBlock::new(channels, out, device));
+            channels = out;
+        }
+        let (c, h, w) = feature_size(spec, input);
+        let mut features = c * h * w;
+        let mut hidden = Vec::new();
+        for &width in spec.dense_widths() {
+            hidden.push(LinearConfig::new(features, width).init(device));
+            features = width;
+        }
+        Student {
+            blocks,
+            hidden,
+            head: LinearConfig::new(features, num_classes).init(device),
+            dropout: DropoutConfig::new(spec.dropout).init(),
+        }
+    }
+
+    /// `[batch, channels, height, width]` -> logits `[batch, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = x;
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let mut x: Tensor<2> = x.flatten(1, 3);
+        for layer in &self.hidden {
+            x = self.dropout.forward(relu(layer.forward(x)));
+        }
+        self.head.forward(x)
+    }
+}
+
+impl Student {
+    /// Saves the weights (burnpack, written atomically by burn).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), crate::StudentError> {
+        self.clone()
+            .save_file(path)
+            .map_err(|e| crate::StudentError::Export {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+    }
+}

@@ -1,0 +1,163 @@
+//! The training loop: AdamW with a cosine schedule, checkpoint after every epoch, resumable.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use distill_data::Dataset;
+
+use crate::batcher::Batcher;
+use crate::evaluate::{accuracy, predict_logits};
+use crate::rng::SplitMix64;
+use crate::run_dir::{CheckpointState, RunDir};
+use crate::{EpochMetrics, Student, StudentError, TrainConfig};
+
+/// Hooks for progress reporting; the library itself prints nothing.
+pub trait TrainObserver {
+    fn resumed(&mut self, _from_epoch: usize) {}
+    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _samples: usize) {}
+    fn batch_done(&mut self, _samples: usize, _loss: f64) {}
+    fn epoch_finished(&mut self, _metrics: &EpochMetrics) {}
+}
+
+/// Observer that reports nothing.
+pub struct Quiet;
+impl TrainObserver for Quiet {}
+
+/// Evaluation batch size: large batches amortise per-call overhead; memory stays small.
+const EVAL_BATCH: usize = 500;
+
+/// Learning rate at `step` of `total`: cosine from `peak` down to 0.
+pub fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
+    peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
+}
+
+fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .with_weight_decay(config.weight_decay as f32)
+        .init()
+}
+
+fn read_err(path: std::path::PathBuf, e: impl std::fmt::Display) -> StudentError {
+    StudentError::Read {
+        path,
+        reason: e.to_string(),
+    }
+}
+
+/// Trains a student on `train` with hard labels, evaluating on `test` after every epoch.
+/// Resumes from the run directory's checkpoint when there is one. Returns the inference
+/// copy of the trained model and the metrics of every epoch.
+pub fn train(
+    config: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
+    config.validate()?;
+    config.preprocess.validate(train.shape)?;
+    let device = Device::flex().autodiff();
+    let eval_device = Device::flex();
+    device.seed(config.seed);
+    let mut model = Student::new(&config.arch, train.shape, config.num_classes, &device);
+    let mut optim = optimizer(config);
+
+    let mut start_epoch = 1;
+    let mut metrics = Vec::new();
+    if let Some(CheckpointState { epoch }) = run.checkpoint() {
+        let dir = run.checkpoint_dir();
+        model = model
+            .try_load_file(dir.join("model.bpk"))
+            .map_err(|e| read_err(dir.join("model.bpk"), e))?;
+        optim = optim
+            .load(dir.join("optim.bpk"))
+            .map_err(|e| read_err(dir.join("optim.bpk"), e))?;
+        metrics = run.metrics_until(epoch)?;
+        start_epoch = epoch + 1;
+        // Dropout draws from burn's global RNG: give the resumed epochs their own stream.
+        device.seed(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        observer.resumed(epoch);
+    }
+
+    let batcher = Batcher {
+        dataset: train,
+        preprocess: &config.preprocess,
+        augment: &config.augment,
+    };
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+
+    for epoch in start_epoch..=config.epochs {
+        observer.epoch_started(epoch, config.epochs, train.len());
+        let started = Instant::now();
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        SplitMix64::derive(config.seed, epoch as u64, u64::MAX).shuffle(&mut order);
+        let (mut loss_sum, mut correct, mut seen, mut lr) = (0.0f64, 0usize, 0usize, config.lr);
+        for (i, chunk) in order.chunks(config.batch_size).enumerate() {
+            if chunk.len() < 2 {
+                continue; // batch-norm needs at least two samples for batch statistics
+            }
+            lr = cosine_lr(config.lr, (epoch - 1) * steps_per_epoch + i, total_steps);
+            let x = batcher.images(chunk, &device, config.seed, epoch as u64);
+            let y = batcher.labels(chunk, &device);
+            let logits = model.forward(x);
+            let predicted: Vec<i64> = logits
+                .clone()
+                .detach()
+                .argmax(1)
+                .try_into_vec_as::<i64>()
+                .expect("argmax gives integers");
+            correct += predicted
+                .iter()
+                .zip(chunk)
+                .filter(|&(&p, &pos)| p == train.labels[pos] as i64)
+                .count();
+            let loss = loss_fn.forward(logits, y);
+            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            loss_sum += loss_value * chunk.len() as f64;
+            seen += chunk.len();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            observer.batch_done(chunk.len(), loss_value);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+
+        let valid = model.valid();
+        let test_logits = predict_logits(&valid, test, &config.preprocess, EVAL_BATCH, &eval_device);
+        let train_loss = loss_sum / seen.max(1) as f64;
+        let m = EpochMetrics {
+            epoch,
+            train_loss,
+            kd_loss: None,
+            hard_loss: train_loss,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_accuracy: accuracy(&test_logits, config.num_classes, &test.labels),
+            teacher_agreement: None,
+            test_kl: None,
+            lr,
+            seconds,
+            samples_per_second: seen as f64 / seconds.max(1e-9),
+        };
+        metrics.push(m.clone());
+
+        // Checkpoint: weights and optimizer first, then the state that points at them.
+        let dir = run.checkpoint_dir();
+        model
+            .clone()
+            .save_file(dir.join("model.bpk"))
+            .map_err(|e| read_err(dir.join("model.bpk"), e))?;
+        optim
+            .save(dir.join("optim.bpk"))
+            .map_err(|e| read_err(dir.join("optim.bpk"), e))?;
+        run.write_metrics(&metrics)?;
+        run.write_json(&dir.join("state.json"), &CheckpointState { epoch })?;
+        observer.epoch_finished(&m);
+    }
+    Ok((model.valid(), metrics))
+}

@@ -1,0 +1,148 @@
+//! An ONNX model opened in ONNX Runtime: its input/output signature and batched f32 runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::{TeacherError, environment};
+
+/// Element type of a model input or output, as far as distill cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementType {
+    F32,
+    F16,
+    F64,
+    Other,
+}
+
+/// Name, element type and shape of one input or output; dynamic dims are `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub element: ElementType,
+    pub shape: Vec<Option<usize>>,
+}
+
+impl TensorInfo {
+    fn from_outlet(name: &str, dtype: &ValueType) -> Self {
+        let element = match dtype.tensor_type() {
+            Some(TensorElementType::Float32) => ElementType::F32,
+            Some(TensorElementType::Float16) => ElementType::F16,
+            Some(TensorElementType::Float64) => ElementType::F64,
+            _ => ElementType::Other,
+        };
+        let shape = dtype
+            .tensor_shape()
+            .map(|s| s.iter().map(|&d| usize::try_from(d).ok()).collect())
+            .unwrap_or_default();
+        TensorInfo {
+            name: name.to_string(),
+            element,
+            shape,
+        }
+    }
+
+    /// Shape as text, `?` for dynamic dims: `[?, 1, 28, 28]`.
+    pub fn shape_text(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
+            .collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+pub struct OnnxModel {
+    pub path: PathBuf,
+    session: Session,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+impl OnnxModel {
+    /// Opens `path` with `threads` intra-op threads (`None`: ONNX Runtime's default, one per
+    /// physical core).
+    pub fn open(path: &Path, threads: Option<usize>) -> Result<Self, TeacherError> {
+        let open_err = |reason: String| TeacherError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(open_err("no such file".into()));
+        }
+        let env = environment()?;
+        let mut builder = Session::builder(&env)
+            .map_err(|e| open_err(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| open_err(e.to_string()))?;
+        if let Some(n) = threads {
+            builder = builder
+                .with_intra_threads(n)
+                .map_err(|e| open_err(e.to_string()))?;
+        }
+        let session = builder
+            .commit_from_file(path)
+            .map_err(|e| open_err(e.to_string()))?;
+        let inputs = session
+            .inputs()
+            .iter()
+            .map(|o| TensorInfo::from_outlet(o.name(), o.dtype()))
+            .collect();
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(|o| TensorInfo::from_outlet(o.name(), o.dtype()))
+            .collect();
+        Ok(OnnxModel {
+            path: path.to_path_buf(),
+            session,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// The model's custom metadata (`metadata_props`).
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Ok(meta) = self.session.metadata() {
+            for key in meta.custom_keys().unwrap_or_default() {
+                if let Some(value) = meta.custom(&key) {
+                    out.insert(key, value);
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the first input with `data` of `shape` and returns output `output` as
+    /// `(shape, values)`. The output must be f32.
+    pub fn run_f32(
+        &mut self,
+        data: &[f32],
+        shape: &[usize],
+        output: usize,
+    ) -> Result<(Vec<usize>, Vec<f32>), TeacherError> {
+        let run_err = |reason: String| TeacherError::Run {
+            path: self.path.clone(),
+            reason,
+        };
+        let input = TensorRef::from_array_view((shape.to_vec(), data))
+            .map_err(|e| run_err(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![input])
+            .map_err(|e| run_err(e.to_string()))?;
+        if output >= outputs.len() {
+            return Err(run_err(format!("model has no output #{output}")));
+        }
+        let (out_shape, values) = outputs[output]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| run_err(format!("output #{output} is not an f32 tensor: {e}")))?;
+        let out_shape = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+        Ok((out_shape, values.to_vec()))
+    }
+}

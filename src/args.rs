@@ -1,0 +1,69 @@
+//! Argument groups shared by several subcommands (DESIGN.md, "The command-line contract").
+
+use anyhow::{Context, Result};
+use clap::Args;
+use distill_data::{Dataset, DatasetSpec, Layout, Preprocess};
+
+/// `--dataset KIND:PATH --split NAME`.
+#[derive(Args, Debug, Clone)]
+pub struct DatasetArgs {
+    /// Dataset source as KIND:PATH (KIND: idx; imagefolder, parquet, npy, csv are planned).
+    #[arg(long, value_name = "KIND:PATH")]
+    pub dataset: DatasetSpec,
+    /// Split to read where the source holds several (IDX: train or test).
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Use only the first N samples of the split (quick runs and tests).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+impl DatasetArgs {
+    pub fn load(&self) -> Result<Dataset> {
+        load_split(&self.dataset, &self.split, self.limit)
+    }
+}
+
+pub fn load_split(spec: &DatasetSpec, split: &str, limit: Option<usize>) -> Result<Dataset> {
+    let mut data = spec
+        .load(split)
+        .with_context(|| format!("loading split '{split}' of {spec}"))?;
+    if let Some(n) = limit {
+        data.truncate(n);
+    }
+    if data.is_empty() {
+        anyhow::bail!("split '{split}' of {spec} holds no samples");
+    }
+    Ok(data)
+}
+
+/// `--scale --mean --std --layout`: how raw bytes become model input,
+/// `x = (byte * scale - mean) / std`. Unset values come from the model's recorded
+/// preprocessing where there is one, else the defaults below.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PreprocessArgs {
+    /// Multiply raw byte values by this first [default: 1/255].
+    #[arg(long)]
+    pub scale: Option<f32>,
+    /// Subtracted after scaling: one value, or one per channel, comma-separated [default: 0].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub mean: Option<Vec<f32>>,
+    /// Divides after the mean is subtracted: one value, or one per channel [default: 1].
+    #[arg(long, value_delimiter = ',')]
+    pub std: Option<Vec<f32>>,
+    /// Input layout the model expects: nchw, nhwc or flat [default: nchw].
+    #[arg(long)]
+    pub layout: Option<Layout>,
+}
+
+impl PreprocessArgs {
+    /// The preprocessing to use: flags given on the command line override `base`.
+    pub fn resolve(&self, base: Preprocess) -> Preprocess {
+        Preprocess {
+            scale: self.scale.unwrap_or(base.scale),
+            mean: self.mean.clone().unwrap_or(base.mean),
+            std: self.std.clone().unwrap_or(base.std),
+            layout: self.layout.unwrap_or(base.layout),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `distill`: offline knowledge distillation. A thin CLI over the library crates: argument
+//! parsing and reporting live here, all domain logic lives in `crates/`.
+
+mod args;
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "distill", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a student model; with no cache this is plain supervised training on the labels.
+    TrainStudent(commands::train_student::Args),
+    /// Accuracy, latency, size and parameter count of an ONNX model on a dataset.
+    Eval(commands::eval::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::TrainStudent(args) => commands::train_student::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
