@@ -58,7 +58,10 @@ struct InputPlan {
 
 fn plan(model: &OnnxModel, data: &Dataset, preprocess: &Preprocess) -> Result<InputPlan> {
     let path = model.path.display();
-    let input = model.inputs.first().with_context(|| format!("{path} has no inputs"))?;
+    let input = model
+        .inputs
+        .first()
+        .with_context(|| format!("{path} has no inputs"))?;
     if input.element != ElementType::F32 {
         bail!("{path}: input '{}' is not float32", input.name);
     }
@@ -78,7 +81,11 @@ fn plan(model: &OnnxModel, data: &Dataset, preprocess: &Preprocess) -> Result<In
             "{path}: input '{}' has shape {} but the data gives [batch, {}] in layout {:?} (set --layout or check the dataset)",
             input.name,
             input.shape_text(),
-            expected.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+            expected
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             preprocess.layout
         );
     }
@@ -93,14 +100,14 @@ fn plan(model: &OnnxModel, data: &Dataset, preprocess: &Preprocess) -> Result<In
     })
 }
 
-/// Runs the model on `positions`, padding to a fixed batch size where the model has one.
-fn run_batch(
-    model: &mut OnnxModel,
+/// The model input for `positions`: values and shape, padded to a fixed batch size where
+/// the model has one.
+fn input_batch(
     plan: &InputPlan,
     data: &Dataset,
     preprocess: &Preprocess,
     positions: &[usize],
-) -> Result<(usize, Vec<f32>)> {
+) -> (Vec<f32>, Vec<usize>) {
     let mut values = preprocess.batch(data, positions);
     let per_sample = data.shape.len();
     let batch = plan.fixed_batch.unwrap_or(positions.len());
@@ -111,15 +118,32 @@ fn run_batch(
         Layout::Nhwc => shape.extend([data.shape.height, data.shape.width, data.shape.channels]),
         Layout::Flat => shape.push(per_sample),
     }
+    (values, shape)
+}
+
+/// Logits `[positions.len(), classes]` and the class count.
+fn run_batch(
+    model: &mut OnnxModel,
+    plan: &InputPlan,
+    data: &Dataset,
+    preprocess: &Preprocess,
+    positions: &[usize],
+) -> Result<(usize, Vec<f32>)> {
+    let (values, shape) = input_batch(plan, data, preprocess, positions);
     let (out_shape, logits) = model.run_f32(&values, &shape, plan.output)?;
     let classes = out_shape.get(1).copied().unwrap_or(0);
-    if out_shape.first() != Some(&batch) || classes == 0 {
-        bail!("{}: output has shape {out_shape:?} for a batch of {batch}", model.path.display());
+    if out_shape.first() != Some(&shape[0]) || classes == 0 {
+        bail!(
+            "{}: output has shape {out_shape:?} for a batch of {}",
+            model.path.display(),
+            shape[0]
+        );
     }
     Ok((classes, logits[..positions.len() * classes].to_vec()))
 }
 
-/// Mean milliseconds per sample over `runs` timed runs at `batch`, after warm-up.
+/// Mean milliseconds per sample of `session.run` alone (input prepared beforehand) over
+/// `runs` timed runs at `batch`, after warm-up.
 fn latency(
     model: &mut OnnxModel,
     plan: &InputPlan,
@@ -129,14 +153,15 @@ fn latency(
     runs: usize,
 ) -> Result<f64> {
     let positions: Vec<usize> = (0..batch).map(|i| i % data.len()).collect();
+    let (values, shape) = input_batch(plan, data, preprocess, &positions);
     for _ in 0..runs.div_ceil(10).max(3) {
-        run_batch(model, plan, data, preprocess, &positions)?;
+        model.run_f32(&values, &shape, plan.output)?;
     }
     let started = Instant::now();
     for _ in 0..runs {
-        run_batch(model, plan, data, preprocess, &positions)?;
+        model.run_f32(&values, &shape, plan.output)?;
     }
-    Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64)
+    Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * shape[0]) as f64)
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -176,11 +201,18 @@ pub fn run(args: Args) -> Result<()> {
         _ => latency(&mut model, &plan, &data, &preprocess, 1, runs)?,
     };
     let latency_256 = match plan.fixed_batch {
-        None => Some(latency(&mut model, &plan, &data, &preprocess, 256, (runs / 20).max(3))?),
+        None => Some(latency(
+            &mut model,
+            &plan,
+            &data,
+            &preprocess,
+            256,
+            (runs / 20).max(3),
+        )?),
         Some(_) => None,
     };
-    let bytes = std::fs::read(&args.model)
-        .with_context(|| format!("reading {}", args.model.display()))?;
+    let bytes =
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let report = EvalReport {
         model: args.model.clone(),
         dataset: data.source.clone(),
@@ -197,9 +229,15 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("model        {}", report.model.display());
-        println!("data         {} ({}, {} samples)", report.dataset, report.split, report.samples);
+        println!(
+            "data         {} ({}, {} samples)",
+            report.dataset, report.split, report.samples
+        );
         println!("accuracy     {:.2}%", 100.0 * report.accuracy);
-        println!("latency      {:.4} ms/sample at batch 1", report.latency_ms_batch1);
+        println!(
+            "latency      {:.4} ms/sample at batch 1",
+            report.latency_ms_batch1
+        );
         if let Some(l) = report.latency_ms_batch256 {
             println!("             {l:.4} ms/sample at batch 256");
         }

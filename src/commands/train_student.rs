@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use distill_data::{Dataset, DatasetSpec, Preprocess};
 use distill_student::{
-    ArchSpec, Augment, DataIdentity, EpochMetrics, RunDir, TrainConfig, TrainObserver,
-    export_onnx, model_stats,
+    ArchSpec, Augment, DataIdentity, EpochMetrics, RunDir, TrainConfig, TrainObserver, export_onnx,
+    model_stats,
 };
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -84,7 +84,10 @@ impl TrainObserver for BarObserver {
         eprintln!("resuming after epoch {from_epoch} from the checkpoint");
     }
     fn epoch_started(&mut self, epoch: usize, epochs: usize, samples: usize) {
-        self.bar = Some(samples_bar(samples as u64, &format!("epoch {epoch}/{epochs}")));
+        self.bar = Some(samples_bar(
+            samples as u64,
+            &format!("epoch {epoch}/{epochs}"),
+        ));
     }
     fn batch_done(&mut self, samples: usize, loss: f64) {
         if let Some(bar) = &self.bar {
@@ -181,7 +184,10 @@ pub fn run(args: Args) -> Result<()> {
         ("distill.num_classes", num_classes.to_string()),
         (
             "distill.input_shape",
-            format!("[-1,{},{},{}]", train.shape.channels, train.shape.height, train.shape.width),
+            format!(
+                "[-1,{},{},{}]",
+                train.shape.channels, train.shape.height, train.shape.width
+            ),
         ),
         ("distill.preprocess", serde_json::to_string(&preprocess)?),
         ("distill.version", env!("CARGO_PKG_VERSION").to_string()),

@@ -51,7 +51,11 @@ impl Dataset {
 
     /// Number of classes implied by the labels (max label + 1).
     pub fn num_classes(&self) -> usize {
-        self.labels.iter().copied().max().map_or(0, |m| m as usize + 1)
+        self.labels
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |m| m as usize + 1)
     }
 
     /// Keeps only the first `n` samples (for quick runs and tests).

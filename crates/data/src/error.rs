@@ -9,7 +9,9 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not an IDX file (magic number {found:#010x}; expected 0x000008NN for unsigned bytes)")]
+    #[error(
+        "{path}: not an IDX file (magic number {found:#010x}; expected 0x000008NN for unsigned bytes)"
+    )]
     BadMagic { path: PathBuf, found: u32 },
     #[error("{path}: truncated IDX file: header promises {expected} bytes of data, found {actual}")]
     Truncated {

@@ -26,10 +26,7 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
             .map_err(|e| {
                 // A gzip stream cut short surfaces as UnexpectedEof: that is truncation.
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    DataError::io(
-                        path,
-                        std::io::Error::new(e.kind(), "truncated gzip stream"),
-                    )
+                    DataError::io(path, std::io::Error::new(e.kind(), "truncated gzip stream"))
                 } else {
                     DataError::io(path, e)
                 }
@@ -100,7 +97,7 @@ fn find_split_file(
 ) -> Result<PathBuf, DataError> {
     // Both the canonical `-idx3-ubyte` names and the `.idx3-ubyte` spelling some mirrors use.
     let names = [
-        format!("{stem}"),
+        stem.to_string(),
         format!("{stem}.gz"),
         stem.replacen("-idx", ".idx", 1),
         format!("{}.gz", stem.replacen("-idx", ".idx", 1)),
@@ -129,8 +126,10 @@ pub fn read_idx_split(dir: &Path, split: &str) -> Result<Dataset, DataError> {
         ));
     }
     let prefix = split_prefix(dir, split)?;
-    let images_path = find_split_file(dir, split, "images", &format!("{prefix}-images-idx3-ubyte"))?;
-    let labels_path = find_split_file(dir, split, "labels", &format!("{prefix}-labels-idx1-ubyte"))?;
+    let images_path =
+        find_split_file(dir, split, "images", &format!("{prefix}-images-idx3-ubyte"))?;
+    let labels_path =
+        find_split_file(dir, split, "labels", &format!("{prefix}-labels-idx1-ubyte"))?;
     let images = read_idx(&images_path)?;
     let labels = read_idx(&labels_path)?;
     if images.dims.len() != 3 {

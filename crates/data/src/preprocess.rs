@@ -81,7 +81,11 @@ impl Preprocess {
     }
 
     fn channel_value(values: &[f32], c: usize) -> f32 {
-        if values.len() == 1 { values[0] } else { values[c] }
+        if values.len() == 1 {
+            values[0]
+        } else {
+            values[c]
+        }
     }
 
     /// Preprocesses one sample of raw bytes (`[C, H, W]`) into `dst`, in `self.layout`.

@@ -50,7 +50,11 @@ impl FromStr for DatasetSpec {
             "parquet" => DatasetKind::Parquet,
             "npy" => DatasetKind::Npy,
             "csv" => DatasetKind::Csv,
-            _ => return Err(bad("KIND must be one of idx, imagefolder, parquet, npy, csv")),
+            _ => {
+                return Err(bad(
+                    "KIND must be one of idx, imagefolder, parquet, npy, csv",
+                ));
+            }
         };
         if path.is_empty() {
             return Err(bad("PATH is empty"));

@@ -65,7 +65,10 @@ fn truncated_file_names_the_file() {
     let err = read_idx_split(dir.path(), "test").unwrap_err();
     assert!(matches!(err, DataError::Truncated { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("t10k-images-idx3-ubyte") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -76,7 +79,10 @@ fn truncated_gzip_names_the_file() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = read_idx(&path).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("t10k-images-idx3-ubyte.gz") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte.gz") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -87,11 +93,23 @@ fn bad_magic_number_names_the_file() {
     bytes[2] = 0x0D; // float type: not what these datasets hold
     std::fs::write(&path, &bytes).unwrap();
     let err = read_idx_split(dir.path(), "test").unwrap_err();
-    assert!(matches!(err, DataError::BadMagic { found: 0x0000_0D01, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::BadMagic {
+                found: 0x0000_0D01,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("t10k-labels-idx1-ubyte"));
 
     let text = dir.path().join("notes.txt");
-    std::fs::File::create(&text).unwrap().write_all(b"hello world").unwrap();
+    std::fs::File::create(&text)
+        .unwrap()
+        .write_all(b"hello world")
+        .unwrap();
     assert!(matches!(read_idx(&text), Err(DataError::BadMagic { .. })));
 }
 
@@ -112,7 +130,10 @@ fn image_and_label_counts_must_agree() {
         other => panic!("expected CountMismatch, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("1000 images") && msg.contains("999 labels"), "{msg}");
+    assert!(
+        msg.contains("1000 images") && msg.contains("999 labels"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -120,7 +141,10 @@ fn missing_file_and_unknown_split_are_errors() {
     let dir = raw_copy();
     std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte")).unwrap();
     let err = read_idx_split(dir.path(), "test").unwrap_err();
-    assert!(matches!(err, DataError::MissingSplitFile { what: "labels", .. }), "{err:?}");
+    assert!(
+        matches!(err, DataError::MissingSplitFile { what: "labels", .. }),
+        "{err:?}"
+    );
     let err = read_idx_split(&mini(), "validation").unwrap_err();
     assert!(matches!(err, DataError::UnknownSplit { .. }), "{err:?}");
     let err = "idx".parse::<DatasetSpec>().unwrap_err();

@@ -4,8 +4,8 @@ use burn::prelude::*;
 use distill_data::{Dataset, Preprocess};
 use rayon::prelude::*;
 
-use crate::rng::SplitMix64;
 use crate::Augment;
+use crate::rng::SplitMix64;
 
 pub struct Batcher<'a> {
     pub dataset: &'a Dataset,
@@ -30,21 +30,33 @@ impl Batcher<'_> {
                     || vec![0u8; n],
                     |scratch, (dst, &pos)| {
                         let mut rng = SplitMix64::derive(seed, epoch, pos as u64);
-                        augment_into(self.augment, shape, self.dataset.sample(pos), scratch, &mut rng);
+                        augment_into(
+                            self.augment,
+                            shape,
+                            self.dataset.sample(pos),
+                            scratch,
+                            &mut rng,
+                        );
                         self.preprocess.sample_into(shape, scratch, dst);
                     },
                 );
             out
         };
         Tensor::from_data(
-            TensorData::new(values, [positions.len(), shape.channels, shape.height, shape.width]),
+            TensorData::new(
+                values,
+                [positions.len(), shape.channels, shape.height, shape.width],
+            ),
             device,
         )
     }
 
     /// Labels of `positions`, `[positions.len()]`.
     pub fn labels(&self, positions: &[usize], device: &Device) -> Tensor<1, Int> {
-        let labels: Vec<i64> = positions.iter().map(|&p| self.dataset.labels[p] as i64).collect();
+        let labels: Vec<i64> = positions
+            .iter()
+            .map(|&p| self.dataset.labels[p] as i64)
+            .collect();
         Tensor::from_data(TensorData::new(labels, [positions.len()]), device)
     }
 }
@@ -90,19 +102,45 @@ mod tests {
 
     #[test]
     fn flip_then_shift_moves_pixels_as_expected() {
-        let shape = SampleShape { channels: 1, height: 3, width: 3 };
+        let shape = SampleShape {
+            channels: 1,
+            height: 3,
+            width: 3,
+        };
         let src: Vec<u8> = (1..=9).collect();
         let mut dst = vec![0u8; 9];
         // With only flip enabled, find a seed that flips and check the mirror image.
         for seed in 0..16 {
             let mut rng = SplitMix64::new(seed);
             augment_into(&[Augment::Flip], shape, &src, &mut dst, &mut rng);
-            assert!(dst == src || dst == vec![3, 2, 1, 6, 5, 4, 9, 8, 7], "{dst:?}");
+            assert!(
+                dst == src || dst == vec![3, 2, 1, 6, 5, 4, 9, 8, 7],
+                "{dst:?}"
+            );
         }
-        // A shift keeps every pixel it does not push off the edge.
-        let mut rng = SplitMix64::new(3);
-        augment_into(&[Augment::Shift], shape, &src, &mut dst, &mut rng);
-        let kept = dst.iter().filter(|&&v| v != 0).count();
-        assert!(kept >= 1 && kept <= 9);
+        // A shift moves every kept pixel by one common offset of at most 2 in each axis.
+        let shape = SampleShape {
+            channels: 1,
+            height: 5,
+            width: 5,
+        };
+        let src: Vec<u8> = (1..=25).collect();
+        let mut dst = vec![0u8; 25];
+        for seed in 0..16 {
+            let mut rng = SplitMix64::new(seed);
+            augment_into(&[Augment::Shift], shape, &src, &mut dst, &mut rng);
+            let offsets: std::collections::BTreeSet<(i64, i64)> = dst
+                .iter()
+                .enumerate()
+                .filter(|&(_, &v)| v != 0)
+                .map(|(p, &v)| {
+                    let from = (v - 1) as i64;
+                    (p as i64 / 5 - from / 5, p as i64 % 5 - from % 5)
+                })
+                .collect();
+            assert_eq!(offsets.len(), 1, "{dst:?}");
+            let (dy, dx) = offsets.into_iter().next().unwrap();
+            assert!(dy.abs() <= 2 && dx.abs() <= 2);
+        }
     }
 }

@@ -3,8 +3,8 @@
 use burn::prelude::*;
 use distill_data::{Dataset, Preprocess};
 
-use crate::batcher::Batcher;
 use crate::Student;
+use crate::batcher::Batcher;
 
 /// Logits of every sample, `[len, classes]` row-major, in dataset order. `model` should be
 /// an inference copy (`model.valid()`); inputs are built on `device` without autodiff.
@@ -36,7 +36,9 @@ pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
         .map(|row| {
             row.iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 { (i, v) } else { best }
+                })
                 .0
         })
         .collect()

@@ -35,8 +35,12 @@ pub fn export_onnx(
         AxisSpec::Static,
         AxisSpec::Static,
     ])];
+    // Capture moves batch-norm running statistics to its own device, and those buffers are
+    // shared between clones; `valid()` gives a copy with buffers of its own, so the caller's
+    // model stays usable.
+    let copy = model.valid();
     let onnx = OnnxExporter::new()
-        .export_dynamic(model, sample, validation, &specs, Student::forward)
+        .export_dynamic(&copy, sample, validation, &specs, Student::forward)
         .map_err(|e| fail(e.to_string()))?;
     let mut bytes = onnx.into_bytes();
     append_metadata(&mut bytes, metadata);

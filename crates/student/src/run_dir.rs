@@ -43,14 +43,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudentError> {
     fs::rename(&tmp, path).map_err(werr)
 }
 
-fn json_diff(old: &serde_json::Value, new: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+fn json_diff(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    prefix: &str,
+    out: &mut Vec<String>,
+) {
     match (old, new) {
         (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
             let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
             for k in keys {
                 let null = serde_json::Value::Null;
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                json_diff(a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null), &path, out);
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                json_diff(
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    &path,
+                    out,
+                );
             }
         }
         (a, b) if a != b => out.push(format!("{prefix}: {a} -> {b}")),
@@ -62,7 +76,11 @@ impl RunDir {
     /// Opens `path` for a run of `config`. A new or empty directory is initialised; one that
     /// holds the same config is reused (the run resumes); anything else is refused unless
     /// `overwrite`, which clears it.
-    pub fn prepare(path: &Path, config: &TrainConfig, overwrite: bool) -> Result<Self, StudentError> {
+    pub fn prepare(
+        path: &Path,
+        config: &TrainConfig,
+        overwrite: bool,
+    ) -> Result<Self, StudentError> {
         let run = RunDir {
             path: path.to_path_buf(),
         };
@@ -72,10 +90,13 @@ impl RunDir {
                 return Err(err(path, "exists and is not a directory"));
             }
             let existing = fs::read_to_string(run.config_path()).ok();
-            let is_empty = fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
+            let is_empty = fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
             match existing {
                 _ if overwrite => {
-                    fs::remove_dir_all(path).map_err(|e| err(path, format!("cannot clear: {e}")))?;
+                    fs::remove_dir_all(path)
+                        .map_err(|e| err(path, format!("cannot clear: {e}")))?;
                 }
                 Some(text) => {
                     let old: serde_json::Value = serde_json::from_str(&text)
@@ -106,7 +127,8 @@ impl RunDir {
             path: run.checkpoint_dir(),
             source: e,
         })?;
-        let text = serde_json::to_string_pretty(&config_json).map_err(|e| err(path, e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&config_json).map_err(|e| err(path, e.to_string()))?;
         write_atomic(&run.config_path(), text.as_bytes())?;
         Ok(run)
     }
@@ -142,9 +164,8 @@ impl RunDir {
         let text = fs::read_to_string(self.metrics_path()).unwrap_or_default();
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            let m: EpochMetrics = serde_json::from_str(line).map_err(|e| {
-                err(&self.metrics_path(), format!("line {}: {e}", i + 1))
-            })?;
+            let m: EpochMetrics = serde_json::from_str(line)
+                .map_err(|e| err(&self.metrics_path(), format!("line {}: {e}", i + 1)))?;
             if m.epoch <= epoch {
                 out.push(m);
             }

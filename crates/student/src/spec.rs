@@ -139,7 +139,12 @@ mod tests {
 
     #[test]
     fn parses_and_prints_back() {
-        for text in ["mlp:512,256", "cnn:32,64", "cnn:32,64,fc=256,dropout=0.25", "mlp:128,dropout=0.1"] {
+        for text in [
+            "mlp:512,256",
+            "cnn:32,64",
+            "cnn:32,64,fc=256,dropout=0.25",
+            "mlp:128,dropout=0.1",
+        ] {
             let spec: ArchSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }

@@ -16,7 +16,11 @@ pub struct ModelStats {
 
 pub fn model_stats(spec: &ArchSpec, input: SampleShape, num_classes: usize) -> ModelStats {
     let (mut params, mut macs) = (0u64, 0u64);
-    let (mut c, mut h, mut w) = (input.channels as u64, input.height as u64, input.width as u64);
+    let (mut c, mut h, mut w) = (
+        input.channels as u64,
+        input.height as u64,
+        input.width as u64,
+    );
     for &out in spec.conv_channels() {
         let out = out as u64;
         for cin in [c, out] {

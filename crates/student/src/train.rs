@@ -129,7 +129,8 @@ pub fn train(
         let seconds = started.elapsed().as_secs_f64();
 
         let valid = model.valid();
-        let test_logits = predict_logits(&valid, test, &config.preprocess, EVAL_BATCH, &eval_device);
+        let test_logits =
+            predict_logits(&valid, test, &config.preprocess, EVAL_BATCH, &eval_device);
         let train_loss = loss_sum / seen.max(1) as f64;
         let m = EpochMetrics {
             epoch,

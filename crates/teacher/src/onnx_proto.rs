@@ -31,21 +31,37 @@ fn fields(bytes: &[u8]) -> Option<Vec<Field<'_>>> {
         let key = varint(bytes, &mut pos)?;
         let (number, wire) = (key >> 3, key & 7);
         let field = match wire {
-            0 => Field { number, varint: varint(bytes, &mut pos)?, bytes: &[] },
+            0 => Field {
+                number,
+                varint: varint(bytes, &mut pos)?,
+                bytes: &[],
+            },
             1 => {
                 pos = pos.checked_add(8)?;
-                Field { number, varint: 0, bytes: &[] }
+                Field {
+                    number,
+                    varint: 0,
+                    bytes: &[],
+                }
             }
             2 => {
                 let len = varint(bytes, &mut pos)? as usize;
                 let end = pos.checked_add(len).filter(|&e| e <= bytes.len())?;
-                let f = Field { number, varint: 0, bytes: &bytes[pos..end] };
+                let f = Field {
+                    number,
+                    varint: 0,
+                    bytes: &bytes[pos..end],
+                };
                 pos = end;
                 f
             }
             5 => {
                 pos = pos.checked_add(4)?;
-                Field { number, varint: 0, bytes: &[] }
+                Field {
+                    number,
+                    varint: 0,
+                    bytes: &[],
+                }
             }
             _ => return None,
         };

@@ -1,0 +1,257 @@
+//! End-to-end tests of the `distill` binary on the committed Fashion-MNIST subset, with
+//! real training, real ONNX export and ONNX Runtime.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn distill() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+}
+
+fn mini() -> String {
+    format!(
+        "idx:{}/datasets/fashion-mnist-mini",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "command failed: {cmd:?}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a clean failure: {cmd:?}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "panic instead of an error:\n{stderr}"
+    );
+    stderr
+}
+
+fn train_args(out: &Path, arch: &str, epochs: usize) -> Vec<String> {
+    [
+        "train-student",
+        "--arch",
+        arch,
+        "--dataset",
+        &mini(),
+        "--limit",
+        "1000",
+        "--test-limit",
+        "500",
+        "--epochs",
+        &epochs.to_string(),
+        "--batch-size",
+        "50",
+        "--seed",
+        "5",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn train_student_writes_a_complete_run_that_eval_agrees_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let stdout = run(distill().args(train_args(&out, "mlp:64", 2)).arg("--json")).stdout;
+    let result: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    for file in [
+        "config.json",
+        "metrics.jsonl",
+        "model.bpk",
+        "model.onnx",
+        "result.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let lines = metrics(&out);
+    assert_eq!(lines.len(), 2);
+    for key in [
+        "epoch",
+        "train_loss",
+        "kd_loss",
+        "hard_loss",
+        "test_accuracy",
+        "teacher_agreement",
+        "test_kl",
+        "seconds",
+    ] {
+        assert!(lines[1].get(key).is_some(), "metrics.jsonl lacks {key}");
+    }
+    assert_eq!(json(&out.join("config.json"))["arch"], "mlp:64");
+
+    // ONNX Runtime on the exported model sees exactly what burn saw on the same test set.
+    let stdout = run(distill().args([
+        "eval",
+        "--model",
+        out.join("model.onnx").to_str().unwrap(),
+        "--dataset",
+        &mini(),
+        "--limit",
+        "500",
+        "--latency-runs",
+        "5",
+        "--json",
+    ]))
+    .stdout;
+    let eval: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(eval["samples"], 500);
+    assert_eq!(eval["accuracy"], result["test_accuracy"]);
+    assert!(eval["accuracy"].as_f64().unwrap() > 0.5);
+    assert!(eval["latency_ms_batch1"].as_f64().unwrap() > 0.0);
+    assert!(eval["params"].as_u64().unwrap() >= 784 * 64 + 64 + 650);
+
+    // A finished run is left alone; a different config in the same directory is refused.
+    run(distill().args(train_args(&out, "mlp:64", 2)));
+    let err = fails(
+        distill()
+            .args(train_args(&out, "mlp:64", 2))
+            .args(["--lr", "0.01"]),
+    );
+    assert!(
+        err.contains("different config") && err.contains("lr"),
+        "{err}"
+    );
+}
+
+#[test]
+fn killed_training_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = "cnn:8,fc=32";
+    let reference = dir.path().join("reference");
+    run(distill().args(train_args(&reference, arch, 3)));
+
+    let resumed = dir.path().join("resumed");
+    let mut child = distill()
+        .args(train_args(&resumed, arch, 3))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = resumed.join("checkpoint/state.json");
+    let started = Instant::now();
+    while !state.exists() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(state.exists(), "no checkpoint was written");
+    assert!(
+        !resumed.join("result.json").exists(),
+        "killed too late to test resuming"
+    );
+
+    let stderr =
+        String::from_utf8(run(distill().args(train_args(&resumed, arch, 3))).stderr).unwrap();
+    assert!(stderr.contains("resuming after epoch"), "{stderr}");
+    let (a, b) = (metrics(&reference), metrics(&resumed));
+    assert_eq!(b.len(), 3);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["train_loss"], y["train_loss"], "epoch {}", x["epoch"]);
+        assert_eq!(
+            x["test_accuracy"], y["test_accuracy"],
+            "epoch {}",
+            x["epoch"]
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(
+        distill()
+            .args(["train-student", "--arch", "mlp:8", "--out"])
+            .arg(dir.path().join("r"))
+            .args(["--dataset", "idx:/nonexistent/fashion"]),
+    );
+    assert!(err.contains("/nonexistent/fashion"), "{err}");
+
+    let err = fails(
+        distill()
+            .args([
+                "train-student",
+                "--arch",
+                "mlp:8",
+                "--epochs",
+                "0",
+                "--dataset",
+                &mini(),
+                "--out",
+            ])
+            .arg(dir.path().join("r")),
+    );
+    assert!(err.contains("--epochs"), "{err}");
+
+    let bad = distill()
+        .args([
+            "train-student",
+            "--arch",
+            "transformer:8",
+            "--dataset",
+            &mini(),
+            "--out",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown architecture"));
+
+    // ONNX Runtime missing: a message that says how to fix it, not a panic.
+    let model = dir.path().join("m.onnx");
+    std::fs::write(&model, b"not a model").unwrap();
+    let err = fails(
+        distill()
+            .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+            .args([
+                "eval",
+                "--model",
+                model.to_str().unwrap(),
+                "--dataset",
+                &mini(),
+            ]),
+    );
+    assert!(
+        err.contains("scripts/setup.sh") && err.contains("ORT_DYLIB_PATH"),
+        "{err}"
+    );
+
+    // A file that is not ONNX is named in the error.
+    let err = fails(distill().args([
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        &mini(),
+    ]));
+    assert!(err.contains("m.onnx"), "{err}");
+}
