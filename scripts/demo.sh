@@ -18,9 +18,9 @@ data=idx:datasets/fashion-mnist
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 student=runs/demo/mlp-512-256
 
-echo "[demo] training student mlp:512,256 on the hard labels (5 epochs)" >&2
+echo "[demo] training student mlp:512,256 on the hard labels (10 epochs)" >&2
 "$distill" train-student --arch mlp:512,256 --dataset "$data" \
-    --mean 0.2860 --std 0.3530 --epochs 5 --batch-size 256 --lr 1e-3 --seed 1 \
+    --mean 0.2860 --std 0.3530 --epochs 10 --batch-size 256 --lr 1e-3 --seed 1 \
     --out "$student"
 
 for model in "$teacher" "$student/model.onnx"; do

@@ -10,17 +10,20 @@ pub struct DatasetArgs {
     /// Dataset source as KIND:PATH (KIND: idx; imagefolder, parquet, npy, csv are planned).
     #[arg(long, value_name = "KIND:PATH")]
     pub dataset: DatasetSpec,
-    /// Split to read where the source holds several (IDX: train or test).
-    #[arg(long, default_value = "train")]
-    pub split: String,
+    /// Split to read where the source holds several (IDX: train or test) [default: train
+    /// for training, test for evaluation].
+    #[arg(long)]
+    pub split: Option<String>,
     /// Use only the first N samples of the split (quick runs and tests).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }
 
 impl DatasetArgs {
-    pub fn load(&self) -> Result<Dataset> {
-        load_split(&self.dataset, &self.split, self.limit)
+    /// Loads `--split`, or `default_split` when none was given.
+    pub fn load(&self, default_split: &str) -> Result<Dataset> {
+        let split = self.split.as_deref().unwrap_or(default_split);
+        load_split(&self.dataset, split, self.limit)
     }
 }
 

@@ -226,6 +226,26 @@ fn bad_inputs_give_clear_errors() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown architecture"));
 
+    // --overwrite never deletes a directory that is not a distill run.
+    let precious = dir.path().join("precious");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("thesis.tex"), b"years of work").unwrap();
+    let err = fails(
+        distill()
+            .args([
+                "train-student",
+                "--arch",
+                "mlp:8",
+                "--dataset",
+                &mini(),
+                "--overwrite",
+                "--out",
+            ])
+            .arg(&precious),
+    );
+    assert!(err.contains("holds no distill run"), "{err}");
+    assert!(precious.join("thesis.tex").is_file());
+
     // ONNX Runtime missing: a message that says how to fix it, not a panic.
     let model = dir.path().join("m.onnx");
     std::fs::write(&model, b"not a model").unwrap();
@@ -254,4 +274,38 @@ fn bad_inputs_give_clear_errors() {
         &mini(),
     ]));
     assert!(err.contains("m.onnx"), "{err}");
+}
+
+#[test]
+fn committed_teacher_is_a_real_teacher() {
+    // The first 1,000 test images of Fashion-MNIST: the committed teacher (93.6 % on all
+    // 10,000, see datasets/teacher/PROVENANCE.md) must classify them about as well, using
+    // the preprocessing recorded in its own metadata.
+    let teacher = format!(
+        "{}/datasets/teacher/fashion-mnist-cnn.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stdout = run(distill().args([
+        "eval",
+        "--model",
+        &teacher,
+        "--dataset",
+        &mini(),
+        "--split",
+        "test",
+        "--latency-runs",
+        "5",
+        "--json",
+    ]))
+    .stdout;
+    let eval: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(eval["samples"], 1000);
+    let acc = eval["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.91, "teacher accuracy on the test subset: {acc}");
+    // Sized like a teacher: 0.87 M weights (plus batch-norm statistics).
+    let params = eval["params"].as_u64().unwrap();
+    assert!(
+        (800_000..1_000_000).contains(&params),
+        "{params} parameters"
+    );
 }

@@ -165,11 +165,7 @@ fn latency(
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut data_args = args.data.clone();
-    if !std::env::args().any(|a| a == "--split" || a.starts_with("--split=")) {
-        data_args.split = "test".into();
-    }
-    let data = data_args.load()?;
+    let data = args.data.load("test")?;
     let mut model = OnnxModel::open(&args.model, args.threads)?;
     // Preprocessing recorded in the model (distill exports carry it) is the default.
     let base = model

@@ -123,7 +123,7 @@ fn identity(data: &Dataset) -> DataIdentity {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let train = args.data.load()?;
+    let train = args.data.load("train")?;
     let test_spec = args.test_dataset.as_ref().unwrap_or(&args.data.dataset);
     let test = load_split(test_spec, &args.test_split, args.test_limit)?;
     if test.shape != train.shape {

@@ -19,7 +19,7 @@ pub use error::StudentError;
 pub use evaluate::{accuracy, argmax_rows, predict_logits};
 pub use export::export_onnx;
 pub use metrics::EpochMetrics;
-pub use model::Student;
+pub use model::{Student, compute_device};
 pub use run_dir::{RunDir, write_atomic};
 pub use spec::{ArchKind, ArchSpec};
 pub use stats::{ModelStats, model_stats};

@@ -118,3 +118,16 @@ impl Student {
             })
     }
 }
+
+/// The device students train and run on: the first GPU when built with `--features cuda`
+/// (burn's default device order puts CUDA first), else the flex CPU backend.
+pub fn compute_device() -> Device {
+    #[cfg(feature = "cuda")]
+    {
+        Device::default()
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Device::flex()
+    }
+}

@@ -75,7 +75,7 @@ fn json_diff(
 impl RunDir {
     /// Opens `path` for a run of `config`. A new or empty directory is initialised; one that
     /// holds the same config is reused (the run resumes); anything else is refused unless
-    /// `overwrite`, which clears it.
+    /// `overwrite`, which clears a previous run (never a directory that holds no run).
     pub fn prepare(
         path: &Path,
         config: &TrainConfig,
@@ -94,7 +94,8 @@ impl RunDir {
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false);
             match existing {
-                _ if overwrite => {
+                // Only ever delete what is recognisably a distill run.
+                Some(_) if overwrite => {
                     fs::remove_dir_all(path)
                         .map_err(|e| err(path, format!("cannot clear: {e}")))?;
                 }
@@ -117,7 +118,7 @@ impl RunDir {
                 None if !is_empty => {
                     return Err(err(
                         path,
-                        "is not empty and holds no distill run (no config.json); pass --overwrite to replace it",
+                        "is not empty and holds no distill run (no config.json); choose another --out (such a directory is never deleted, even with --overwrite)",
                     ));
                 }
                 None => {}

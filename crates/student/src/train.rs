@@ -9,6 +9,7 @@ use distill_data::Dataset;
 
 use crate::batcher::Batcher;
 use crate::evaluate::{accuracy, predict_logits};
+use crate::model::compute_device;
 use crate::rng::SplitMix64;
 use crate::run_dir::{CheckpointState, RunDir};
 use crate::{EpochMetrics, Student, StudentError, TrainConfig};
@@ -61,8 +62,8 @@ pub fn train(
 ) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
     config.validate()?;
     config.preprocess.validate(train.shape)?;
-    let device = Device::flex().autodiff();
-    let eval_device = Device::flex();
+    let device = compute_device().autodiff();
+    let eval_device = compute_device();
     device.seed(config.seed);
     let mut model = Student::new(&config.arch, train.shape, config.num_classes, &device);
     let mut optim = optimizer(config);
