@@ -70,6 +70,15 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `distill eval --json` of `model` on the committed subset's test split.
+fn eval_json(model: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut cmd = distill();
+    cmd.args(["eval", "--model"]).arg(model);
+    cmd.args(["--dataset", &mini(), "--latency-runs", "5", "--json"])
+        .args(extra);
+    serde_json::from_slice(&run(&mut cmd).stdout).unwrap()
+}
+
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -110,20 +119,7 @@ fn train_student_writes_a_complete_run_that_eval_agrees_with() {
     assert_eq!(json(&out.join("config.json"))["arch"], "mlp:64");
 
     // ONNX Runtime on the exported model sees exactly what burn saw on the same test set.
-    let stdout = run(distill().args([
-        "eval",
-        "--model",
-        out.join("model.onnx").to_str().unwrap(),
-        "--dataset",
-        &mini(),
-        "--limit",
-        "500",
-        "--latency-runs",
-        "5",
-        "--json",
-    ]))
-    .stdout;
-    let eval: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    let eval = eval_json(&out.join("model.onnx"), &["--limit", "500"]);
     assert_eq!(eval["samples"], 500);
     assert_eq!(eval["accuracy"], result["test_accuracy"]);
     assert!(eval["accuracy"].as_f64().unwrap() > 0.5);
@@ -285,20 +281,7 @@ fn committed_teacher_is_a_real_teacher() {
         "{}/datasets/teacher/fashion-mnist-cnn.onnx",
         env!("CARGO_MANIFEST_DIR")
     );
-    let stdout = run(distill().args([
-        "eval",
-        "--model",
-        &teacher,
-        "--dataset",
-        &mini(),
-        "--split",
-        "test",
-        "--latency-runs",
-        "5",
-        "--json",
-    ]))
-    .stdout;
-    let eval: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    let eval = eval_json(Path::new(&teacher), &["--split", "test"]);
     assert_eq!(eval["samples"], 1000);
     let acc = eval["accuracy"].as_f64().unwrap();
     assert!(acc > 0.91, "teacher accuracy on the test subset: {acc}");
