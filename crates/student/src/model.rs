@@ -131,3 +131,23 @@ pub fn compute_device() -> Device {
         Device::flex()
     }
 }
+
+/// Collects every float tensor of a module (weights, biases, batch-norm statistics).
+struct CollectFloats(Vec<f32>);
+
+impl burn::module::ModuleVisitor for CollectFloats {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let values = param.val().try_into_vec_as::<f32>().unwrap_or_default();
+        self.0.extend(values);
+    }
+}
+
+impl Student {
+    /// All parameters and batch-norm statistics, flattened in module order (for comparing
+    /// models exactly).
+    pub fn flat_weights(&self) -> Vec<f32> {
+        let mut collect = CollectFloats(Vec::new());
+        self.visit(&mut collect);
+        collect.0
+    }
+}
