@@ -31,28 +31,17 @@ pub fn part_file_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
-/// Writes `path` via a hidden temporary sibling: `fill` writes the content, then it is
-/// synced and renamed, so the final name only ever holds a complete file.
+/// [`distill_data::write_atomic`] with the error naming `path`.
 pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut File) -> Result<(), String>,
 ) -> Result<(), CacheError> {
-    let werr = |reason: String| CacheError::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|e| e.to_string())?;
-        fill(&mut file)?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(werr)
+    distill_data::write_atomic(path, |file| fill(file).map_err(std::io::Error::other)).map_err(
+        |e| CacheError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+    )
 }
 
 fn schema(classes: usize, dtype: LogitDtype) -> Schema {

@@ -5,6 +5,7 @@
 //! labels, and a [`fingerprint`](Dataset::fingerprint) that identifies the exact content.
 //! Sources are chosen on the command line as `KIND:PATH` ([`DatasetSpec`]).
 
+mod atomic;
 mod dataset;
 mod error;
 mod fingerprint;
@@ -12,6 +13,7 @@ mod idx;
 mod preprocess;
 mod spec;
 
+pub use atomic::write_atomic;
 pub use dataset::{Dataset, SampleShape};
 pub use error::DataError;
 pub use fingerprint::fingerprint;

@@ -29,18 +29,14 @@ fn err(path: &Path, reason: impl Into<String>) -> StudentError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: temporary sibling, fsync, rename.
+/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudentError> {
-    let werr = |source| StudentError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    let mut file = fs::File::create(&tmp).map_err(werr)?;
-    file.write_all(bytes).map_err(werr)?;
-    file.sync_all().map_err(werr)?;
-    fs::rename(&tmp, path).map_err(werr)
+    distill_data::write_atomic(path, |file| file.write_all(bytes)).map_err(|source| {
+        StudentError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 fn json_diff(
