@@ -3,6 +3,9 @@
 
 Keeps the first N_TRAIN training and N_TEST test samples, in file order, as gzipped IDX
 files with the same names as the originals. gzip mtime is 0 so reruns are byte-identical.
+
+Usage: make-mini-dataset.py [N_TRAIN N_TEST DEST]   (default: 2000 1000 datasets/fashion-mnist-mini)
+The benchmark scripts use the arguments to cut subsets of other sizes.
 """
 import gzip
 import struct
@@ -15,7 +18,7 @@ src = root / "datasets" / "fashion-mnist"
 dst = root / "datasets" / "fashion-mnist-mini"
 
 
-def cut(name: str, n: int) -> None:
+def cut(name: str, n: int, dst: Path) -> None:
     data = gzip.open(src / name, "rb").read()
     magic, count = struct.unpack(">II", data[:8])
     ndim = magic & 0xFF
@@ -33,7 +36,9 @@ def cut(name: str, n: int) -> None:
 if __name__ == "__main__":
     if not src.is_dir():
         sys.exit(f"{src} missing: run scripts/setup.sh first")
+    if len(sys.argv) == 4:
+        N_TRAIN, N_TEST, dst = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     dst.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", N_TRAIN), ("t10k", N_TEST)):
-        cut(f"{split}-images-idx3-ubyte.gz", n)
-        cut(f"{split}-labels-idx1-ubyte.gz", n)
+        cut(f"{split}-images-idx3-ubyte.gz", n, dst)
+        cut(f"{split}-labels-idx1-ubyte.gz", n, dst)

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use distill_data::{Dataset, DatasetSpec, Layout, Preprocess};
+use distill_data::{Dataset, DatasetSpec, Layout, Preprocess, parse_size};
 
 /// `--dataset KIND:PATH --split NAME`.
 #[derive(Args, Debug, Clone)]
@@ -40,9 +40,10 @@ pub fn load_split(spec: &DatasetSpec, split: &str, limit: Option<usize>) -> Resu
     Ok(data)
 }
 
-/// `--scale --mean --std --layout`: how raw bytes become model input,
-/// `x = (byte * scale - mean) / std`. Unset values come from the model's recorded
-/// preprocessing where there is one, else the defaults below.
+/// `--scale --mean --std --resize --channels --layout`: how raw bytes become model input,
+/// `x = (byte * scale - mean) / std` after channel conversion and resizing. Unset values
+/// come from the model (its recorded preprocessing, or its input shape) where there is one,
+/// else the defaults below.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PreprocessArgs {
     /// Multiply raw byte values by this first [default: 1/255].
@@ -54,7 +55,16 @@ pub struct PreprocessArgs {
     /// Divides after the mean is subtracted: one value, or one per channel [default: 1].
     #[arg(long, value_delimiter = ',')]
     pub std: Option<Vec<f32>>,
-    /// Input layout the model expects: nchw, nhwc or flat [default: nchw].
+    /// Bilinear resize to HEIGHTxWIDTH (or one number for a square) [default: the model's
+    /// fixed input size, else the data's size].
+    #[arg(long, value_name = "HxW", value_parser = parse_size)]
+    pub resize: Option<[usize; 2]>,
+    /// Channels the model expects: 1-channel data is replicated, 3-channel data becomes
+    /// grayscale (luma) [default: the model's fixed channel count, else the data's].
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Input layout the model expects: nchw, nhwc or flat [default: read from the model's
+    /// input shape, else nchw].
     #[arg(long)]
     pub layout: Option<Layout>,
 }
@@ -67,6 +77,8 @@ impl PreprocessArgs {
             mean: self.mean.clone().unwrap_or(base.mean),
             std: self.std.clone().unwrap_or(base.std),
             layout: self.layout.unwrap_or(base.layout),
+            resize: self.resize.or(base.resize),
+            channels: self.channels.or(base.channels),
         }
     }
 }

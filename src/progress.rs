@@ -16,3 +16,11 @@ pub fn samples_bar(total: u64, prefix: &str) -> ProgressBar {
     bar.set_prefix(prefix.to_string());
     bar
 }
+
+/// Peak resident memory of this process (`VmHWM` on Linux), for memory reports.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,45 +1,12 @@
 //! End-to-end tests of the `distill` binary on the committed Fashion-MNIST subset, with
 //! real training, real ONNX export and ONNX Runtime.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn distill() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_distill"))
-}
-
-fn mini() -> String {
-    format!(
-        "idx:{}/datasets/fashion-mnist-mini",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "command failed: {cmd:?}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected a clean failure: {cmd:?}\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked"),
-        "panic instead of an error:\n{stderr}"
-    );
-    stderr
-}
+use common::{distill, fails, json, mini, run};
 
 fn train_args(out: &Path, arch: &str, epochs: usize) -> Vec<String> {
     [
@@ -64,10 +31,6 @@ fn train_args(out: &Path, arch: &str, epochs: usize) -> Vec<String> {
     .map(|s| s.to_string())
     .chain([out.display().to_string()])
     .collect()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// `distill eval --json` of `model` on the committed subset's test split.

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use distill_data::{Dataset, Layout, Preprocess};
+use anyhow::{Context, Result};
+use distill_data::{Dataset, Preprocess};
 use distill_student::accuracy;
-use distill_teacher::{ElementType, OnnxModel, initializer_elements};
+use distill_teacher::{InferencePlan, OnnxModel, initializer_elements, model_preprocess};
 use serde::Serialize;
 
 use crate::args::{DatasetArgs, PreprocessArgs};
@@ -50,132 +50,49 @@ struct EvalReport {
     threads: Option<usize>,
 }
 
-/// How model inputs are fed: the fixed batch size, if any, and the sample layout.
-struct InputPlan {
-    fixed_batch: Option<usize>,
-    output: usize,
-}
-
-fn plan(model: &OnnxModel, data: &Dataset, preprocess: &Preprocess) -> Result<InputPlan> {
-    let path = model.path.display();
-    let input = model
-        .inputs
-        .first()
-        .with_context(|| format!("{path} has no inputs"))?;
-    if input.element != ElementType::F32 {
-        bail!("{path}: input '{}' is not float32", input.name);
-    }
-    let s = data.shape;
-    let expected: Vec<usize> = match preprocess.layout {
-        Layout::Nchw => vec![s.channels, s.height, s.width],
-        Layout::Nhwc => vec![s.height, s.width, s.channels],
-        Layout::Flat => vec![s.len()],
-    };
-    let fits = input.shape.len() == expected.len() + 1
-        && input.shape[1..]
-            .iter()
-            .zip(&expected)
-            .all(|(d, e)| d.is_none_or(|d| d == *e));
-    if !fits {
-        bail!(
-            "{path}: input '{}' has shape {} but the data gives [batch, {}] in layout {:?} (set --layout or check the dataset)",
-            input.name,
-            input.shape_text(),
-            expected
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            preprocess.layout
-        );
-    }
-    let output = model
-        .outputs
-        .iter()
-        .position(|o| o.element == ElementType::F32 && o.shape.len() == 2)
-        .with_context(|| format!("{path}: no float32 output shaped [batch, classes]"))?;
-    Ok(InputPlan {
-        fixed_batch: input.shape[0],
-        output,
-    })
-}
-
-/// The model input for `positions`: values and shape, padded to a fixed batch size where
-/// the model has one.
-fn input_batch(
-    plan: &InputPlan,
-    data: &Dataset,
-    preprocess: &Preprocess,
-    positions: &[usize],
-) -> (Vec<f32>, Vec<usize>) {
-    let mut values = preprocess.batch(data, positions);
-    let per_sample = data.shape.len();
-    let batch = plan.fixed_batch.unwrap_or(positions.len());
-    values.resize(batch * per_sample, 0.0);
-    let mut shape = vec![batch];
-    match preprocess.layout {
-        Layout::Nchw => shape.extend([data.shape.channels, data.shape.height, data.shape.width]),
-        Layout::Nhwc => shape.extend([data.shape.height, data.shape.width, data.shape.channels]),
-        Layout::Flat => shape.push(per_sample),
-    }
-    (values, shape)
-}
-
 /// Logits `[positions.len(), classes]` and the class count.
 fn run_batch(
     model: &mut OnnxModel,
-    plan: &InputPlan,
+    plan: &InferencePlan,
     data: &Dataset,
     preprocess: &Preprocess,
     positions: &[usize],
 ) -> Result<(usize, Vec<f32>)> {
-    let (values, shape) = input_batch(plan, data, preprocess, positions);
-    let (out_shape, logits) = model.run_f32(&values, &shape, plan.output)?;
-    let classes = out_shape.get(1).copied().unwrap_or(0);
-    if out_shape.first() != Some(&shape[0]) || classes == 0 {
-        bail!(
-            "{}: output has shape {out_shape:?} for a batch of {}",
-            model.path.display(),
-            shape[0]
-        );
-    }
-    Ok((classes, logits[..positions.len() * classes].to_vec()))
+    let values = preprocess.batch(data, positions);
+    let (classes, logits) = model.run_batch(plan, &values, positions.len())?;
+    Ok((classes, logits))
 }
 
 /// Mean milliseconds per sample of `session.run` alone (input prepared beforehand) over
 /// `runs` timed runs at `batch`, after warm-up.
 fn latency(
     model: &mut OnnxModel,
-    plan: &InputPlan,
+    plan: &InferencePlan,
     data: &Dataset,
     preprocess: &Preprocess,
     batch: usize,
     runs: usize,
 ) -> Result<f64> {
     let positions: Vec<usize> = (0..batch).map(|i| i % data.len()).collect();
-    let (values, shape) = input_batch(plan, data, preprocess, &positions);
+    let values = preprocess.batch(data, &positions);
     for _ in 0..runs.div_ceil(10).max(3) {
-        model.run_f32(&values, &shape, plan.output)?;
+        model.run_batch(plan, &values, batch)?;
     }
     let started = Instant::now();
     for _ in 0..runs {
-        model.run_f32(&values, &shape, plan.output)?;
+        model.run_batch(plan, &values, batch)?;
     }
-    Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * shape[0]) as f64)
+    Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64)
 }
 
 pub fn run(args: Args) -> Result<()> {
     let data = args.data.load("test")?;
     let mut model = OnnxModel::open(&args.model, args.threads)?;
-    // Preprocessing recorded in the model (distill exports carry it) is the default.
-    let base = model
-        .metadata()
-        .get("distill.preprocess")
-        .and_then(|p| serde_json::from_str(p).ok())
-        .unwrap_or_default();
-    let preprocess = args.preprocess.resolve(base);
+    let preprocess = args
+        .preprocess
+        .resolve(model_preprocess(&model, data.shape));
     preprocess.validate(data.shape)?;
-    let plan = plan(&model, &data, &preprocess)?;
+    let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), None)?;
 
     let chunk = plan.fixed_batch.unwrap_or(256);
     let positions: Vec<usize> = (0..data.len()).collect();

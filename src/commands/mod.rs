@@ -1,4 +1,4 @@
-//! One file per subcommand.
-
+pub mod cache_logits;
 pub mod eval;
+pub mod inspect;
 pub mod train_student;

@@ -3,15 +3,22 @@
 //! (int32, nullable) and `logits` (FixedSizeList<float32|float16>[classes]). Raw logits are
 //! stored, never softened probabilities, so every temperature trains from one cache.
 //!
-//! Parts are written to a temporary name, synced and renamed; the manifest is written last.
-//! The reader validates parts against the manifest (row counts, sha256) and names a corrupt
-//! or missing part. Any Parquet reader can open the parts; each part's key-value metadata
+//! [`CacheWriter`] writes parts to a temporary name, syncs and renames them, and writes the
+//! manifest after them; it resumes an interrupted cache. [`CacheReader`] validates parts
+//! against the manifest (row counts, sha256) and names a corrupt or missing part. Any
+//! Parquet reader can open the parts; each part's key-value metadata (`distill.cache`)
 //! repeats the manifest essentials.
 
 mod error;
 mod manifest;
 mod part;
+mod reader;
+mod writer;
 
 pub use error::CacheError;
-pub use manifest::{FORMAT_VERSION, LogitDtype, Manifest, PartInfo};
-pub use part::{CachePart, part_file_name, read_part, write_part};
+pub use manifest::{
+    DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, TeacherInfo,
+};
+pub use part::{CachePart, METADATA_KEY, part_file_name, read_part, write_part};
+pub use reader::{CacheArray, CacheReader};
+pub use writer::CacheWriter;

@@ -1,10 +1,14 @@
+//! `manifest.json`: what a cache holds and where it came from.
+
 use std::path::Path;
 
+use distill_data::Preprocess;
 use serde::{Deserialize, Serialize};
 
 use crate::CacheError;
 
 pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Element type of the stored logits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,9 +26,34 @@ pub struct PartInfo {
     pub sha256: String,
 }
 
-/// `manifest.json`. Teacher, dataset and preprocessing descriptions are free-form JSON
-/// objects owned by the stages that write them; the cache crate only stores and compares
-/// them (it depends on neither the teacher nor the student).
+/// The teacher that produced the logits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeacherInfo {
+    /// The ONNX file as it was given (informational: the hash identifies the teacher).
+    pub file: String,
+    pub sha256: String,
+    pub input: String,
+    /// Declared input shape; `null` marks a dynamic dim.
+    pub input_shape: Vec<Option<usize>>,
+    pub output: String,
+    pub output_shape: Vec<Option<usize>>,
+    /// What the output holds: `logits`, `probs` (stored as `ln(max(p, 1e-30))`) or
+    /// `log-probs`. The cache always holds values usable as logits.
+    pub output_kind: String,
+}
+
+/// The dataset split the rows come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// `KIND:PATH` as it was given (informational: the fingerprint identifies the data).
+    pub source: String,
+    pub split: String,
+    pub samples: usize,
+    /// See `distill_data::fingerprint`.
+    pub fingerprint: String,
+}
+
+/// `manifest.json` (DESIGN.md, "The cache format (v1)").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
@@ -33,9 +62,9 @@ pub struct Manifest {
     /// `dense` in v1.
     pub storage: String,
     pub rows_per_part: usize,
-    pub teacher: serde_json::Value,
-    pub dataset: serde_json::Value,
-    pub preprocess: serde_json::Value,
+    pub teacher: TeacherInfo,
+    pub dataset: DatasetInfo,
+    pub preprocess: Preprocess,
     pub tool_version: String,
     pub parts: Vec<PartInfo>,
     pub complete: bool,
@@ -46,38 +75,97 @@ impl Manifest {
         self.parts.iter().map(|p| p.rows).sum()
     }
 
+    /// Number of part files of the finished cache.
+    pub fn expected_parts(&self) -> usize {
+        self.dataset.samples.div_ceil(self.rows_per_part.max(1))
+    }
+
+    /// Rows part `index` holds when the cache is finished.
+    pub fn expected_rows(&self, index: usize) -> usize {
+        let start = index * self.rows_per_part;
+        self.rows_per_part
+            .min(self.dataset.samples.saturating_sub(start))
+    }
+
+    /// What makes two caches interchangeable: the teacher (by hash), its output and how it
+    /// was read, the data (by fingerprint), the preprocessing and the storage. File
+    /// locations, the tool version and progress are not part of it.
+    pub fn identity(&self) -> serde_json::Value {
+        serde_json::json!({
+            "format_version": self.format_version,
+            "num_classes": self.num_classes,
+            "dtype": self.dtype,
+            "storage": self.storage,
+            "rows_per_part": self.rows_per_part,
+            "teacher": {
+                "sha256": self.teacher.sha256,
+                "output": self.teacher.output,
+                "output_kind": self.teacher.output_kind,
+            },
+            "dataset": {
+                "split": self.dataset.split,
+                "samples": self.dataset.samples,
+                "fingerprint": self.dataset.fingerprint,
+            },
+            "preprocess": self.preprocess,
+        })
+    }
+
+    /// `key: old -> new` for every identity difference between `self` (old) and `new`.
+    pub fn identity_diff(&self, new: &Manifest) -> Vec<String> {
+        let mut diffs = Vec::new();
+        distill_data::json_diff(&self.identity(), &new.identity(), "", &mut diffs);
+        diffs
+    }
+
+    /// The manifest essentials repeated in every part's key-value metadata, so that a single
+    /// part file is self-describing.
+    pub fn essentials(&self, part: usize) -> serde_json::Value {
+        serde_json::json!({
+            "format_version": self.format_version,
+            "num_classes": self.num_classes,
+            "dtype": self.dtype,
+            "storage": self.storage,
+            "teacher": self.teacher,
+            "dataset": self.dataset,
+            "preprocess": self.preprocess,
+            "tool_version": self.tool_version,
+            "part": part,
+        })
+    }
+
     pub fn read(dir: &Path) -> Result<Self, CacheError> {
-        let path = dir.join("manifest.json");
+        let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| CacheError::Read {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| CacheError::Read {
+        let bad = |reason: String| CacheError::Read {
             path: path.clone(),
-            reason: format!("not a distill cache manifest: {e}"),
-        })?;
-        if manifest.format_version != FORMAT_VERSION {
-            return Err(CacheError::Read {
-                path,
-                reason: format!(
-                    "cache format version {} (this distill reads version {FORMAT_VERSION})",
-                    manifest.format_version
-                ),
-            });
+            reason,
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
+        // The version is checked before the layout, so a newer cache is named as such.
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
+            return Err(bad(format!(
+                "cache format version {} (this distill reads version {FORMAT_VERSION})",
+                version.map_or("missing".to_string(), |v| v.to_string())
+            )));
         }
+        let manifest: Manifest = serde_json::from_value(value)
+            .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
         Ok(manifest)
     }
 
     /// Writes `manifest.json` atomically (temporary name, fsync, rename).
     pub fn write(&self, dir: &Path) -> Result<(), CacheError> {
-        let path = dir.join("manifest.json");
+        let path = dir.join(MANIFEST_FILE);
         let text = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Write {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::part::write_atomic(&path, |file| {
-            use std::io::Write;
-            file.write_all(&text).map_err(|e| e.to_string())
-        })
+        crate::part::write_bytes_atomic(&path, &text)
     }
 }

@@ -1,7 +1,6 @@
 //! One part file: `sample_id`, `label`, `logits` rows, written atomically, read back with
 //! validation against the manifest.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,12 +9,12 @@ use arrow::array::{
     UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
+use distill_data::sha256_hex;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use sha2::{Digest, Sha256};
 
 use crate::{CacheError, LogitDtype, Manifest, PartInfo};
 
@@ -27,21 +26,35 @@ pub struct CachePart {
     pub logits: Vec<f32>,
 }
 
+/// Key of the manifest essentials in each part's Parquet key-value metadata.
+pub const METADATA_KEY: &str = "distill.cache";
+
+impl CachePart {
+    /// `(correct, labelled)`: rows whose top-1 logit is the label, among rows with a label.
+    pub fn top1_correct(&self, classes: usize) -> (usize, usize) {
+        let mut correct = 0;
+        let mut labelled = 0;
+        for (row, label) in self.logits.chunks(classes).zip(&self.labels) {
+            let Some(label) = label else { continue };
+            labelled += 1;
+            let top = distill_data::argmax(row);
+            correct += usize::from(top as i64 == i64::from(*label));
+        }
+        (correct, labelled)
+    }
+}
+
 pub fn part_file_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
-/// [`distill_data::write_atomic`] with the error naming `path`.
-pub(crate) fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut File) -> Result<(), String>,
-) -> Result<(), CacheError> {
-    distill_data::write_atomic(path, |file| fill(file).map_err(std::io::Error::other)).map_err(
-        |e| CacheError::Write {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        },
-    )
+/// Writes `bytes` to `path` with [`distill_data::write_atomic`], the error naming `path`.
+pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    use std::io::Write;
+    distill_data::write_atomic(path, |file| file.write_all(bytes)).map_err(|e| CacheError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 fn schema(classes: usize, dtype: LogitDtype) -> Schema {
@@ -60,15 +73,11 @@ fn schema(classes: usize, dtype: LogitDtype) -> Schema {
     ])
 }
 
-fn sha256_file(path: &Path) -> Result<String, CacheError> {
-    let bytes = std::fs::read(path).map_err(|e| CacheError::Read {
+fn read_bytes(path: &Path) -> Result<Vec<u8>, CacheError> {
+    std::fs::read(path).map_err(|e| CacheError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    })
 }
 
 /// Writes part `index` of a cache described by `manifest` (its `num_classes`, `dtype` and
@@ -113,40 +122,25 @@ pub fn write_part(
     )
     .map_err(|e| CacheError::BadData(e.to_string()))?;
 
-    let essentials = serde_json::json!({
-        "format_version": manifest.format_version,
-        "num_classes": classes,
-        "dtype": manifest.dtype,
-        "storage": manifest.storage,
-        "teacher": manifest.teacher,
-        "dataset": manifest.dataset,
-        "preprocess": manifest.preprocess,
-        "tool_version": manifest.tool_version,
-        "part": index,
-    });
+    let essentials = manifest.essentials(index);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(vec![KeyValue::new(
-            "distill.cache".to_string(),
+            METADATA_KEY.to_string(),
             essentials.to_string(),
         )]))
         .build();
+    // Encoded in memory (a part is small by design) so the checksum needs no second read.
+    let encode_err = |e: parquet::errors::ParquetError| CacheError::BadData(e.to_string());
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(encode_err)?;
+    writer.write(&batch).map_err(encode_err)?;
+    let bytes = writer.into_inner().map_err(encode_err)?;
     let path = dir.join(part_file_name(index));
-    write_atomic(&path, |file| {
-        let mut writer = ArrowWriter::try_new(
-            file.try_clone().map_err(|e| e.to_string())?,
-            schema,
-            Some(props),
-        )
-        .map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
-        writer.close().map_err(|e| e.to_string())?;
-        Ok(())
-    })?;
+    write_bytes_atomic(&path, &bytes)?;
     Ok(PartInfo {
         file: part_file_name(index),
         rows,
-        sha256: sha256_file(&path)?,
+        sha256: sha256_hex(&bytes),
     })
 }
 
@@ -164,15 +158,15 @@ pub fn read_part(
         path: path.clone(),
         reason,
     };
-    let sha = sha256_file(&path)?;
+    let bytes = read_bytes(&path)?;
+    let sha = sha256_hex(&bytes);
     if sha != info.sha256 {
         return Err(corrupt(format!(
             "sha256 {sha} does not match the manifest's {}",
             info.sha256
         )));
     }
-    let file = File::open(&path).map_err(|e| corrupt(e.to_string()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| corrupt(e.to_string()))?
         .build()
         .map_err(|e| corrupt(e.to_string()))?;

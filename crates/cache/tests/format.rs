@@ -5,7 +5,11 @@ use std::fs::File;
 
 use arrow::array::{Array, FixedSizeListArray, Float32Array, UInt64Array};
 use arrow::datatypes::DataType;
-use distill_cache::{CacheError, CachePart, LogitDtype, Manifest, read_part, write_part};
+use distill_cache::{
+    CacheError, CachePart, CacheReader, CacheWriter, DatasetInfo, LogitDtype, Manifest,
+    TeacherInfo, read_part, write_part,
+};
+use distill_data::Preprocess;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn manifest(dtype: LogitDtype) -> Manifest {
@@ -15,9 +19,22 @@ fn manifest(dtype: LogitDtype) -> Manifest {
         dtype,
         storage: "dense".into(),
         rows_per_part: 4,
-        teacher: serde_json::json!({"file": "t.onnx", "sha256": "abc"}),
-        dataset: serde_json::json!({"source": "idx:x", "split": "train", "fingerprint": "f00"}),
-        preprocess: serde_json::json!({"scale": 0.00392}),
+        teacher: TeacherInfo {
+            file: "t.onnx".into(),
+            sha256: "abc".into(),
+            input: "x".into(),
+            input_shape: vec![None, Some(2)],
+            output: "y".into(),
+            output_shape: vec![None, Some(3)],
+            output_kind: "logits".into(),
+        },
+        dataset: DatasetInfo {
+            source: "idx:x".into(),
+            split: "train".into(),
+            samples: 4,
+            fingerprint: "f00".into(),
+        },
+        preprocess: Preprocess::default(),
         tool_version: "0.1.0".into(),
         parts: vec![],
         complete: false,
@@ -167,4 +184,144 @@ fn mismatched_rows_are_refused_and_manifest_versions_checked() {
         err.contains("manifest.json") && err.contains("version 2"),
         "{err}"
     );
+}
+
+/// A manifest for `samples` rows in parts of `rows_per_part`.
+fn manifest_for(samples: usize, rows_per_part: usize) -> Manifest {
+    let mut m = manifest(LogitDtype::F32);
+    m.dataset.samples = samples;
+    m.rows_per_part = rows_per_part;
+    m
+}
+
+/// Rows `range` of a made-up cache: id 100 + i, label i % 3, logits i, -i, 0.5.
+fn rows(range: std::ops::Range<usize>) -> CachePart {
+    CachePart {
+        sample_ids: range.clone().map(|i| 100 + i as u64).collect(),
+        labels: range.clone().map(|i| Some((i % 3) as i32)).collect(),
+        logits: range.flat_map(|i| [i as f32, -(i as f32), 0.5]).collect(),
+    }
+}
+
+fn push(writer: &mut CacheWriter, part: &CachePart) {
+    writer
+        .push(&part.sample_ids, &part.labels, &part.logits)
+        .unwrap();
+}
+
+#[test]
+fn writer_splits_rows_into_parts_and_reader_loads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let mut writer = CacheWriter::open(&out, manifest_for(10, 4), false).unwrap();
+    // Batches that straddle part boundaries.
+    push(&mut writer, &rows(0..3));
+    push(&mut writer, &rows(3..9));
+    assert_eq!(writer.parts_done(), 2);
+    assert!(!Manifest::read(&out).unwrap().complete);
+    push(&mut writer, &rows(9..10));
+    let m = writer.finish().unwrap();
+    assert!(m.complete);
+    assert_eq!(
+        m.parts.iter().map(|p| p.rows).collect::<Vec<_>>(),
+        vec![4, 4, 2]
+    );
+
+    let reader = CacheReader::open(&out).unwrap();
+    reader.require_complete().unwrap();
+    let all = reader.load().unwrap();
+    assert_eq!(all.sample_ids, rows(0..10).sample_ids);
+    assert_eq!(all.logits, rows(0..10).logits);
+    assert_eq!(all.row(7), &[7.0, -7.0, 0.5]);
+    let streamed: Vec<usize> = reader
+        .parts()
+        .map(|p| p.unwrap().sample_ids.len())
+        .collect();
+    assert_eq!(streamed, vec![4, 4, 2]);
+}
+
+#[test]
+fn writer_resumes_after_the_last_intact_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let mut writer = CacheWriter::open(&out, manifest_for(10, 4), false).unwrap();
+    push(&mut writer, &rows(0..9));
+    drop(writer); // interrupted after two parts
+    // A stale temporary file from the crash is cleaned up.
+    std::fs::write(out.join(".part-00002.parquet.partial"), b"half").unwrap();
+
+    let writer = CacheWriter::open(&out, manifest_for(10, 4), false).unwrap();
+    assert_eq!(writer.rows_done(), 8);
+    assert!(!out.join(".part-00002.parquet.partial").exists());
+    drop(writer);
+
+    // An altered part is redone from there on.
+    std::fs::write(out.join("part-00001.parquet"), b"garbage").unwrap();
+    let mut writer = CacheWriter::open(&out, manifest_for(10, 4), false).unwrap();
+    assert_eq!(writer.rows_done(), 4);
+    push(&mut writer, &rows(4..10));
+    let resumed = writer.finish().unwrap();
+
+    let fresh_dir = dir.path().join("fresh");
+    let mut writer = CacheWriter::open(&fresh_dir, manifest_for(10, 4), false).unwrap();
+    push(&mut writer, &rows(0..10));
+    let fresh = writer.finish().unwrap();
+    assert_eq!(resumed.parts, fresh.parts, "same files, byte for byte");
+}
+
+#[test]
+fn writer_refuses_another_cache_and_foreign_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let mut writer = CacheWriter::open(&out, manifest_for(4, 4), false).unwrap();
+    push(&mut writer, &rows(0..4));
+    writer.finish().unwrap();
+
+    let mut other = manifest_for(4, 4);
+    other.teacher.sha256 = "def".into();
+    other.preprocess.scale = 1.0;
+    let err = CacheWriter::open(&out, other.clone(), false)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("teacher.sha256: \"abc\" -> \"def\"") && err.contains("preprocess.scale"),
+        "{err}"
+    );
+    // With --overwrite the old cache is replaced.
+    let writer = CacheWriter::open(&out, other, true).unwrap();
+    assert_eq!(writer.rows_done(), 0);
+    assert!(!out.join("part-00000.parquet").exists());
+
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), b"mine").unwrap();
+    for overwrite in [false, true] {
+        let err = CacheWriter::open(&foreign, manifest_for(4, 4), overwrite)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("notes.txt"), "{err}");
+    }
+    assert!(foreign.join("notes.txt").exists());
+}
+
+#[test]
+fn reader_names_incomplete_caches_and_missing_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let mut writer = CacheWriter::open(&out, manifest_for(10, 4), false).unwrap();
+    push(&mut writer, &rows(0..8));
+    drop(writer);
+    let reader = CacheReader::open(&out).unwrap();
+    let err = reader.require_complete().unwrap_err().to_string();
+    assert!(
+        err.contains("incomplete") && err.contains("8 of 10"),
+        "{err}"
+    );
+
+    std::fs::remove_file(out.join("part-00001.parquet")).unwrap();
+    let err = CacheReader::open(&out).err().unwrap();
+    assert!(matches!(err, CacheError::MissingPart { .. }), "{err:?}");
+    assert!(err.to_string().contains("part-00001.parquet"));
 }

@@ -64,6 +64,7 @@ impl Dataset {
             self.ids.truncate(n);
             self.labels.truncate(n);
             self.pixels.truncate(n * self.shape.len());
+            self.pixels.shrink_to_fit(); // give the memory of the dropped samples back
         }
     }
 

@@ -3,7 +3,7 @@
 //! Header: two zero bytes, a type byte (0x08 = unsigned byte, the only type these datasets
 //! use), a rank byte, then one big-endian u32 per dimension; then the data, row-major.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use crate::{DataError, Dataset, SampleShape};
@@ -16,13 +16,18 @@ pub struct IdxArray {
 }
 
 /// Reads an IDX file of unsigned bytes; a `.gz` file (detected by content, not by name) is
-/// decompressed first.
+/// decompressed as it is read, so memory holds the decoded data only.
 pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
-    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let gzipped = reader
+        .fill_buf()
+        .map_err(|e| DataError::io(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut bytes = Vec::new();
+    if gzipped {
+        flate2::bufread::MultiGzDecoder::new(reader)
+            .read_to_end(&mut bytes)
             .map_err(|e| {
                 // A gzip stream cut short surfaces as UnexpectedEof: that is truncation.
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -31,10 +36,11 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
                     DataError::io(path, e)
                 }
             })?;
-        out
     } else {
-        raw
-    };
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| DataError::io(path, e))?;
+    }
     parse_idx(path, bytes)
 }
 

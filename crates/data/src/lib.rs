@@ -5,18 +5,23 @@
 //! labels, and a [`fingerprint`](Dataset::fingerprint) that identifies the exact content.
 //! Sources are chosen on the command line as `KIND:PATH` ([`DatasetSpec`]).
 
+mod argmax;
 mod atomic;
 mod dataset;
 mod error;
 mod fingerprint;
 mod idx;
+mod json_diff;
 mod preprocess;
+mod resize;
 mod spec;
 
+pub use argmax::argmax;
 pub use atomic::write_atomic;
 pub use dataset::{Dataset, SampleShape};
 pub use error::DataError;
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, sha256_file, sha256_hex};
 pub use idx::{IdxArray, read_idx, read_idx_split};
-pub use preprocess::{Layout, Preprocess};
+pub use json_diff::json_diff;
+pub use preprocess::{Layout, Preprocess, parse_size};
 pub use spec::{DatasetKind, DatasetSpec};

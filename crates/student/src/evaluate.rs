@@ -31,17 +31,7 @@ pub fn predict_logits(
 
 /// Index of the largest value of each row of `[rows, classes]`.
 pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
-    values
-        .chunks(classes)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 { (i, v) } else { best }
-                })
-                .0
-        })
-        .collect()
+    values.chunks(classes).map(distill_data::argmax).collect()
 }
 
 /// Top-1 accuracy of `[rows, classes]` logits against integer labels.

@@ -39,35 +39,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudentError> {
     })
 }
 
-fn json_diff(
-    old: &serde_json::Value,
-    new: &serde_json::Value,
-    prefix: &str,
-    out: &mut Vec<String>,
-) {
-    match (old, new) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-            let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
-            for k in keys {
-                let null = serde_json::Value::Null;
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                json_diff(
-                    a.get(k).unwrap_or(&null),
-                    b.get(k).unwrap_or(&null),
-                    &path,
-                    out,
-                );
-            }
-        }
-        (a, b) if a != b => out.push(format!("{prefix}: {a} -> {b}")),
-        _ => {}
-    }
-}
-
 impl RunDir {
     /// Opens `path` for a run of `config`. A new or empty directory is initialised; one that
     /// holds the same config is reused (the run resumes); anything else is refused unless
@@ -99,7 +70,7 @@ impl RunDir {
                     let old: serde_json::Value = serde_json::from_str(&text)
                         .map_err(|e| err(path, format!("config.json is not valid JSON: {e}")))?;
                     let mut diffs = Vec::new();
-                    json_diff(&old, &config_json, "", &mut diffs);
+                    distill_data::json_diff(&old, &config_json, "", &mut diffs);
                     if !diffs.is_empty() {
                         return Err(err(
                             path,

@@ -62,6 +62,12 @@ pub fn train(
 ) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
     config.validate()?;
     config.preprocess.validate(train.shape)?;
+    if !config.preprocess.keeps_geometry(train.shape) {
+        return Err(StudentError::BadConfig(
+            "students train on the source size and channels for now: drop --resize/--channels"
+                .into(),
+        ));
+    }
     let device = compute_device().autodiff();
     let eval_device = compute_device();
     device.seed(config.seed);

@@ -14,4 +14,16 @@ pub enum TeacherError {
     Shape { path: PathBuf, reason: String },
     #[error("running {path} failed: {reason}")]
     Run { path: PathBuf, reason: String },
+    #[error(
+        "{path} produced {value} for sample id {sample_id}; refusing to cache non-finite logits (pass --allow-nonfinite to store them anyway)"
+    )]
+    NonFinite {
+        path: PathBuf,
+        sample_id: u64,
+        value: f32,
+    },
+    #[error("cache-logits pipeline: {0}")]
+    Pipeline(String),
+    #[error(transparent)]
+    Cache(#[from] distill_cache::CacheError),
 }

@@ -1,0 +1,148 @@
+//! Stage one: a teacher over a dataset into a logit cache.
+//!
+//! Three stages overlap through bounded channels, so memory stays at a few batches however
+//! large the dataset: a producer thread preprocesses batches (in parallel with rayon), the
+//! calling thread runs the session (ONNX Runtime uses its intra-op threads), and a writer
+//! thread encodes and writes Parquet parts. Batches never straddle a part boundary, so a
+//! resumed run feeds the model exactly the batches an uninterrupted run would.
+
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use distill_cache::{CacheWriter, Manifest};
+use distill_data::{Dataset, Preprocess};
+
+use crate::{InferencePlan, OnnxModel, OutputKind, TeacherError};
+
+/// Batches in flight between two stages.
+const CHANNEL_DEPTH: usize = 2;
+
+/// What to run and how.
+pub struct CacheLogitsJob<'a> {
+    pub data: &'a Dataset,
+    pub preprocess: &'a Preprocess,
+    pub plan: &'a InferencePlan,
+    pub kind: OutputKind,
+    /// Rows per session run (a model with a fixed batch size overrides it).
+    pub batch_size: usize,
+    /// Store NaN/Inf outputs instead of refusing them.
+    pub allow_nonfinite: bool,
+}
+
+/// The dataset positions still to do, as batches that never cross a part boundary.
+fn batches(writer: &CacheWriter, total: usize, batch: usize) -> Vec<Range<usize>> {
+    let per_part = writer.manifest().rows_per_part;
+    let mut out = Vec::new();
+    let mut start = writer.rows_done();
+    while start < total {
+        let part_end = ((start / per_part + 1) * per_part).min(total);
+        let end = (start + batch).min(part_end);
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+/// The first non-finite value of `logits` (`[rows, classes]`) as (row, value).
+fn first_nonfinite(logits: &[f32], classes: usize) -> Option<(usize, f32)> {
+    logits
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|i| (i / classes, logits[i]))
+}
+
+/// Runs `job`, appending to `writer` from where it stands, and returns the finished
+/// manifest. `on_rows` is called with the number of rows each written batch added.
+pub fn cache_logits(
+    model: &mut OnnxModel,
+    job: &CacheLogitsJob<'_>,
+    writer: CacheWriter,
+    on_rows: &(dyn Fn(usize) + Sync),
+) -> Result<Manifest, TeacherError> {
+    let data = job.data;
+    let classes = writer.manifest().num_classes;
+    let todo = batches(&writer, data.len(), job.plan.batch_rows(job.batch_size));
+    let (to_model, from_producer) = sync_channel::<(Range<usize>, Vec<f32>)>(CHANNEL_DEPTH);
+    let (to_writer, from_model) = sync_channel::<(Range<usize>, Vec<f32>)>(CHANNEL_DEPTH);
+
+    std::thread::scope(|scope| {
+        scope.spawn(move || produce(job, todo, to_model));
+        let writing = scope.spawn(move || consume(data, writer, from_model, on_rows));
+        // Runs until the producer is done or the writer has stopped; dropping both channel
+        // ends on return lets the other threads finish.
+        let inferred = infer(model, job, classes, from_producer, to_writer);
+        let written = writing
+            .join()
+            .map_err(|_| TeacherError::Pipeline("the cache writer thread panicked".into()))?;
+        // A writer error explains an inference stop caused by it, so it comes first.
+        let manifest = written?;
+        inferred?;
+        manifest.ok_or_else(|| TeacherError::Pipeline("inference stopped early".into()))
+    })
+}
+
+fn produce(
+    job: &CacheLogitsJob<'_>,
+    todo: Vec<Range<usize>>,
+    to_model: SyncSender<(Range<usize>, Vec<f32>)>,
+) {
+    for range in todo {
+        let positions: Vec<usize> = range.clone().collect();
+        let values = job.preprocess.batch(job.data, &positions);
+        if to_model.send((range, values)).is_err() {
+            return; // inference stopped
+        }
+    }
+}
+
+fn infer(
+    model: &mut OnnxModel,
+    job: &CacheLogitsJob<'_>,
+    classes: usize,
+    from_producer: Receiver<(Range<usize>, Vec<f32>)>,
+    to_writer: SyncSender<(Range<usize>, Vec<f32>)>,
+) -> Result<(), TeacherError> {
+    for (range, values) in from_producer {
+        let (got, mut logits) = model.run_batch(job.plan, &values, range.len())?;
+        if got != classes {
+            return Err(TeacherError::Shape {
+                path: model.path.clone(),
+                reason: format!("output has {got} classes for this batch, {classes} before"),
+            });
+        }
+        job.kind.to_logits(&mut logits);
+        if !job.allow_nonfinite
+            && let Some((row, value)) = first_nonfinite(&logits, classes)
+        {
+            return Err(TeacherError::NonFinite {
+                path: model.path.clone(),
+                sample_id: job.data.ids[range.start + row],
+                value,
+            });
+        }
+        if to_writer.send((range, logits)).is_err() {
+            return Ok(()); // the writer stopped and reports why
+        }
+    }
+    Ok(())
+}
+
+fn consume(
+    data: &Dataset,
+    mut writer: CacheWriter,
+    from_model: Receiver<(Range<usize>, Vec<f32>)>,
+    on_rows: &(dyn Fn(usize) + Sync),
+) -> Result<Option<Manifest>, TeacherError> {
+    let mut labels = Vec::new();
+    for (range, logits) in from_model {
+        labels.clear();
+        labels.extend(data.labels[range.clone()].iter().map(|&l| Some(l)));
+        writer.push(&data.ids[range.clone()], &labels, &logits)?;
+        on_rows(range.len());
+    }
+    if writer.rows_done() < data.len() {
+        // Inference stopped early; its error is the one to report.
+        return Ok(None);
+    }
+    Ok(Some(writer.finish()?))
+}

@@ -1,0 +1,310 @@
+//! How a dataset is fed to a model: which input and output, the batch size the model
+//! allows, the per-sample input dims, and what the output holds. Everything is checked
+//! before any work starts, so a model that cannot be fed fails with a clear message.
+
+use distill_data::{Layout, Preprocess, SampleShape};
+
+use crate::{ElementType, OnnxModel, TeacherError, TensorInfo};
+
+/// What a classifier's output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputKind {
+    /// Raw scores (pre-softmax): stored as they are.
+    #[default]
+    Logits,
+    /// Softmax probabilities: stored as `ln(max(p, 1e-30))`, which are valid logits.
+    Probs,
+    /// Log-probabilities: stored as they are, floored at `ln(1e-30)`.
+    LogProbs,
+}
+
+/// Probabilities below this are stored as `ln(PROB_FLOOR)` (DESIGN.md).
+pub const PROB_FLOOR: f32 = 1e-30;
+
+impl OutputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Logits => "logits",
+            OutputKind::Probs => "probs",
+            OutputKind::LogProbs => "log-probs",
+        }
+    }
+
+    /// Turns model output into values usable as logits, in place. NaN stays NaN so that it
+    /// can be reported.
+    pub fn to_logits(self, values: &mut [f32]) {
+        let floor = PROB_FLOOR.ln();
+        match self {
+            OutputKind::Logits => {}
+            OutputKind::Probs => {
+                for v in values.iter_mut().filter(|v| !v.is_nan()) {
+                    *v = v.max(PROB_FLOOR).ln();
+                }
+            }
+            OutputKind::LogProbs => {
+                for v in values.iter_mut().filter(|v| !v.is_nan()) {
+                    *v = v.max(floor);
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for OutputKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "logits" => Ok(OutputKind::Logits),
+            "probs" => Ok(OutputKind::Probs),
+            "log-probs" => Ok(OutputKind::LogProbs),
+            _ => Err(format!(
+                "'{s}' is not one of logits, probs, log-probs (what the teacher's output holds)"
+            )),
+        }
+    }
+}
+
+/// Whether every row of `values` (`[rows, classes]`) is a probability distribution: a
+/// sign that a teacher ends in softmax.
+pub fn looks_like_probs(values: &[f32], classes: usize) -> bool {
+    !values.is_empty()
+        && values.chunks(classes).all(|row| {
+            row.iter().all(|v| (0.0..=1.0).contains(v))
+                && (row.iter().sum::<f32>() - 1.0).abs() < 1e-3
+        })
+}
+
+/// Preprocessing defaults read from the model's input shape: the layout, and the channel
+/// count and size where the model fixes them and the data differs. Everything else comes
+/// from [`Preprocess::default`].
+pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess {
+    let mut p = Preprocess::default();
+    let dims = &input.shape;
+    match dims.len() {
+        2 => p.layout = Layout::Flat,
+        4 => {
+            let channel_like = |d: Option<usize>| matches!(d, Some(1 | 3));
+            // [N, H, W, C] when the last dim looks like channels and the second does not.
+            let (c, h, w) = if channel_like(dims[3]) && !channel_like(dims[1]) {
+                p.layout = Layout::Nhwc;
+                (dims[3], dims[1], dims[2])
+            } else {
+                (dims[1], dims[2], dims[3])
+            };
+            p.channels = c.filter(|&c| c != data.channels);
+            if let (Some(h), Some(w)) = (h, w)
+                && (h, w) != (data.height, data.width)
+            {
+                p.resize = Some([h, w]);
+            }
+        }
+        _ => {}
+    }
+    p
+}
+
+/// The preprocessing a model asks for: the values recorded in its metadata
+/// (`distill.preprocess`, which distill's exports carry) over the defaults read from its
+/// input shape ([`preprocess_for_input`]). Command-line flags go on top of this.
+pub fn model_preprocess(model: &OnnxModel, data: SampleShape) -> Preprocess {
+    let Some(input) = model.inputs.first() else {
+        return Preprocess::default();
+    };
+    let from_shape = preprocess_for_input(input, data);
+    match model
+        .metadata()
+        .get("distill.preprocess")
+        .and_then(|p| serde_json::from_str::<Preprocess>(p).ok())
+    {
+        Some(recorded) => Preprocess {
+            resize: recorded.resize.or(from_shape.resize),
+            channels: recorded.channels.or(from_shape.channels),
+            ..recorded
+        },
+        None => from_shape,
+    }
+}
+
+/// Which input and output of a model are used, and how batches are shaped.
+#[derive(Debug, Clone)]
+pub struct InferencePlan {
+    pub input: TensorInfo,
+    pub output: TensorInfo,
+    pub output_index: usize,
+    /// The model's fixed batch size, if it has one: batches are padded to it.
+    pub fixed_batch: Option<usize>,
+    /// One sample's input dims without the batch dim (`[C, H, W]`, `[H, W, C]` or
+    /// `[features]`).
+    pub sample_dims: Vec<usize>,
+}
+
+fn dims_text(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    format!("[batch, {}]", dims.join(", "))
+}
+
+impl InferencePlan {
+    /// Plans feeding `model` samples of `sample_dims` and reading output `output` (by name;
+    /// by default the first float output shaped `[batch, classes]`).
+    pub fn new(
+        model: &OnnxModel,
+        sample_dims: &[usize],
+        output: Option<&str>,
+    ) -> Result<Self, TeacherError> {
+        let bad = |reason: String| TeacherError::Shape {
+            path: model.path.clone(),
+            reason,
+        };
+        let input = match model.inputs.as_slice() {
+            [input] => input.clone(),
+            [] => return Err(bad("the model has no inputs".into())),
+            many => {
+                return Err(bad(format!(
+                    "the model has {} inputs ({}); distill feeds models with one image or feature input",
+                    many.len(),
+                    many.iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        if input.element != ElementType::F32 {
+            return Err(bad(format!(
+                "input '{}' is {:?}, not float32",
+                input.name, input.element
+            )));
+        }
+        let fits = input.shape.len() == sample_dims.len() + 1
+            && input.shape[1..]
+                .iter()
+                .zip(sample_dims)
+                .all(|(d, e)| d.is_none_or(|d| d == *e));
+        if !fits {
+            return Err(bad(format!(
+                "input '{}' has shape {} but the preprocessed data is {} (check --layout, --resize and --channels)",
+                input.name,
+                input.shape_text(),
+                dims_text(sample_dims)
+            )));
+        }
+        let classifier_output = |o: &TensorInfo| {
+            matches!(o.element, ElementType::F32 | ElementType::F64) && o.shape.len() == 2
+        };
+        let list = || {
+            model
+                .outputs
+                .iter()
+                .map(|o| format!("'{}' {:?} {}", o.name, o.element, o.shape_text()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let output_index = match output {
+            Some(name) => {
+                let i = model
+                    .outputs
+                    .iter()
+                    .position(|o| o.name == name)
+                    .ok_or_else(|| {
+                        bad(format!("no output named '{name}' (outputs: {})", list()))
+                    })?;
+                if !classifier_output(&model.outputs[i]) {
+                    return Err(bad(format!(
+                        "output '{name}' is {:?} {}; a classifier output must be float shaped [batch, classes]",
+                        model.outputs[i].element,
+                        model.outputs[i].shape_text()
+                    )));
+                }
+                i
+            }
+            None => model
+                .outputs
+                .iter()
+                .position(classifier_output)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "no float output shaped [batch, classes] (outputs: {})",
+                        list()
+                    ))
+                })?,
+        };
+        Ok(InferencePlan {
+            fixed_batch: input.shape[0],
+            input,
+            output: model.outputs[output_index].clone(),
+            output_index,
+            sample_dims: sample_dims.to_vec(),
+        })
+    }
+
+    /// Rows per run: the model's fixed batch size, else `wanted`.
+    pub fn batch_rows(&self, wanted: usize) -> usize {
+        self.fixed_batch.unwrap_or(wanted).max(1)
+    }
+
+    /// Class count as the model declares it, if it does.
+    pub fn declared_classes(&self) -> Option<usize> {
+        self.output.shape.get(1).copied().flatten()
+    }
+
+    pub fn sample_len(&self) -> usize {
+        self.sample_dims.iter().product()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(shape: &[Option<usize>]) -> TensorInfo {
+        TensorInfo {
+            name: "x".into(),
+            element: ElementType::F32,
+            shape: shape.to_vec(),
+        }
+    }
+
+    const MNIST: SampleShape = SampleShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+
+    #[test]
+    fn defaults_are_read_from_the_input_shape() {
+        let p = preprocess_for_input(&input(&[None, Some(1), Some(28), Some(28)]), MNIST);
+        assert_eq!((p.layout, p.channels, p.resize), (Layout::Nchw, None, None));
+        // An RGB ImageNet-style teacher: replicate channels, resize.
+        let p = preprocess_for_input(&input(&[None, Some(3), Some(224), Some(224)]), MNIST);
+        assert_eq!(
+            (p.layout, p.channels, p.resize),
+            (Layout::Nchw, Some(3), Some([224, 224]))
+        );
+        // Keras: channels last.
+        let p = preprocess_for_input(&input(&[None, Some(32), Some(32), Some(3)]), MNIST);
+        assert_eq!(
+            (p.layout, p.channels, p.resize),
+            (Layout::Nhwc, Some(3), Some([32, 32]))
+        );
+        let p = preprocess_for_input(&input(&[Some(1), Some(784)]), MNIST);
+        assert_eq!(p.layout, Layout::Flat);
+        // Dynamic spatial dims keep the data's size.
+        let p = preprocess_for_input(&input(&[None, Some(1), None, None]), MNIST);
+        assert_eq!(p.resize, None);
+    }
+
+    #[test]
+    fn probabilities_become_floored_log_probabilities() {
+        let mut v = [1.0, 0.0, 0.5, f32::NAN];
+        OutputKind::Probs.to_logits(&mut v);
+        assert_eq!(v[0], 0.0);
+        assert_eq!(v[1], PROB_FLOOR.ln());
+        assert!((v[2] - 0.5f32.ln()).abs() < 1e-7);
+        assert!(v[3].is_nan(), "NaN must survive to be reported");
+        let mut v = [f32::NEG_INFINITY, -1.0];
+        OutputKind::LogProbs.to_logits(&mut v);
+        assert_eq!(v, [PROB_FLOOR.ln(), -1.0]);
+        assert!(looks_like_probs(&[0.2, 0.8, 1.0, 0.0], 2));
+        assert!(!looks_like_probs(&[2.0, -1.0], 2));
+    }
+}

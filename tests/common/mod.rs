@@ -1,0 +1,50 @@
+//! Helpers shared by the end-to-end tests of the `distill` binary.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn distill() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+}
+
+pub fn mini() -> String {
+    format!(
+        "idx:{}/datasets/fashion-mnist-mini",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "command failed: {cmd:?}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a clean failure: {cmd:?}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "panic instead of an error:\n{stderr}"
+    );
+    stderr
+}
+
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A file under the repository root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
