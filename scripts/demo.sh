@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST demo (the README's main command). On a fresh machine: sets itself up
-# (ONNX Runtime, full Fashion-MNIST), builds distill, trains a small student on the hard
-# labels, and compares it with the committed teacher using `distill eval`.
+# (ONNX Runtime, full Fashion-MNIST), builds distill, caches the committed teacher's logits
+# over the training and test images (stage one), trains a small student on the hard labels,
+# and compares it with the teacher using `distill eval`.
 #
-# Stage one (cache-logits) and stage two (train-student --cache) will extend this into the
-# full distillation demo; today it shows the baseline every distilled student is judged by.
-# Rerunning reuses the finished run.
+# Stage two (train-student --cache) will train students from the caches; today the demo
+# shows stage one and the baseline every distilled student is judged by. Rerunning reuses
+# the finished caches and run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,6 +18,14 @@ distill="$CARGO_TARGET_DIR/release/distill"
 data=idx:datasets/fashion-mnist
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 student=runs/demo/mlp-512-256
+
+for split in train test; do
+    echo "[demo] caching the teacher's logits over the $split split" >&2
+    "$distill" cache-logits --teacher "$teacher" --dataset "$data" --split "$split" \
+        --out "runs/demo/cache-$split"
+done
+"$distill" inspect runs/demo/cache-test
+echo
 
 echo "[demo] training student mlp:512,256 on the hard labels (10 epochs)" >&2
 "$distill" train-student --arch mlp:512,256 --dataset "$data" \

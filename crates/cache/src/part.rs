@@ -57,20 +57,31 @@ pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheE
     })
 }
 
-fn schema(classes: usize, dtype: LogitDtype) -> Schema {
+/// The part schema. `essentials` goes into the Arrow schema's metadata as well as the
+/// Parquet key-value metadata, so readers that only show one of them (pyarrow's
+/// `table.schema.metadata`, or a Parquet footer dump) both find it.
+fn schema(classes: usize, dtype: LogitDtype, essentials: &str) -> Schema {
     let element = match dtype {
         LogitDtype::F32 => DataType::Float32,
         LogitDtype::F16 => DataType::Float16,
     };
-    Schema::new(vec![
-        Field::new("sample_id", DataType::UInt64, false),
-        Field::new("label", DataType::Int32, true),
-        Field::new(
-            "logits",
-            DataType::FixedSizeList(Arc::new(Field::new("item", element, false)), classes as i32),
-            false,
-        ),
-    ])
+    let metadata =
+        std::collections::HashMap::from([(METADATA_KEY.to_string(), essentials.to_string())]);
+    Schema::new_with_metadata(
+        vec![
+            Field::new("sample_id", DataType::UInt64, false),
+            Field::new("label", DataType::Int32, true),
+            Field::new(
+                "logits",
+                DataType::FixedSizeList(
+                    Arc::new(Field::new("item", element, false)),
+                    classes as i32,
+                ),
+                false,
+            ),
+        ],
+        metadata,
+    )
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, CacheError> {
@@ -97,7 +108,8 @@ pub fn write_part(
             part.logits.len()
         )));
     }
-    let schema = Arc::new(schema(classes, manifest.dtype));
+    let essentials = manifest.essentials(index).to_string();
+    let schema = Arc::new(schema(classes, manifest.dtype, &essentials));
     let values: ArrayRef = match manifest.dtype {
         LogitDtype::F32 => Arc::new(Float32Array::from(part.logits.clone())),
         LogitDtype::F16 => Arc::new(Float16Array::from(
@@ -122,12 +134,11 @@ pub fn write_part(
     )
     .map_err(|e| CacheError::BadData(e.to_string()))?;
 
-    let essentials = manifest.essentials(index);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(vec![KeyValue::new(
             METADATA_KEY.to_string(),
-            essentials.to_string(),
+            essentials,
         )]))
         .build();
     // Encoded in memory (a part is small by design) so the checksum needs no second read.
