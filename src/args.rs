@@ -82,3 +82,26 @@ impl PreprocessArgs {
         }
     }
 }
+
+/// Parses a byte count: a number with an optional K, M or G suffix (powers of 1024).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_digit() && *c != '.')
+    {
+        Some((i, _)) => (&t[..i], t[i..].trim().to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let scale = match unit.trim_end_matches(['B', 'I']) {
+        "" => 1u64,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("'{text}': expected a size such as 512M or 2G")),
+    };
+    let value: f64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}': expected a size such as 512M or 2G"))?;
+    Ok((value * scale as f64) as u64)
+}

@@ -19,7 +19,7 @@ enum Command {
     /// Run an ONNX teacher over a dataset split and cache its raw logits as Parquet.
     CacheLogits(commands::cache_logits::Args),
     /// Train a student model; with no cache this is plain supervised training on the labels.
-    TrainStudent(commands::train_student::Args),
+    TrainStudent(Box<commands::train_student::Args>),
     /// Accuracy, latency, size and parameter count of an ONNX model on a dataset.
     Eval(commands::eval::Args),
     /// What a logit cache holds: rows, classes, size, teacher, dataset, completeness, and
@@ -31,7 +31,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CacheLogits(args) => commands::cache_logits::run(args),
-        Command::TrainStudent(args) => commands::train_student::run(args),
+        Command::TrainStudent(args) => commands::train_student::run(*args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
     };

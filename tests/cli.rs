@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{distill, fails, json, mini, run};
+use common::{distill, fails, json, metrics, mini, run};
 
 fn train_args(out: &Path, arch: &str, epochs: usize) -> Vec<String> {
     [
@@ -40,14 +40,6 @@ fn eval_json(model: &Path, extra: &[&str]) -> serde_json::Value {
     cmd.args(["--dataset", &mini(), "--latency-runs", "5", "--json"])
         .args(extra);
     serde_json::from_slice(&run(&mut cmd).stdout).unwrap()
-}
-
-fn metrics(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

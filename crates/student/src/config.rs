@@ -5,7 +5,7 @@ use burn::prelude::*;
 use distill_data::Preprocess;
 use serde::{Deserialize, Serialize};
 
-use crate::{ArchSpec, StudentError};
+use crate::{ArchSpec, CacheIdentity, KdLoss, StudentError};
 
 /// Light augmentation for supervised training (never with cached logits: those belong to
 /// the unaugmented images).
@@ -40,6 +40,14 @@ pub struct DataIdentity {
     pub fingerprint: String,
 }
 
+/// Distillation settings of a run and the caches it learns from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillConfig {
+    pub loss: KdLoss,
+    pub cache: CacheIdentity,
+    pub test_cache: Option<CacheIdentity>,
+}
+
 #[derive(Config, Debug)]
 pub struct TrainConfig {
     pub arch: ArchSpec,
@@ -61,6 +69,8 @@ pub struct TrainConfig {
     pub seed: u64,
     #[config(default = "Vec::new()")]
     pub augment: Vec<Augment>,
+    /// Knowledge distillation from cached teacher logits; none: supervised training.
+    pub distill: Option<DistillConfig>,
 }
 
 impl TrainConfig {
@@ -80,6 +90,14 @@ impl TrainConfig {
         }
         if self.num_classes < 2 {
             return bad("the labels name fewer than 2 classes");
+        }
+        if let Some(d) = &self.distill {
+            d.loss.validate()?;
+            if !self.augment.is_empty() {
+                return bad(
+                    "--augment cannot be used with --cache: the cached logits belong to the unaugmented images",
+                );
+            }
         }
         if self.preprocess.layout != distill_data::Layout::Nchw {
             return bad("students take NCHW input: use --layout nchw");

@@ -18,6 +18,8 @@ pub enum StudentError {
     RunDir { path: PathBuf, reason: String },
     #[error("ONNX export to {path} failed: {reason}")]
     Export { path: PathBuf, reason: String },
+    #[error("cache {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
     #[error(transparent)]
     Data(#[from] distill_data::DataError),
 }

@@ -8,10 +8,10 @@ use burn::prelude::*;
 use distill_data::Dataset;
 
 use crate::batcher::Batcher;
-use crate::evaluate::{accuracy, predict_logits};
+use crate::evaluate::{accuracy, agreement, mean_kl, predict_logits};
 use crate::model::compute_device;
-use crate::rng::SplitMix64;
 use crate::run_dir::{CheckpointState, RunDir};
+use crate::targets::{Segment, TeacherTargets, epoch_order};
 use crate::{EpochMetrics, Student, StudentError, TrainConfig};
 
 /// Hooks for progress reporting; the library itself prints nothing.
@@ -25,6 +25,23 @@ pub trait TrainObserver {
 /// Observer that reports nothing.
 pub struct Quiet;
 impl TrainObserver for Quiet {}
+
+/// Per-sample sums of the loss terms over an epoch.
+#[derive(Default)]
+struct LossSums {
+    total: f64,
+    kd: f64,
+    hard: f64,
+}
+
+/// The teacher logits of buffer `rows`, `[rows.len(), classes]`.
+fn teacher_batch(logits: &[f32], rows: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut values = Vec::with_capacity(rows.len() * classes);
+    for &r in rows {
+        values.extend_from_slice(&logits[r * classes..(r + 1) * classes]);
+    }
+    Tensor::from_data(TensorData::new(values, [rows.len(), classes]), device)
+}
 
 /// Evaluation batch size: large batches amortise per-call overhead; memory stays small.
 const EVAL_BATCH: usize = 500;
@@ -50,7 +67,15 @@ fn read_err(path: std::path::PathBuf, e: impl std::fmt::Display) -> StudentError
     }
 }
 
-/// Trains a student on `train` with hard labels, evaluating on `test` after every epoch.
+/// The teacher's logits a distillation run learns from: for the training split, and
+/// optionally for the test split (for agreement and KL after every epoch).
+pub struct Targets<'a> {
+    pub train: &'a TeacherTargets,
+    pub test: Option<&'a TeacherTargets>,
+}
+
+/// Trains a student on `train`, evaluating on `test` after every epoch: with hard labels,
+/// or, when `config.distill` is set, with the distillation loss against `targets`.
 /// Resumes from the run directory's checkpoint when there is one. Returns the inference
 /// copy of the trained model and the metrics of every epoch.
 pub fn train(
@@ -59,8 +84,18 @@ pub fn train(
     test: &Dataset,
     run: &RunDir,
     observer: &mut dyn TrainObserver,
+    targets: Option<Targets<'_>>,
 ) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
     config.validate()?;
+    let kd = match (&config.distill, &targets) {
+        (Some(d), Some(t)) => Some((&d.loss, t)),
+        (None, None) => None,
+        _ => {
+            return Err(StudentError::BadConfig(
+                "distillation settings and teacher logits must be given together".into(),
+            ));
+        }
+    };
     config.preprocess.validate(train.shape)?;
     if !config.preprocess.keeps_geometry(train.shape) {
         return Err(StudentError::BadConfig(
@@ -97,57 +132,101 @@ pub fn train(
         augment: &config.augment,
     };
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let segments = |epoch: usize| match kd {
+        Some((_, t)) => t.train.epoch_segments(train.len(), config.seed, epoch),
+        None => vec![Segment::plain(epoch_order(train.len(), config.seed, epoch))],
+    };
+    let steps_per_epoch: usize = segments(1)
+        .iter()
+        .map(|s| s.rows.len().div_ceil(config.batch_size))
+        .sum();
     let total_steps = steps_per_epoch * config.epochs;
+    let test_teacher = match kd.and_then(|(_, t)| t.test) {
+        Some(t) => Some(t.all()?),
+        None => None,
+    };
 
     for epoch in start_epoch..=config.epochs {
         observer.epoch_started(epoch, config.epochs, train.len());
         let started = Instant::now();
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        SplitMix64::derive(config.seed, epoch as u64, u64::MAX).shuffle(&mut order);
-        let (mut loss_sum, mut correct, mut seen, mut lr) = (0.0f64, 0usize, 0usize, config.lr);
-        for (i, chunk) in order.chunks(config.batch_size).enumerate() {
-            if chunk.len() < 2 {
-                continue; // batch-norm needs at least two samples for batch statistics
+        let mut sums = LossSums::default();
+        let (mut correct, mut seen, mut lr) = (0usize, 0usize, config.lr);
+        let mut step = (epoch - 1) * steps_per_epoch;
+        for segment in segments(epoch) {
+            let buffer = match kd {
+                Some((_, t)) => Some(t.train.load(&segment)?),
+                None => None,
+            };
+            for rows in segment.rows.chunks(config.batch_size) {
+                lr = cosine_lr(config.lr, step, total_steps);
+                step += 1;
+                if rows.len() < 2 {
+                    continue; // batch-norm needs at least two samples for batch statistics
+                }
+                let chunk: Vec<usize> = match &buffer {
+                    Some(b) => rows.iter().map(|&r| b.position(r)).collect(),
+                    None => rows.to_vec(),
+                };
+                let x = batcher.images(&chunk, &device, config.seed, epoch as u64);
+                let y = batcher.labels(&chunk, &device);
+                let logits = model.forward(x);
+                let predicted: Vec<i64> = logits
+                    .clone()
+                    .detach()
+                    .argmax(1)
+                    .try_into_vec_as::<i64>()
+                    .expect("argmax gives integers");
+                correct += predicted
+                    .iter()
+                    .zip(&chunk)
+                    .filter(|&(&p, &pos)| p == train.labels[pos] as i64)
+                    .count();
+                let (loss, kd_value) = match (kd, &buffer) {
+                    (Some((loss, t)), Some(b)) => {
+                        let teacher = teacher_batch(&b.logits, rows, t.train.classes, &device);
+                        let terms = loss.forward(logits, teacher, y);
+                        let kd_value = terms.kd.into_scalar::<f32>() as f64;
+                        sums.hard += terms.hard.into_scalar::<f32>() as f64 * rows.len() as f64;
+                        (terms.total, Some(kd_value))
+                    }
+                    _ => {
+                        let loss = loss_fn.forward(logits, y);
+                        let v = loss.clone().into_scalar::<f32>() as f64;
+                        sums.hard += v * rows.len() as f64;
+                        (loss, None)
+                    }
+                };
+                let loss_value = loss.clone().into_scalar::<f32>() as f64;
+                sums.total += loss_value * rows.len() as f64;
+                if let Some(v) = kd_value {
+                    sums.kd += v * rows.len() as f64;
+                }
+                seen += rows.len();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(lr, model, grads);
+                observer.batch_done(rows.len(), loss_value);
             }
-            lr = cosine_lr(config.lr, (epoch - 1) * steps_per_epoch + i, total_steps);
-            let x = batcher.images(chunk, &device, config.seed, epoch as u64);
-            let y = batcher.labels(chunk, &device);
-            let logits = model.forward(x);
-            let predicted: Vec<i64> = logits
-                .clone()
-                .detach()
-                .argmax(1)
-                .try_into_vec_as::<i64>()
-                .expect("argmax gives integers");
-            correct += predicted
-                .iter()
-                .zip(chunk)
-                .filter(|&(&p, &pos)| p == train.labels[pos] as i64)
-                .count();
-            let loss = loss_fn.forward(logits, y);
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
-            loss_sum += loss_value * chunk.len() as f64;
-            seen += chunk.len();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            observer.batch_done(chunk.len(), loss_value);
         }
         let seconds = started.elapsed().as_secs_f64();
 
         let valid = model.valid();
         let test_logits =
             predict_logits(&valid, test, &config.preprocess, EVAL_BATCH, &eval_device);
-        let train_loss = loss_sum / seen.max(1) as f64;
+        let per_sample = |sum: f64| sum / seen.max(1) as f64;
+        let classes = config.num_classes;
         let m = EpochMetrics {
             epoch,
-            train_loss,
-            kd_loss: None,
-            hard_loss: train_loss,
+            train_loss: per_sample(sums.total),
+            kd_loss: kd.map(|_| per_sample(sums.kd)),
+            hard_loss: per_sample(sums.hard),
             train_accuracy: correct as f64 / seen.max(1) as f64,
-            test_accuracy: accuracy(&test_logits, config.num_classes, &test.labels),
-            teacher_agreement: None,
-            test_kl: None,
+            test_accuracy: accuracy(&test_logits, classes, &test.labels),
+            teacher_agreement: test_teacher
+                .as_ref()
+                .map(|t| agreement(t, &test_logits, classes)),
+            test_kl: test_teacher
+                .as_ref()
+                .map(|t| mean_kl(t, &test_logits, classes)),
             lr,
             seconds,
             samples_per_second: seen as f64 / seconds.max(1e-9),

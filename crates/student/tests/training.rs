@@ -5,7 +5,9 @@ mod common;
 
 use burn::prelude::*;
 use distill_data::Preprocess;
-use distill_student::{accuracy, predict_logits};
+use distill_student::{
+    DistillConfig, HardLoss, KdLoss, Targets, TeacherTargets, accuracy, predict_logits,
+};
 
 /// Weights of a short training run, and its logits on 200 test images.
 fn train_briefly(arch: &str, seed: u64) -> (Vec<f32>, Vec<f32>) {
@@ -51,4 +53,90 @@ fn mlp_learns_fashion_mnist() {
     let acc = accuracy(&logits, 10, &test.labels);
     // 2,000 training images, 5 epochs: a working MLP gets ~75-80%; chance is 10%.
     assert!(acc > 0.70, "test accuracy {acc}");
+}
+
+/// A distillation config for `config` with teacher logits from `targets`.
+fn distilling(
+    config: distill_student::TrainConfig,
+    alpha: f64,
+    train: &TeacherTargets,
+    test: &TeacherTargets,
+) -> distill_student::TrainConfig {
+    config.with_distill(Some(DistillConfig {
+        loss: KdLoss {
+            temperature: 2.0,
+            alpha,
+            hard_loss: HardLoss::Ce,
+            t2_scaling: true,
+        },
+        cache: train.identity.clone(),
+        test_cache: Some(test.identity.clone()),
+    }))
+}
+
+#[test]
+fn alpha_zero_trains_exactly_like_supervised() {
+    let _guard = common::rng_lock();
+    let train = common::split("train", 600);
+    let test = common::split("test", 200);
+    let dir = tempfile::tempdir().unwrap();
+    common::write_cache(&dir.path().join("train"), &train, 256);
+    common::write_cache(&dir.path().join("test"), &test, 256);
+    let t_train = TeacherTargets::join(&dir.path().join("train"), &train, u64::MAX).unwrap();
+    let t_test = TeacherTargets::join(&dir.path().join("test"), &test, u64::MAX).unwrap();
+
+    let plain = common::config("mlp:32,dropout=0.1", &train, &test, 2, 9);
+    let (supervised, _d) = common::train(&plain, &train, &test);
+    let kd = distilling(plain.clone(), 0.0, &t_train, &t_test);
+    let targets = Targets {
+        train: &t_train,
+        test: Some(&t_test),
+    };
+    let (distilled, metrics) = common::train_with(&kd, &train, &test, targets);
+    assert_eq!(
+        bits(&supervised.flat_weights()),
+        bits(&distilled.flat_weights()),
+        "alpha = 0 must give the supervised weights"
+    );
+    // The terms are still logged, and agreement is measured against the test cache.
+    assert!(
+        metrics
+            .iter()
+            .all(|m| m.kd_loss.is_some_and(f64::is_finite))
+    );
+    assert!(metrics.iter().all(|m| m.teacher_agreement.is_some()));
+}
+
+#[test]
+fn streamed_cache_trains_and_follows_the_teacher() {
+    let _guard = common::rng_lock();
+    let train = common::split("train", 2000);
+    let test = common::split("test", 500);
+    let dir = tempfile::tempdir().unwrap();
+    common::write_cache(&dir.path().join("train"), &train, 300);
+    common::write_cache(&dir.path().join("test"), &test, 300);
+    // A budget of 0 bytes forces streaming part by part.
+    let t_train = TeacherTargets::join(&dir.path().join("train"), &train, 0).unwrap();
+    assert!(t_train.is_streamed());
+    let t_test = TeacherTargets::join(&dir.path().join("test"), &test, 0).unwrap();
+    let config = distilling(
+        common::config("mlp:64", &train, &test, 3, 4).with_lr(3e-3),
+        1.0,
+        &t_train,
+        &t_test,
+    );
+    let targets = Targets {
+        train: &t_train,
+        test: Some(&t_test),
+    };
+    let (_model, metrics) = common::train_with(&config, &train, &test, targets);
+    let agreement: Vec<f64> = metrics
+        .iter()
+        .map(|m| m.teacher_agreement.unwrap())
+        .collect();
+    // alpha = 1: labels unused, yet the made-up teacher encodes them.
+    assert!(
+        agreement[2] > agreement[0] && agreement[2] > 0.6,
+        "{agreement:?}"
+    );
 }

@@ -1,4 +1,5 @@
 //! Shared set-up for the student crate's tests.
+#![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -60,7 +61,68 @@ pub fn train(
 ) -> (Student, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::prepare(&dir.path().join("run"), config, false).unwrap();
-    let (model, metrics) = distill_student::train(config, train, test, &run, &mut Quiet).unwrap();
+    let (model, metrics) =
+        distill_student::train(config, train, test, &run, &mut Quiet, None).unwrap();
     assert_eq!(metrics.len(), config.epochs);
     (model, dir)
+}
+
+/// Writes a complete cache for `data` into `dir`: a made-up but label-aware teacher whose
+/// logits are 4 for the label and a deterministic ripple elsewhere.
+pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
+    use distill_cache::{CacheWriter, DatasetInfo, LogitDtype, Manifest, TeacherInfo};
+    let manifest = Manifest {
+        format_version: distill_cache::FORMAT_VERSION,
+        num_classes: 10,
+        dtype: LogitDtype::F32,
+        storage: "dense".into(),
+        rows_per_part,
+        teacher: TeacherInfo {
+            file: "made-up.onnx".into(),
+            sha256: "0".repeat(64),
+            input: "x".into(),
+            input_shape: vec![None, Some(1), Some(28), Some(28)],
+            output: "y".into(),
+            output_shape: vec![None, Some(10)],
+            output_kind: "logits".into(),
+        },
+        dataset: DatasetInfo {
+            source: data.source.clone(),
+            split: data.split.clone(),
+            samples: data.len(),
+            fingerprint: data.fingerprint(),
+        },
+        preprocess: Preprocess::default(),
+        tool_version: "test".into(),
+        parts: vec![],
+        complete: false,
+    };
+    let mut writer = CacheWriter::open(dir, manifest, false).unwrap();
+    let labels: Vec<Option<i32>> = data.labels.iter().map(|&l| Some(l)).collect();
+    let logits: Vec<f32> = (0..data.len())
+        .flat_map(|i| {
+            let label = data.labels[i] as usize;
+            (0..10).map(move |c| {
+                if c == label {
+                    4.0
+                } else {
+                    ((i * 7 + c * 3) % 5) as f32 * 0.3
+                }
+            })
+        })
+        .collect();
+    writer.push(&data.ids, &labels, &logits).unwrap();
+    writer.finish().unwrap();
+}
+
+/// Trains `config` with teacher logits `targets` in a fresh run directory.
+pub fn train_with(
+    config: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    targets: distill_student::Targets<'_>,
+) -> (Student, Vec<distill_student::EpochMetrics>) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::prepare(&dir.path().join("run"), config, false).unwrap();
+    distill_student::train(config, train, test, &run, &mut Quiet, Some(targets)).unwrap()
 }

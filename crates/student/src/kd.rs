@@ -1,0 +1,127 @@
+//! The distillation loss (Hinton et al. 2015):
+//!
+//! `L = alpha * T² * KL(softmax(t/T) ‖ softmax(s/T)) + (1 − alpha) * hard(s, y)`
+//!
+//! `alpha` weights the distillation term (Keras' `Distiller` puts its alpha on the hard
+//! term instead). The KL is the batch mean of the per-sample sum over classes (PyTorch's
+//! `batchmean`). The T² factor keeps the soft term's gradients at the same scale for every
+//! T (they shrink as 1/T² otherwise). Both distributions come from `log_softmax`, which
+//! subtracts the row maximum, so no exponential overflows and no log of zero is taken, for
+//! any logit magnitude.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::StudentError;
+
+/// The hard-label term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HardLoss {
+    /// Cross-entropy with the labels.
+    #[default]
+    Ce,
+    /// Mean squared error between the logits and one-hot labels (as some tutorials do).
+    Mse,
+}
+
+impl std::str::FromStr for HardLoss {
+    type Err = StudentError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ce" => Ok(HardLoss::Ce),
+            "mse" => Ok(HardLoss::Mse),
+            _ => Err(StudentError::BadConfig(format!(
+                "--hard-loss '{s}' is not ce or mse"
+            ))),
+        }
+    }
+}
+
+/// How the two terms are computed and mixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KdLoss {
+    pub temperature: f64,
+    /// Weight of the distillation term; `1 - alpha` weights the hard term.
+    pub alpha: f64,
+    pub hard_loss: HardLoss,
+    /// Multiply the distillation term by T² (on by default).
+    pub t2_scaling: bool,
+}
+
+/// One batch's loss: the total to differentiate and its two terms (unweighted).
+pub struct KdTerms {
+    pub total: Tensor<1>,
+    pub kd: Tensor<1>,
+    pub hard: Tensor<1>,
+}
+
+impl KdLoss {
+    pub fn validate(&self) -> Result<(), StudentError> {
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return Err(StudentError::BadConfig(format!(
+                "--temperature must be a positive number, not {}",
+                self.temperature
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(StudentError::BadConfig(format!(
+                "--alpha must be in [0, 1], not {}",
+                self.alpha
+            )));
+        }
+        Ok(())
+    }
+
+    /// `T² · KL(softmax(teacher/T) ‖ softmax(student/T))` (without T² when scaling is off),
+    /// batch mean of per-sample sums. `[batch, classes]` each; returns `[1]`.
+    pub fn soft(&self, student: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+        let t = self.temperature;
+        let log_q = log_softmax(student.div_scalar(t), 1);
+        let log_p = log_softmax(teacher.div_scalar(t), 1);
+        let kl = (log_p.clone().exp() * (log_p - log_q)).sum_dim(1).mean();
+        if self.t2_scaling {
+            kl.mul_scalar(t * t)
+        } else {
+            kl
+        }
+    }
+
+    /// The hard-label term for `student` logits `[batch, classes]` and `labels` `[batch]`.
+    pub fn hard(&self, student: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+        match self.hard_loss {
+            HardLoss::Ce => CrossEntropyLossConfig::new()
+                .init(&student.device())
+                .forward(student, labels),
+            HardLoss::Mse => {
+                let classes = student.dims()[1];
+                let one_hot: Tensor<2> = labels.one_hot::<2>(classes).float();
+                (student - one_hot).powi_scalar(2).mean()
+            }
+        }
+    }
+
+    /// Both terms and their mix. A term with weight 0 is computed for the log but kept out
+    /// of the gradient, so `alpha = 0` trains exactly like supervised training.
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        labels: Tensor<1, Int>,
+    ) -> KdTerms {
+        let soft = |s: Tensor<2>| self.soft(s, teacher.clone());
+        let (kd, hard) = match self.alpha {
+            0.0 => (soft(student.clone().detach()), self.hard(student, labels)),
+            1.0 => (soft(student.clone()), self.hard(student.detach(), labels)),
+            _ => (soft(student.clone()), self.hard(student, labels)),
+        };
+        let total = match self.alpha {
+            0.0 => hard.clone(),
+            1.0 => kd.clone(),
+            a => kd.clone().mul_scalar(a) + hard.clone().mul_scalar(1.0 - a),
+        };
+        KdTerms { total, kd, hard }
+    }
+}

@@ -1,0 +1,294 @@
+//! The teacher's cached logits joined to a dataset by `sample_id` (never by position), and
+//! the order in which an epoch visits them.
+//!
+//! A cache that fits the memory budget is loaded once into one `[samples, classes]` array
+//! in dataset order; a larger one is streamed: every epoch visits the parts in a shuffled
+//! order and each part's rows in a shuffled order, holding one part in memory at a time.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use distill_cache::{CacheReader, Manifest};
+use distill_data::Dataset;
+use serde::{Deserialize, Serialize};
+
+use crate::StudentError;
+use crate::rng::SplitMix64;
+
+/// What a run records of a cache, so every result can be traced to the teacher that
+/// produced it (and a rerun against another cache is refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheIdentity {
+    pub dir: String,
+    pub teacher_file: String,
+    pub teacher_sha256: String,
+    pub output_kind: String,
+    pub split: String,
+    pub samples: usize,
+    pub fingerprint: String,
+    pub num_classes: usize,
+}
+
+impl CacheIdentity {
+    pub fn of(dir: &Path, m: &Manifest) -> Self {
+        CacheIdentity {
+            dir: dir.display().to_string(),
+            teacher_file: m.teacher.file.clone(),
+            teacher_sha256: m.teacher.sha256.clone(),
+            output_kind: m.teacher.output_kind.clone(),
+            split: m.dataset.split.clone(),
+            samples: m.dataset.samples,
+            fingerprint: m.dataset.fingerprint.clone(),
+            num_classes: m.num_classes,
+        }
+    }
+}
+
+enum Storage {
+    /// `[samples, classes]` in dataset position order.
+    InMemory(Vec<f32>),
+    /// Parts read on demand; `part_positions[p][r]` is the dataset position of row `r` of
+    /// part `p`.
+    Streamed {
+        reader: Box<CacheReader>,
+        part_positions: Vec<Vec<usize>>,
+    },
+}
+
+/// Teacher logits for every sample of one dataset split.
+pub struct TeacherTargets {
+    pub identity: CacheIdentity,
+    pub classes: usize,
+    storage: Storage,
+}
+
+/// A run of an epoch over rows that share one logits buffer: the whole array (in memory),
+/// or one part (streamed).
+pub struct Segment {
+    part: Option<usize>,
+    /// Rows of the buffer, in visiting order.
+    pub rows: Vec<usize>,
+}
+
+impl Segment {
+    /// All samples in `rows` order, with no cache behind them (supervised training).
+    pub fn plain(rows: Vec<usize>) -> Self {
+        Segment { part: None, rows }
+    }
+}
+
+/// The logits buffer of a segment and the dataset positions of its rows.
+pub struct SegmentData<'a> {
+    /// `[rows, classes]`.
+    pub logits: Cow<'a, [f32]>,
+    /// `positions[i]` is the dataset position of buffer row `i`; `None`: row = position.
+    positions: Option<Vec<usize>>,
+}
+
+impl SegmentData<'_> {
+    pub fn position(&self, row: usize) -> usize {
+        self.positions.as_ref().map_or(row, |p| p[row])
+    }
+}
+
+fn mismatch(dir: &Path, what: String) -> StudentError {
+    StudentError::Cache {
+        path: dir.to_path_buf(),
+        reason: what,
+    }
+}
+
+impl TeacherTargets {
+    /// Opens the cache in `dir` and joins it to `data`. Refused, naming the difference: an
+    /// incomplete cache, or one made from another split, another dataset (fingerprint or
+    /// sample count), or with fewer classes than the labels need. With `max_memory` bytes
+    /// or more for the logits the cache is loaded whole, else streamed part by part.
+    pub fn join(dir: &Path, data: &Dataset, max_memory: u64) -> Result<Self, StudentError> {
+        let cache_err = |e: distill_cache::CacheError| mismatch(dir, e.to_string());
+        let reader = CacheReader::open(dir).map_err(cache_err)?;
+        reader.require_complete().map_err(cache_err)?;
+        let m = reader.manifest().clone();
+        if m.dataset.split != data.split {
+            return Err(mismatch(
+                dir,
+                format!(
+                    "the cache holds split '{}' but the data is split '{}' of {}",
+                    m.dataset.split, data.split, data.source
+                ),
+            ));
+        }
+        if m.dataset.samples != data.len() {
+            return Err(mismatch(
+                dir,
+                format!(
+                    "the cache holds {} samples but split '{}' of {} has {}",
+                    m.dataset.samples,
+                    data.split,
+                    data.source,
+                    data.len()
+                ),
+            ));
+        }
+        let fingerprint = data.fingerprint();
+        if m.dataset.fingerprint != fingerprint {
+            return Err(mismatch(
+                dir,
+                format!(
+                    "the cache was made from other data (dataset fingerprint {} in the cache, {fingerprint} for split '{}' of {})",
+                    m.dataset.fingerprint, data.split, data.source
+                ),
+            ));
+        }
+        let needed = data.num_classes();
+        if m.num_classes < needed || m.num_classes < 2 {
+            return Err(mismatch(
+                dir,
+                format!(
+                    "the teacher has {} classes but the labels of {} need {needed}",
+                    m.num_classes, data.source
+                ),
+            ));
+        }
+        let classes = m.num_classes;
+        let identity = CacheIdentity::of(dir, &m);
+        let position_of: HashMap<u64, usize> = data
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
+        let locate = |id: u64| {
+            position_of
+                .get(&id)
+                .copied()
+                .ok_or_else(|| mismatch(dir, format!("sample id {id} is not in {}", data.source)))
+        };
+        let bytes = (data.len() * classes * 4) as u64;
+        let storage = if bytes <= max_memory {
+            let mut logits = vec![0f32; data.len() * classes];
+            for part in reader.parts() {
+                let part = part.map_err(cache_err)?;
+                for (r, &id) in part.sample_ids.iter().enumerate() {
+                    let pos = locate(id)?;
+                    logits[pos * classes..(pos + 1) * classes]
+                        .copy_from_slice(&part.logits[r * classes..(r + 1) * classes]);
+                }
+            }
+            Storage::InMemory(logits)
+        } else {
+            let mut part_positions = Vec::new();
+            for part in reader.parts() {
+                let part = part.map_err(cache_err)?;
+                let positions = part
+                    .sample_ids
+                    .iter()
+                    .map(|&id| locate(id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                part_positions.push(positions);
+            }
+            Storage::Streamed {
+                reader: Box::new(reader),
+                part_positions,
+            }
+        };
+        Ok(TeacherTargets {
+            identity,
+            classes,
+            storage,
+        })
+    }
+
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.storage, Storage::Streamed { .. })
+    }
+
+    /// Logits of every sample in dataset order, `[samples, classes]` (reads every part when
+    /// streamed; used for the small test split).
+    pub fn all(&self) -> Result<Vec<f32>, StudentError> {
+        match &self.storage {
+            Storage::InMemory(logits) => Ok(logits.clone()),
+            Storage::Streamed { part_positions, .. } => {
+                let n: usize = part_positions.iter().map(Vec::len).sum();
+                let mut out = vec![0f32; n * self.classes];
+                for (p, positions) in part_positions.iter().enumerate() {
+                    let seg = self.load(&Segment {
+                        part: Some(p),
+                        rows: Vec::new(),
+                    })?;
+                    let c = self.classes;
+                    for r in 0..positions.len() {
+                        let pos = seg.position(r);
+                        out[pos * c..(pos + 1) * c]
+                            .copy_from_slice(&seg.logits[r * c..(r + 1) * c]);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The segments of `epoch`: in memory, one segment over all samples in the same
+    /// shuffled order as supervised training; streamed, one per part, parts and rows
+    /// shuffled.
+    pub fn epoch_segments(&self, samples: usize, seed: u64, epoch: usize) -> Vec<Segment> {
+        match &self.storage {
+            Storage::InMemory(_) => vec![Segment {
+                part: None,
+                rows: epoch_order(samples, seed, epoch),
+            }],
+            Storage::Streamed { part_positions, .. } => {
+                let mut parts: Vec<usize> = (0..part_positions.len()).collect();
+                SplitMix64::derive(seed, epoch as u64, u64::MAX - 1).shuffle(&mut parts);
+                parts
+                    .into_iter()
+                    .map(|p| {
+                        let mut rows: Vec<usize> = (0..part_positions[p].len()).collect();
+                        SplitMix64::derive(seed ^ 0x5eed, epoch as u64, p as u64)
+                            .shuffle(&mut rows);
+                        Segment {
+                            part: Some(p),
+                            rows,
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The logits buffer of a segment (a part is read and checked here when streamed).
+    pub fn load(&self, segment: &Segment) -> Result<SegmentData<'_>, StudentError> {
+        match (&self.storage, segment.part) {
+            (Storage::InMemory(logits), _) => Ok(SegmentData {
+                logits: Cow::Borrowed(logits),
+                positions: None,
+            }),
+            (
+                Storage::Streamed {
+                    reader,
+                    part_positions,
+                },
+                Some(p),
+            ) => {
+                let part = reader
+                    .part(p)
+                    .map_err(|e| mismatch(reader.dir(), e.to_string()))?;
+                Ok(SegmentData {
+                    logits: Cow::Owned(part.logits),
+                    positions: Some(part_positions[p].clone()),
+                })
+            }
+            (Storage::Streamed { reader, .. }, None) => Err(mismatch(
+                reader.dir(),
+                "a streamed cache is read part by part".into(),
+            )),
+        }
+    }
+}
+
+/// The shuffled sample order of `epoch` for supervised training (and in-memory caches).
+pub fn epoch_order(samples: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..samples).collect();
+    SplitMix64::derive(seed, epoch as u64, u64::MAX).shuffle(&mut order);
+    order
+}
