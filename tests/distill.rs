@@ -110,15 +110,20 @@ fn distillation_from_a_cache_alone_tracks_the_teacher() {
     assert_eq!(result["teacher_sha256"], sha);
     assert!(out.join("model.onnx").is_file());
 
-    // Streaming the cache under a tiny memory budget trains too.
+    // Streaming the cache under a tiny memory budget trains too (here with the MSE hard
+    // term).
     let streamed = dir.path().join("streamed");
-    let mut cmd = train_cmd(
-        &streamed,
-        &train_cache,
-        &["--epochs", "1", "--max-memory", "1K"],
-    );
+    let flags = ["--epochs", "1", "--max-memory", "1K", "--hard-loss", "mse"];
+    let mut cmd = train_cmd(&streamed, &train_cache, &flags);
     let stderr = String::from_utf8_lossy(&run(&mut cmd).stderr).into_owned();
     assert!(stderr.contains("indexed for streaming"), "{stderr}");
+    let config = json(&streamed.join("config.json"));
+    assert_eq!(config["distill"]["loss"]["hard_loss"], "mse");
+    assert!(
+        metrics(&streamed)[0]["hard_loss"]
+            .as_f64()
+            .is_some_and(f64::is_finite)
+    );
 }
 
 #[test]
