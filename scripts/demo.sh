@@ -2,7 +2,7 @@
 # The Fashion-MNIST demo (the README's main command). On a fresh machine: sets itself up
 # (ONNX Runtime, full Fashion-MNIST), builds distill, caches the committed teacher's logits
 # over the training and test images (stage one), trains the same small student twice from
-# the cache (stage two): on the hard labels (alpha = 0) and distilled (T = 4, alpha = 0.9),
+# the cache (stage two): on the hard labels (alpha = 0) and distilled (T = 2, alpha = 0.5),
 # and compares both with the teacher using `distill eval`. Rerunning reuses the finished
 # caches and runs.
 set -euo pipefail
@@ -34,7 +34,7 @@ train() { # NAME FLAGS...: mlp:512,256 for 10 epochs from the caches
         --out "runs/demo/mlp-512-256-$name"
 }
 train hard --alpha 0
-train distilled --temperature 4 --alpha 0.9
+train distilled --temperature 2 --alpha 0.5
 
 for model in "$teacher" runs/demo/mlp-512-256-hard/model.onnx runs/demo/mlp-512-256-distilled/model.onnx; do
     echo "[demo] evaluating $model on the 10,000 test images" >&2
