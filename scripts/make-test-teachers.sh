@@ -8,6 +8,7 @@
 #   mlp-two-outputs.onnx   outputs "probs" then the logits
 #   mlp-nan.onnx           emits NaN for samples whose preprocessed mean is negative
 #   mlp-5-classes.onnx     only the first 5 of the 10 logits (a teacher of another class count)
+#   mlp-hw-input.onnx      input [batch, 28, 28] without a channel dim
 # The variants are derived with the `onnx` Python package (versions pinned in
 # scripts/fixtures/requirements.txt), installed into a virtual environment under
 # ~/.cache. Training is seeded, so the fixtures are reproducible on one machine.

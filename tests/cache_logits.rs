@@ -135,13 +135,14 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 fn cached_logits_equal_a_direct_onnx_runtime_run() {
     let dir = tempfile::tempdir().unwrap();
     // (teacher, flags, samples): an exported MLP and CNN, a fixed batch of 1, a fixed batch
-    // of 8 with a padded last batch, a model ending in softmax.
-    let cases: [(&str, &[&str], usize); 5] = [
+    // of 8 with a padded last batch, a model ending in softmax, a [batch, H, W] input.
+    let cases: [(&str, &[&str], usize); 6] = [
         ("mlp", &[], 1000),
         ("cnn", &["--batch-size", "64"], 300),
         ("mlp-batch1", &[], 200),
         ("mlp-batch8", &[], 333),
         ("mlp-softmax", &["--teacher-output", "probs"], 1000),
+        ("mlp-hw-input", &[], 100),
     ];
     for (name, flags, samples) in cases {
         let out = dir.path().join(name);
@@ -166,6 +167,11 @@ fn cached_logits_equal_a_direct_onnx_runtime_run() {
             "{name}"
         );
     }
+
+    // The [batch, H, W] model is the MLP behind a reshape: same logits.
+    let hw = read_plain(&dir.path().join("mlp-hw-input")).logits;
+    let diff = max_abs_diff(&hw, &read_plain(&dir.path().join("mlp")).logits[..hw.len()]);
+    assert!(diff <= 1e-6, "mlp-hw-input differs from mlp by {diff}");
 
     // f16 storage: the same logits within half-precision rounding (relative 2^-11).
     let out = dir.path().join("mlp-f16");

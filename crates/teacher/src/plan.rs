@@ -82,6 +82,15 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
     let dims = &input.shape;
     match dims.len() {
         2 => p.layout = Layout::Flat,
+        // [N, H, W]: one grayscale channel without its own dim (common in MNIST exports).
+        3 => {
+            p.channels = (data.channels != 1).then_some(1);
+            if let (Some(h), Some(w)) = (dims[1], dims[2])
+                && (h, w) != (data.height, data.width)
+            {
+                p.resize = Some([h, w]);
+            }
+        }
         4 => {
             let channel_like = |d: Option<usize>| matches!(d, Some(1 | 3));
             // [N, H, W, C] when the last dim looks like channels and the second does not.
@@ -175,17 +184,23 @@ impl InferencePlan {
                 input.name, input.element
             )));
         }
+        // A single channel may be implicit: [N, H, W] takes [1, H, W] (or [H, W, 1]) samples,
+        // which have the same memory layout.
+        let sample_dims: Vec<usize> = match sample_dims {
+            [1, h, w] | [h, w, 1] if input.shape.len() == 3 => vec![*h, *w],
+            other => other.to_vec(),
+        };
         let fits = input.shape.len() == sample_dims.len() + 1
             && input.shape[1..]
                 .iter()
-                .zip(sample_dims)
+                .zip(&sample_dims)
                 .all(|(d, e)| d.is_none_or(|d| d == *e));
         if !fits {
             return Err(bad(format!(
                 "input '{}' has shape {} but the preprocessed data is {} (check --layout, --resize and --channels)",
                 input.name,
                 input.shape_text(),
-                dims_text(sample_dims)
+                dims_text(&sample_dims)
             )));
         }
         let classifier_output = |o: &TensorInfo| {
@@ -233,7 +248,7 @@ impl InferencePlan {
             input,
             output: model.outputs[output_index].clone(),
             output_index,
-            sample_dims: sample_dims.to_vec(),
+            sample_dims,
         })
     }
 
@@ -288,6 +303,9 @@ mod tests {
         );
         let p = preprocess_for_input(&input(&[Some(1), Some(784)]), MNIST);
         assert_eq!(p.layout, Layout::Flat);
+        // [N, H, W]: grayscale without a channel dim.
+        let p = preprocess_for_input(&input(&[None, Some(32), Some(32)]), MNIST);
+        assert_eq!((p.channels, p.resize), (None, Some([32, 32])));
         // Dynamic spatial dims keep the data's size.
         let p = preprocess_for_input(&input(&[None, Some(1), None, None]), MNIST);
         assert_eq!(p.resize, None);
