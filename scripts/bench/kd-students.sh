@@ -8,7 +8,7 @@
 # the teacher, KL to the teacher. Writes runs/bench-kd/results.md and prints it.
 #
 # Resumable: rerun it after an interruption and finished runs are reused, an interrupted
-# one continues from its last epoch. Takes a few hours on 2 cores (the CNN dominates); run
+# one continues from its last epoch. Takes about 75 minutes on 2 cores (the CNN dominates); run
 # it in the background, not beside builds.
 #
 # Usage: scripts/bench/kd-students.sh [EPOCHS] [SEEDS] [ARCHS...]
