@@ -115,8 +115,9 @@ fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize
     let mut out = Vec::new();
     let mut classes = 0;
     for i in 0..data.len() {
-        let values = preprocess.batch(&data, &[i]);
-        let (c, logits) = model.run_batch(&plan, &values, 1).unwrap();
+        let (c, logits) = model
+            .run_positions(&plan, &data, &preprocess, &[i])
+            .unwrap();
         classes = c;
         out.extend(logits);
     }

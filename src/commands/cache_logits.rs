@@ -92,9 +92,8 @@ fn probe(
 ) -> Result<usize> {
     let rows = plan.batch_rows(args.batch_size).min(data.len());
     let positions: Vec<usize> = (0..rows).collect();
-    let values = preprocess.batch(data, &positions);
     let (classes, out) = model
-        .run_batch(plan, &values, rows)
+        .run_positions(plan, data, preprocess, &positions)
         .context("trial run on the first batch")?;
     if args.teacher_output == OutputKind::Logits && looks_like_probs(&out, classes) {
         eprintln!(

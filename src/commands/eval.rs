@@ -50,19 +50,6 @@ struct EvalReport {
     threads: Option<usize>,
 }
 
-/// Logits `[positions.len(), classes]` and the class count.
-fn run_batch(
-    model: &mut OnnxModel,
-    plan: &InferencePlan,
-    data: &Dataset,
-    preprocess: &Preprocess,
-    positions: &[usize],
-) -> Result<(usize, Vec<f32>)> {
-    let values = preprocess.batch(data, positions);
-    let (classes, logits) = model.run_batch(plan, &values, positions.len())?;
-    Ok((classes, logits))
-}
-
 /// Mean milliseconds per sample of `session.run` alone (input prepared beforehand) over
 /// `runs` timed runs at `batch`, after warm-up.
 fn latency(
@@ -100,7 +87,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut logits = Vec::with_capacity(data.len() * 10);
     let mut classes = 0;
     for batch in positions.chunks(chunk) {
-        let (c, out) = run_batch(&mut model, &plan, &data, &preprocess, batch)?;
+        let (c, out) = model.run_positions(&plan, &data, &preprocess, batch)?;
         classes = c;
         logits.extend(out);
         bar.inc(batch.len() as u64);

@@ -7,6 +7,8 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use distill_data::{Dataset, Preprocess};
+
 use crate::{InferencePlan, TeacherError, environment};
 
 /// Element type of a model input or output, as far as distill cares.
@@ -196,5 +198,18 @@ impl OnnxModel {
         let mut out = out;
         out.truncate(rows * classes);
         Ok((classes, out))
+    }
+
+    /// Preprocesses the samples of `data` at `positions` and runs them: `(classes, logits)`
+    /// with `logits` `[positions.len(), classes]`, as [`Self::run_batch`] returns them.
+    pub fn run_positions(
+        &mut self,
+        plan: &InferencePlan,
+        data: &Dataset,
+        preprocess: &Preprocess,
+        positions: &[usize],
+    ) -> Result<(usize, Vec<f32>), TeacherError> {
+        let values = preprocess.batch(data, positions);
+        self.run_batch(plan, &values, positions.len())
     }
 }

@@ -74,6 +74,15 @@ pub fn looks_like_probs(values: &[f32], classes: usize) -> bool {
         })
 }
 
+/// The size to resize to: the model's spatial dims where both are fixed and differ from the
+/// data's.
+fn resize_to(h: Option<usize>, w: Option<usize>, data: SampleShape) -> Option<[usize; 2]> {
+    match (h, w) {
+        (Some(h), Some(w)) if (h, w) != (data.height, data.width) => Some([h, w]),
+        _ => None,
+    }
+}
+
 /// Preprocessing defaults read from the model's input shape: the layout, and the channel
 /// count and size where the model fixes them and the data differs. Everything else comes
 /// from [`Preprocess::default`].
@@ -85,11 +94,7 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
         // [N, H, W]: one grayscale channel without its own dim (common in MNIST exports).
         3 => {
             p.channels = (data.channels != 1).then_some(1);
-            if let (Some(h), Some(w)) = (dims[1], dims[2])
-                && (h, w) != (data.height, data.width)
-            {
-                p.resize = Some([h, w]);
-            }
+            p.resize = resize_to(dims[1], dims[2], data);
         }
         4 => {
             let channel_like = |d: Option<usize>| matches!(d, Some(1 | 3));
@@ -101,11 +106,7 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
                 (dims[1], dims[2], dims[3])
             };
             p.channels = c.filter(|&c| c != data.channels);
-            if let (Some(h), Some(w)) = (h, w)
-                && (h, w) != (data.height, data.width)
-            {
-                p.resize = Some([h, w]);
-            }
+            p.resize = resize_to(h, w, data);
         }
         _ => {}
     }
