@@ -5,7 +5,7 @@ use clap::Args;
 use distill_data::{Dataset, DatasetSpec, Layout, Preprocess, parse_size};
 
 /// `--dataset KIND:PATH --split NAME`.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetArgs {
     /// Dataset source as KIND:PATH (KIND: idx; imagefolder, parquet, npy, csv are planned).
     #[arg(long, value_name = "KIND:PATH")]
@@ -24,6 +24,45 @@ impl DatasetArgs {
     pub fn load(&self, default_split: &str) -> Result<Dataset> {
         let split = self.split.as_deref().unwrap_or(default_split);
         load_split(&self.dataset, split, self.limit)
+    }
+}
+
+/// The data a student trains and is tested on: `--dataset`/`--split` for training, and
+/// `--test-split` of the same source or `--test-dataset`.
+#[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainDataArgs {
+    #[command(flatten)]
+    pub train: DatasetArgs,
+    /// Split evaluated after every epoch.
+    #[arg(long, default_value = "test")]
+    pub test_split: String,
+    /// Evaluate on another source instead of --test-split of --dataset.
+    #[arg(long, value_name = "KIND:PATH")]
+    pub test_dataset: Option<DatasetSpec>,
+    /// Use only the first N test samples.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+}
+
+impl TrainDataArgs {
+    /// The test split alone.
+    pub fn load_test(&self) -> Result<Dataset> {
+        let test_spec = self.test_dataset.as_ref().unwrap_or(&self.train.dataset);
+        load_split(test_spec, &self.test_split, self.test_limit)
+    }
+
+    /// The training split (default `train`) and the test split, checked to be alike.
+    pub fn load(&self) -> Result<(Dataset, Dataset)> {
+        let train = self.train.load("train")?;
+        let test = self.load_test()?;
+        if test.shape != train.shape {
+            anyhow::bail!(
+                "test samples are {:?} but training samples are {:?}",
+                test.shape,
+                train.shape
+            );
+        }
+        Ok((train, test))
     }
 }
 

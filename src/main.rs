@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod progress;
+mod teacher_logits;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,11 @@ enum Command {
     /// What a logit cache holds: rows, classes, size, teacher, dataset, completeness, and
     /// the teacher's accuracy on the cached labels.
     Inspect(commands::inspect::Args),
+    /// Train a grid of students (architectures x temperatures x alphas x seeds) from one
+    /// cache, with a hard-label baseline per architecture; report accuracy, size and
+    /// latency against the teacher, the Pareto front, and the best student for a budget.
+    /// `distill sweep report DIR` rewrites the report from the finished runs.
+    Sweep(Box<commands::sweep::Args>),
 }
 
 fn main() {
@@ -34,6 +40,7 @@ fn main() {
         Command::TrainStudent(args) => commands::train_student::run(*args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Sweep(args) => commands::sweep::run(*args),
     };
     if let Err(err) = result {
         eprintln!("error: {err}");

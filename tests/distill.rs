@@ -6,29 +6,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{distill, fails, json, metrics, mini, repo, run};
+use common::{cache, distill, fails, json, metrics, mini, repo, run};
 
 fn teacher(name: &str) -> PathBuf {
     repo(&format!("datasets/teacher/test/{name}.onnx"))
-}
-
-/// Caches `teacher`'s logits over the subset's `split` into `out`.
-fn cache(teacher: &Path, out: &Path, split: &str, extra: &[&str]) {
-    let mut cmd = distill();
-    cmd.args(["cache-logits", "--teacher"])
-        .arg(teacher)
-        .arg("--out")
-        .arg(out);
-    cmd.args([
-        "--dataset",
-        &mini(),
-        "--split",
-        split,
-        "--rows-per-part",
-        "500",
-    ]);
-    cmd.args(extra);
-    run(&mut cmd);
 }
 
 /// `train-student` of a small MLP on the subset with the given caches and flags.

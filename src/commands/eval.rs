@@ -2,12 +2,12 @@
 //! and file size of any ONNX classifier on a dataset.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use distill_data::{Dataset, Preprocess};
 use distill_student::accuracy;
-use distill_teacher::{InferencePlan, OnnxModel, initializer_elements, model_preprocess};
+use distill_teacher::{
+    InferencePlan, LatencyProbe, OnnxModel, initializer_elements, model_preprocess,
+};
 use serde::Serialize;
 
 use crate::args::{DatasetArgs, PreprocessArgs};
@@ -50,28 +50,6 @@ struct EvalReport {
     threads: Option<usize>,
 }
 
-/// Mean milliseconds per sample of `session.run` alone (input prepared beforehand) over
-/// `runs` timed runs at `batch`, after warm-up.
-fn latency(
-    model: &mut OnnxModel,
-    plan: &InferencePlan,
-    data: &Dataset,
-    preprocess: &Preprocess,
-    batch: usize,
-    runs: usize,
-) -> Result<f64> {
-    let positions: Vec<usize> = (0..batch).map(|i| i % data.len()).collect();
-    let values = preprocess.batch(data, &positions);
-    for _ in 0..runs.div_ceil(10).max(3) {
-        model.run_batch(plan, &values, batch)?;
-    }
-    let started = Instant::now();
-    for _ in 0..runs {
-        model.run_batch(plan, &values, batch)?;
-    }
-    Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64)
-}
-
 pub fn run(args: Args) -> Result<()> {
     let data = args.data.load("test")?;
     let mut model = OnnxModel::open(&args.model, args.threads)?;
@@ -96,21 +74,12 @@ pub fn run(args: Args) -> Result<()> {
     let acc = accuracy(&logits, classes, &data.labels);
 
     let runs = args.latency_runs.max(1);
-    let latency_1 = match plan.fixed_batch {
-        Some(b) if b != 1 => latency(&mut model, &plan, &data, &preprocess, b, runs)?,
-        _ => latency(&mut model, &plan, &data, &preprocess, 1, runs)?,
-    };
-    let latency_256 = match plan.fixed_batch {
-        None => Some(latency(
-            &mut model,
-            &plan,
-            &data,
-            &preprocess,
-            256,
-            (runs / 20).max(3),
-        )?),
-        Some(_) => None,
-    };
+    let latency = LatencyProbe::new(&plan, &data, &preprocess).measure(
+        &mut model,
+        &plan,
+        runs,
+        (runs / 20).max(3),
+    )?;
     let bytes =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let report = EvalReport {
@@ -119,8 +88,8 @@ pub fn run(args: Args) -> Result<()> {
         split: data.split.clone(),
         samples: data.len(),
         accuracy: acc,
-        latency_ms_batch1: latency_1,
-        latency_ms_batch256: latency_256,
+        latency_ms_batch1: latency.batch1_ms,
+        latency_ms_batch256: latency.batch256_ms,
         params: initializer_elements(&bytes).unwrap_or(0),
         file_bytes: bytes.len() as u64,
         threads: args.threads,

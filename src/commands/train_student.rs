@@ -5,16 +5,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distill_data::{Dataset, DatasetSpec, Preprocess};
+use distill_data::{Dataset, Preprocess};
 use distill_student::{
-    ArchSpec, Augment, DataIdentity, DistillConfig, EpochMetrics, HardLoss, KdLoss, RunDir,
-    Targets, TeacherTargets, TrainConfig, TrainObserver, export_onnx, model_stats,
+    ArchSpec, Augment, DataIdentity, DistillConfig, HardLoss, KdLoss, RunDir, Targets,
+    TeacherTargets, TrainConfig, Validation, model_stats, train_and_export,
 };
-use indicatif::ProgressBar;
-use serde::Serialize;
 
-use crate::args::{DatasetArgs, PreprocessArgs, load_split, parse_bytes};
-use crate::progress::samples_bar;
+use crate::args::{PreprocessArgs, TrainDataArgs, parse_bytes};
+use crate::progress::EpochBars;
+use crate::teacher_logits::join_caches;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,16 +24,7 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
-    data: DatasetArgs,
-    /// Split evaluated after every epoch.
-    #[arg(long, default_value = "test")]
-    test_split: String,
-    /// Evaluate on another source instead of --test-split of --dataset.
-    #[arg(long, value_name = "KIND:PATH")]
-    test_dataset: Option<DatasetSpec>,
-    /// Use only the first N test samples.
-    #[arg(long, value_name = "N")]
-    test_limit: Option<usize>,
+    data: TrainDataArgs,
     #[command(flatten)]
     preprocess: PreprocessArgs,
     #[arg(long, default_value_t = 10)]
@@ -79,77 +69,19 @@ pub struct Args {
     /// loaded once; a larger one is streamed part by part in shuffled order.
     #[arg(long, default_value = "1G", value_parser = parse_bytes)]
     max_memory: u64,
+    /// Hold this fraction of the training split out of training as a validation split
+    /// (evaluated after every epoch as val_accuracy) [default: none].
+    #[arg(long, value_name = "F")]
+    val_fraction: Option<f64>,
+    /// Seed of the validation draw.
+    #[arg(long, default_value_t = 0)]
+    val_seed: u64,
     /// Replace an existing run directory that holds a different run.
     #[arg(long)]
     overwrite: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
-}
-
-/// `result.json`: written last, so its presence marks a finished run.
-#[derive(Serialize, serde::Deserialize)]
-pub struct RunResult {
-    pub arch: String,
-    pub params: u64,
-    pub macs: u64,
-    pub epochs: usize,
-    pub test_accuracy: f64,
-    /// Top-1 agreement with the teacher on the test split (with --test-cache).
-    pub teacher_agreement: Option<f64>,
-    /// KL(teacher ‖ student) at T = 1 on the test split (with --test-cache).
-    pub test_kl: Option<f64>,
-    /// The teacher the student was distilled from (sha256 of its ONNX file).
-    pub teacher_sha256: Option<String>,
-    pub train_seconds: f64,
-    pub onnx: PathBuf,
-    pub onnx_bytes: u64,
-}
-
-struct BarObserver {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-}
-
-impl TrainObserver for BarObserver {
-    fn resumed(&mut self, from_epoch: usize) {
-        eprintln!("resuming after epoch {from_epoch} from the checkpoint");
-    }
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, samples: usize) {
-        self.bar = Some(samples_bar(
-            samples as u64,
-            &format!("epoch {epoch}/{epochs}"),
-        ));
-    }
-    fn batch_done(&mut self, samples: usize, loss: f64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(samples as u64);
-            bar.set_message(format!("loss {loss:.4}"));
-        }
-    }
-    fn epoch_finished(&mut self, m: &EpochMetrics) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if !self.quiet {
-            let mut teacher = String::new();
-            if let Some(kd) = m.kd_loss {
-                teacher += &format!("  (kd {kd:.4}, hard {:.4})", m.hard_loss);
-            }
-            if let (Some(a), Some(kl)) = (m.teacher_agreement, m.test_kl) {
-                teacher += &format!("  agreement {:.2}%  kl {kl:.4}", 100.0 * a);
-            }
-            eprintln!(
-                "epoch {:>3}  loss {:.4}{teacher}  train acc {:.2}%  test acc {:.2}%  {:.1}s  {:.0} samples/s",
-                m.epoch,
-                m.train_loss,
-                100.0 * m.train_accuracy,
-                100.0 * m.test_accuracy,
-                m.seconds,
-                m.samples_per_second
-            );
-        }
-    }
 }
 
 /// The distillation loss the flags ask for (defaults: T = 4, alpha = 0.5, cross-entropy,
@@ -190,60 +122,18 @@ fn load_targets(
             "--augment cannot be used with --cache: the cached logits belong to the unaugmented images"
         );
     }
-    let started = Instant::now();
-    let targets = TeacherTargets::join(cache, train, args.max_memory)?;
-    eprintln!(
-        "teacher logits: {} ({} classes, teacher {}, sha256 {}…) {} in {:.2} s",
-        cache.display(),
-        targets.classes,
-        targets.identity.teacher_file,
-        &targets.identity.teacher_sha256[..12.min(targets.identity.teacher_sha256.len())],
-        if targets.is_streamed() {
-            "indexed for streaming"
-        } else {
-            "loaded"
-        },
-        started.elapsed().as_secs_f64()
-    );
-    let test_targets = match &args.test_cache {
-        Some(dir) => {
-            let t = TeacherTargets::join(dir, test, u64::MAX)?;
-            if t.identity.teacher_sha256 != targets.identity.teacher_sha256
-                || t.classes != targets.classes
-            {
-                bail!(
-                    "--test-cache {} was made by another teacher than --cache {}",
-                    dir.display(),
-                    cache.display()
-                );
-            }
-            Some(t)
-        }
-        None => None,
-    };
-    Ok(Some((targets, test_targets)))
-}
-
-fn identity(data: &Dataset) -> DataIdentity {
-    DataIdentity {
-        source: data.source.clone(),
-        split: data.split.clone(),
-        samples: data.len(),
-        fingerprint: data.fingerprint(),
-    }
+    join_caches(
+        cache,
+        args.test_cache.as_deref(),
+        train,
+        test,
+        args.max_memory,
+    )
+    .map(Some)
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let train = args.data.load("train")?;
-    let test_spec = args.test_dataset.as_ref().unwrap_or(&args.data.dataset);
-    let test = load_split(test_spec, &args.test_split, args.test_limit)?;
-    if test.shape != train.shape {
-        bail!(
-            "test samples are {:?} but training samples are {:?}",
-            test.shape,
-            train.shape
-        );
-    }
+    let (train, test) = args.data.load()?;
     let preprocess = args.preprocess.resolve(Preprocess::default());
     let teacher = load_targets(&args, &train, &test)?;
     let num_classes = match &teacher {
@@ -259,8 +149,8 @@ pub fn run(args: Args) -> Result<()> {
         args.arch.clone(),
         preprocess.clone(),
         num_classes,
-        identity(&train),
-        identity(&test),
+        DataIdentity::of(&train),
+        DataIdentity::of(&test),
     )
     .with_epochs(args.epochs)
     .with_batch_size(args.batch_size)
@@ -268,7 +158,11 @@ pub fn run(args: Args) -> Result<()> {
     .with_weight_decay(args.weight_decay)
     .with_seed(args.seed)
     .with_augment(args.augment.clone())
-    .with_distill(distill);
+    .with_distill(distill)
+    .with_validation(args.val_fraction.map(|fraction| Validation {
+        fraction,
+        seed: args.val_seed,
+    }));
     config.validate()?;
     preprocess
         .validate(train.shape)
@@ -283,17 +177,23 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let stats = model_stats(&args.arch, train.shape, num_classes);
+    let held_out = config.validation.map_or(0, |v| v.count(train.len()));
     eprintln!(
-        "training {} ({} parameters, {} MACs/sample) on {} samples of {}, testing on {}",
+        "training {} ({} parameters, {} MACs/sample) on {} samples of {}{}, testing on {}",
         args.arch,
         stats.params,
         stats.macs,
-        train.len(),
+        train.len() - held_out,
         train.source,
+        if held_out > 0 {
+            format!(" ({held_out} held out for validation)")
+        } else {
+            String::new()
+        },
         test.len()
     );
     let started = Instant::now();
-    let mut observer = BarObserver {
+    let mut observer = EpochBars {
         bar: None,
         quiet: args.json,
     };
@@ -301,43 +201,7 @@ pub fn run(args: Args) -> Result<()> {
         train: t,
         test: test_t.as_ref(),
     });
-    let (model, metrics) =
-        distill_student::train(&config, &train, &test, &run, &mut observer, targets)?;
-
-    model.save(&run.model_path())?;
-    let metadata = [
-        ("distill.arch", args.arch.to_string()),
-        ("distill.num_classes", num_classes.to_string()),
-        (
-            "distill.input_shape",
-            format!(
-                "[-1,{},{},{}]",
-                train.shape.channels, train.shape.height, train.shape.width
-            ),
-        ),
-        ("distill.preprocess", serde_json::to_string(&preprocess)?),
-        ("distill.version", env!("CARGO_PKG_VERSION").to_string()),
-    ];
-    export_onnx(&model, train.shape, &metadata, &run.onnx_path())?;
-
-    let last = metrics.last().context("training produced no epochs")?;
-    let result = RunResult {
-        arch: args.arch.to_string(),
-        params: stats.params,
-        macs: stats.macs,
-        epochs: last.epoch,
-        test_accuracy: last.test_accuracy,
-        teacher_agreement: last.teacher_agreement,
-        test_kl: last.test_kl,
-        teacher_sha256: config
-            .distill
-            .as_ref()
-            .map(|d| d.cache.teacher_sha256.clone()),
-        train_seconds: metrics.iter().map(|m| m.seconds).sum(),
-        onnx: run.onnx_path(),
-        onnx_bytes: std::fs::metadata(run.onnx_path())?.len(),
-    };
-    run.write_json(&run.result_path(), &result)?;
+    let result = train_and_export(&config, &train, &test, &run, &mut observer, targets)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {

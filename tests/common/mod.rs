@@ -57,3 +57,22 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Caches `teacher`'s logits over the committed subset's `split` into `out`.
+pub fn cache(teacher: &Path, out: &Path, split: &str, extra: &[&str]) {
+    let mut cmd = distill();
+    cmd.args(["cache-logits", "--teacher"])
+        .arg(teacher)
+        .arg("--out")
+        .arg(out);
+    cmd.args([
+        "--dataset",
+        &mini(),
+        "--split",
+        split,
+        "--rows-per-part",
+        "500",
+    ]);
+    cmd.args(extra);
+    run(&mut cmd);
+}

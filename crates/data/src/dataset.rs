@@ -68,6 +68,23 @@ impl Dataset {
         }
     }
 
+    /// The samples at `positions`, in that order (ids, labels and pixels kept together).
+    pub fn select(&self, positions: &[usize]) -> Dataset {
+        let n = self.shape.len();
+        let mut pixels = Vec::with_capacity(positions.len() * n);
+        for &p in positions {
+            pixels.extend_from_slice(self.sample(p));
+        }
+        Dataset {
+            source: self.source.clone(),
+            split: self.split.clone(),
+            shape: self.shape,
+            ids: positions.iter().map(|&p| self.ids[p]).collect(),
+            labels: positions.iter().map(|&p| self.labels[p]).collect(),
+            pixels,
+        }
+    }
+
     /// Content hash of the split; see [`crate::fingerprint`].
     pub fn fingerprint(&self) -> String {
         crate::fingerprint(self)

@@ -26,8 +26,9 @@ impl DatasetKind {
     }
 }
 
-/// `KIND:PATH`, e.g. `idx:datasets/fashion-mnist`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `KIND:PATH`, e.g. `idx:datasets/fashion-mnist` (stored in JSON as that text).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DatasetSpec {
     pub kind: DatasetKind,
     pub path: PathBuf,
@@ -63,6 +64,19 @@ impl FromStr for DatasetSpec {
             kind,
             path: PathBuf::from(path),
         })
+    }
+}
+
+impl TryFrom<String> for DatasetSpec {
+    type Error = DataError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<DatasetSpec> for String {
+    fn from(spec: DatasetSpec) -> String {
+        spec.to_string()
     }
 }
 

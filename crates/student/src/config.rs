@@ -5,7 +5,7 @@ use burn::prelude::*;
 use distill_data::Preprocess;
 use serde::{Deserialize, Serialize};
 
-use crate::{ArchSpec, CacheIdentity, KdLoss, StudentError};
+use crate::{ArchSpec, CacheIdentity, KdLoss, StudentError, Validation};
 
 /// Light augmentation for supervised training (never with cached logits: those belong to
 /// the unaugmented images).
@@ -40,6 +40,17 @@ pub struct DataIdentity {
     pub fingerprint: String,
 }
 
+impl DataIdentity {
+    pub fn of(data: &distill_data::Dataset) -> Self {
+        DataIdentity {
+            source: data.source.clone(),
+            split: data.split.clone(),
+            samples: data.len(),
+            fingerprint: data.fingerprint(),
+        }
+    }
+}
+
 /// Distillation settings of a run and the caches it learns from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistillConfig {
@@ -71,6 +82,8 @@ pub struct TrainConfig {
     pub augment: Vec<Augment>,
     /// Knowledge distillation from cached teacher logits; none: supervised training.
     pub distill: Option<DistillConfig>,
+    /// Samples of the training split held out for validation (never trained on).
+    pub validation: Option<Validation>,
 }
 
 impl TrainConfig {
@@ -90,6 +103,9 @@ impl TrainConfig {
         }
         if self.num_classes < 2 {
             return bad("the labels name fewer than 2 classes");
+        }
+        if let Some(v) = &self.validation {
+            v.validate()?;
         }
         if let Some(d) = &self.distill {
             d.loss.validate()?;

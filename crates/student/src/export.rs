@@ -42,9 +42,60 @@ pub fn export_onnx(
     let onnx = OnnxExporter::new()
         .export_dynamic(&copy, sample, validation, &specs, Student::forward)
         .map_err(|e| fail(e.to_string()))?;
-    let mut bytes = onnx.into_bytes();
+    let mut bytes = stable_names(onnx.as_bytes()).map_err(fail)?;
     append_metadata(&mut bytes, metadata);
     write_atomic(path, &bytes)
+}
+
+/// Renames the graph's tensors: the input `input`, the output `logits`, the values in
+/// between `t0`, `t1`, … in order of appearance. The exporter numbers tensors from a
+/// process-wide counter, so without this the same model exported twice (in one process or
+/// two) gives files that differ in names and size.
+fn stable_names(model: &[u8]) -> Result<Vec<u8>, String> {
+    use std::collections::HashMap;
+
+    use onnx_ir::{Message, ModelProto};
+    let mut model = ModelProto::parse_from_bytes(model).map_err(|e| e.to_string())?;
+    let graph = model.graph.mut_or_insert_default();
+    let initializers: std::collections::HashSet<String> =
+        graph.initializer.iter().map(|t| t.name.clone()).collect();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (i, input) in graph.input.iter().enumerate() {
+        let new = if i == 0 {
+            "input".into()
+        } else {
+            format!("input{i}")
+        };
+        names.insert(input.name.clone(), new);
+    }
+    for (i, output) in graph.output.iter().enumerate() {
+        let new = if i == 0 {
+            "logits".into()
+        } else {
+            format!("output{i}")
+        };
+        names.insert(output.name.clone(), new);
+    }
+    let mut rename = |name: &mut String| {
+        if name.is_empty() || initializers.contains(name.as_str()) {
+            return;
+        }
+        let next = format!("t{}", names.len());
+        *name = names.entry(name.clone()).or_insert(next).clone();
+    };
+    for node in graph.node.iter_mut() {
+        node.input.iter_mut().for_each(&mut rename);
+        node.output.iter_mut().for_each(&mut rename);
+    }
+    for value in graph
+        .input
+        .iter_mut()
+        .chain(graph.output.iter_mut())
+        .chain(graph.value_info.iter_mut())
+    {
+        rename(&mut value.name);
+    }
+    model.write_to_bytes().map_err(|e| e.to_string())
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {

@@ -12,6 +12,9 @@ pub struct EpochMetrics {
     /// Mean hard-label term.
     pub hard_loss: f64,
     pub train_accuracy: f64,
+    /// Accuracy on the held-out validation samples (null without a validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
     pub test_accuracy: f64,
     /// Top-1 agreement with the cached teacher on the test split (null without one).
     pub teacher_agreement: Option<f64>,

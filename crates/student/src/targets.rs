@@ -76,6 +76,14 @@ impl Segment {
     pub fn plain(rows: Vec<usize>) -> Self {
         Segment { part: None, rows }
     }
+
+    /// Drops the rows marked in `held_out` (rows of a plain segment are positions).
+    pub fn without(mut self, held_out: Option<&[bool]>) -> Self {
+        if let Some(h) = held_out {
+            self.rows.retain(|&p| !h[p]);
+        }
+        self
+    }
 }
 
 /// The logits buffer of a segment and the dataset positions of its rows.
@@ -230,13 +238,20 @@ impl TeacherTargets {
 
     /// The segments of `epoch`: in memory, one segment over all samples in the same
     /// shuffled order as supervised training; streamed, one per part, parts and rows
-    /// shuffled.
-    pub fn epoch_segments(&self, samples: usize, seed: u64, epoch: usize) -> Vec<Segment> {
+    /// shuffled. Samples whose position is marked in `held_out` (the validation split) are
+    /// left out.
+    pub fn epoch_segments(
+        &self,
+        samples: usize,
+        seed: u64,
+        epoch: usize,
+        held_out: Option<&[bool]>,
+    ) -> Vec<Segment> {
+        let kept = |position: usize| held_out.is_none_or(|h| !h[position]);
         match &self.storage {
-            Storage::InMemory(_) => vec![Segment {
-                part: None,
-                rows: epoch_order(samples, seed, epoch),
-            }],
+            Storage::InMemory(_) => {
+                vec![Segment::plain(epoch_order(samples, seed, epoch)).without(held_out)]
+            }
             Storage::Streamed { part_positions, .. } => {
                 let mut parts: Vec<usize> = (0..part_positions.len()).collect();
                 SplitMix64::derive(seed, epoch as u64, u64::MAX - 1).shuffle(&mut parts);
@@ -246,6 +261,7 @@ impl TeacherTargets {
                         let mut rows: Vec<usize> = (0..part_positions[p].len()).collect();
                         SplitMix64::derive(seed ^ 0x5eed, epoch as u64, p as u64)
                             .shuffle(&mut rows);
+                        rows.retain(|&r| kept(part_positions[p][r]));
                         Segment {
                             part: Some(p),
                             rows,

@@ -132,9 +132,20 @@ pub fn train(
         augment: &config.augment,
     };
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    // The validation samples stay in `train` (the cache is joined to the whole split) and
+    // are skipped by every epoch.
+    let held_out = config.validation.map(|v| v.mask(train.len()));
+    let held_out = held_out.as_deref();
+    let val = config
+        .validation
+        .map(|v| train.select(&v.positions(train.len())));
     let segments = |epoch: usize| match kd {
-        Some((_, t)) => t.train.epoch_segments(train.len(), config.seed, epoch),
-        None => vec![Segment::plain(epoch_order(train.len(), config.seed, epoch))],
+        Some((_, t)) => t
+            .train
+            .epoch_segments(train.len(), config.seed, epoch, held_out),
+        None => {
+            vec![Segment::plain(epoch_order(train.len(), config.seed, epoch)).without(held_out)]
+        }
     };
     let steps_per_epoch: usize = segments(1)
         .iter()
@@ -220,6 +231,11 @@ pub fn train(
             kd_loss: kd.map(|_| per_sample(sums.kd)),
             hard_loss: per_sample(sums.hard),
             train_accuracy: correct as f64 / seen.max(1) as f64,
+            val_accuracy: val.as_ref().map(|v| {
+                let logits =
+                    predict_logits(&valid, v, &config.preprocess, EVAL_BATCH, &eval_device);
+                accuracy(&logits, classes, &v.labels)
+            }),
             test_accuracy: accuracy(&test_logits, classes, &test.labels),
             teacher_agreement: test_teacher
                 .as_ref()

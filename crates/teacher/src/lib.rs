@@ -4,6 +4,7 @@
 
 mod cache_logits;
 mod error;
+mod latency;
 mod model;
 mod onnx_proto;
 mod plan;
@@ -11,6 +12,7 @@ mod runtime;
 
 pub use cache_logits::{CacheLogitsJob, cache_logits};
 pub use error::TeacherError;
+pub use latency::{LARGE_BATCH, Latency, LatencyProbe};
 pub use model::{ElementType, OnnxModel, TensorInfo};
 pub use onnx_proto::initializer_elements;
 pub use plan::{

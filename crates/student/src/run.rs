@@ -1,0 +1,100 @@
+//! One complete run: train (or resume), save the weights, export ONNX with the
+//! preprocessing in its metadata, and write `result.json` last, so that its presence marks a
+//! finished run. Shared by `train-student` and every run of a sweep.
+
+use std::path::PathBuf;
+
+use distill_data::Dataset;
+use serde::{Deserialize, Serialize};
+
+use crate::{RunDir, StudentError, Targets, TrainConfig, TrainObserver, export_onnx, model_stats};
+
+/// `result.json` of a finished run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub arch: String,
+    pub params: u64,
+    pub macs: u64,
+    pub epochs: usize,
+    /// Accuracy on the held-out validation samples (with a validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+    pub test_accuracy: f64,
+    /// Top-1 agreement with the teacher on the test split (with a test cache).
+    pub teacher_agreement: Option<f64>,
+    /// KL(teacher ‖ student) at T = 1 on the test split (with a test cache).
+    pub test_kl: Option<f64>,
+    /// The teacher the student was distilled from (sha256 of its ONNX file).
+    pub teacher_sha256: Option<String>,
+    pub train_seconds: f64,
+    pub onnx: PathBuf,
+    pub onnx_bytes: u64,
+}
+
+impl RunResult {
+    /// The result of a finished run in `run`, if there is one.
+    pub fn read(run: &RunDir) -> Option<RunResult> {
+        let text = std::fs::read_to_string(run.result_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// Trains `config` in `run` (resuming from its checkpoint), exports the model and writes
+/// `result.json`. The caller has prepared `run` for `config` and checked that no result is
+/// there yet.
+pub fn train_and_export(
+    config: &TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    run: &RunDir,
+    observer: &mut dyn TrainObserver,
+    targets: Option<Targets<'_>>,
+) -> Result<RunResult, StudentError> {
+    let (model, metrics) = crate::train(config, train, test, run, observer, targets)?;
+    model.save(&run.model_path())?;
+    let shape = train.shape;
+    let metadata = [
+        ("distill.arch", config.arch.to_string()),
+        ("distill.num_classes", config.num_classes.to_string()),
+        (
+            "distill.input_shape",
+            format!("[-1,{},{},{}]", shape.channels, shape.height, shape.width),
+        ),
+        (
+            "distill.preprocess",
+            serde_json::to_string(&config.preprocess)
+                .map_err(|e| StudentError::BadConfig(e.to_string()))?,
+        ),
+        ("distill.version", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    export_onnx(&model, shape, &metadata, &run.onnx_path())?;
+    let last = metrics
+        .last()
+        .ok_or_else(|| StudentError::BadConfig("training produced no epochs".into()))?;
+    let stats = model_stats(&config.arch, shape, config.num_classes);
+    let onnx_bytes = std::fs::metadata(run.onnx_path())
+        .map_err(|e| StudentError::Read {
+            path: run.onnx_path(),
+            reason: e.to_string(),
+        })?
+        .len();
+    let result = RunResult {
+        arch: config.arch.to_string(),
+        params: stats.params,
+        macs: stats.macs,
+        epochs: last.epoch,
+        val_accuracy: last.val_accuracy,
+        test_accuracy: last.test_accuracy,
+        teacher_agreement: last.teacher_agreement,
+        test_kl: last.test_kl,
+        teacher_sha256: config
+            .distill
+            .as_ref()
+            .map(|d| d.cache.teacher_sha256.clone()),
+        train_seconds: metrics.iter().map(|m| m.seconds).sum(),
+        onnx: run.onnx_path(),
+        onnx_bytes,
+    };
+    run.write_json(&run.result_path(), &result)?;
+    Ok(result)
+}

@@ -1,0 +1,231 @@
+//! The report as `results.csv` (every number, machine-readable) and `results.md` (the table
+//! a person reads, also printed at the end of a sweep).
+
+use std::fmt::Write;
+
+use crate::{Report, Row, Stat};
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+const CSV_HEADER: &str = "kind,label,arch,temperature,alpha,train,seeds,seeds_planned,params,macs,onnx_bytes,latency_ms_batch1,latency_ms_batch256,val_accuracy_mean,val_accuracy_std,test_accuracy_mean,test_accuracy_std,teacher_agreement,gain_over_hard_pp,beats_hard,size_ratio,speed_ratio,accuracy_drop_pp,pareto,best,best_run";
+
+/// `results.csv`: the teacher row first (where known), then one row per configuration.
+/// Accuracies are fractions; gains and drops are percentage points.
+pub fn csv(report: &Report) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    if let Some(t) = &report.teacher {
+        let m = t.measure;
+        let none = String::new;
+        let fields = [
+            "teacher".to_string(),
+            csv_field(&t.file.display().to_string()),
+            none(),
+            none(),
+            none(),
+            none(),
+            none(),
+            none(),
+            opt(m.map(|m| m.params)),
+            none(),
+            opt(m.map(|m| m.onnx_bytes)),
+            opt(m.map(|m| m.latency_ms_batch1)),
+            opt(m.and_then(|m| m.latency_ms_batch256)),
+            none(),
+            none(),
+            opt(t.test_accuracy),
+            none(),
+            none(),
+            none(),
+            none(),
+            "1".to_string(),
+            "1".to_string(),
+            "0".to_string(),
+            "false".to_string(),
+            "false".to_string(),
+            none(),
+        ];
+        out += &fields.join(",");
+        out.push('\n');
+    }
+    for r in &report.rows {
+        let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
+        let fields = [
+            "student".to_string(),
+            csv_field(&r.label),
+            csv_field(&r.arch),
+            opt(r.temperature),
+            r.alpha.to_string(),
+            r.train.clone(),
+            seeds.join(" "),
+            r.seeds_planned.to_string(),
+            r.params.to_string(),
+            r.macs.to_string(),
+            r.onnx_bytes.to_string(),
+            opt(r.latency_ms_batch1),
+            opt(r.latency_ms_batch256),
+            opt(r.val_accuracy.map(|s| s.mean)),
+            opt(r.val_accuracy.map(|s| s.std)),
+            r.test_accuracy.mean.to_string(),
+            r.test_accuracy.std.to_string(),
+            opt(r.teacher_agreement),
+            opt(r.gain_over_hard.as_ref().map(|g| g.pp)),
+            opt(r.gain_over_hard.as_ref().map(|g| csv_field(&g.verdict))),
+            opt(r.size_ratio),
+            opt(r.speed_ratio),
+            opt(r.accuracy_drop_pp),
+            r.pareto.to_string(),
+            r.best.to_string(),
+            csv_field(&r.best_run.display().to_string()),
+        ];
+        out += &fields.join(",");
+        out.push('\n');
+    }
+    out
+}
+
+fn pct(s: Option<Stat>) -> String {
+    match s {
+        None => "—".into(),
+        Some(s) if s.n > 1 => format!("{:.2} ± {:.2}", 100.0 * s.mean, 100.0 * s.std),
+        Some(s) => format!("{:.2}", 100.0 * s.mean),
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.4}"))
+}
+
+fn ratio(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.1}×"))
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1e3)
+}
+
+fn marks(r: &Row) -> String {
+    match (r.pareto, r.best) {
+        (true, true) => "front, **best**".into(),
+        (true, false) => "front".into(),
+        (false, true) => "**best**".into(),
+        (false, false) => String::new(),
+    }
+}
+
+/// `results.md`: the table, what each column means, and the picked student.
+pub fn markdown(report: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "| | student | train | seeds | params | ONNX | ms/sample b1 | ms/sample b256 | val acc % | test acc % | distillation beat hard? | teacher agreement % | smaller | faster | drop vs teacher (pp) |"
+    );
+    let _ = writeln!(
+        o,
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    );
+    if let Some(t) = &report.teacher {
+        let m = t.measure;
+        let _ = writeln!(
+            o,
+            "| teacher | {} | | | {} | {} | {} | {} | — | {} | | | 1× | 1× | |",
+            t.file.file_name().map_or_else(
+                || t.file.display().to_string(),
+                |f| f.to_string_lossy().into_owned()
+            ),
+            m.map_or_else(|| "—".into(), |m| m.params.to_string()),
+            m.map_or_else(|| "—".into(), |m| kb(m.onnx_bytes)),
+            ms(m.map(|m| m.latency_ms_batch1)),
+            ms(m.and_then(|m| m.latency_ms_batch256)),
+            t.test_accuracy
+                .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
+        );
+    }
+    for r in &report.rows {
+        let gain = match &r.gain_over_hard {
+            Some(g) => format!("{} ({:+.2} pp)", g.verdict, g.pp),
+            None if r.temperature.is_none() => "(baseline)".into(),
+            None => "baseline not run".into(),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            marks(r),
+            r.label,
+            r.train,
+            r.seeds.len(),
+            r.seeds_planned,
+            r.params,
+            kb(r.onnx_bytes),
+            ms(r.latency_ms_batch1),
+            ms(r.latency_ms_batch256),
+            pct(r.val_accuracy),
+            pct(Some(r.test_accuracy)),
+            gain,
+            r.teacher_agreement
+                .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
+            ratio(r.size_ratio),
+            ratio(r.speed_ratio),
+            r.accuracy_drop_pp
+                .map_or_else(|| "—".into(), |d| format!("{d:.2}")),
+        );
+    }
+    o.push('\n');
+    let _ = writeln!(
+        o,
+        "Latency: ONNX Runtime, one intra-op thread, mean per sample, all models measured in one process. Params: elements of the ONNX initializers. \"front\": on the Pareto front of validation accuracy vs batch-1 latency. Selection uses the validation split only; test accuracy is reported, never selected on."
+    );
+    match report.best {
+        Some(b) => {
+            let r = &report.rows[b];
+            let mut budget = Vec::new();
+            if let Some(l) = report.budget.latency_ms {
+                budget.push(format!("batch-1 latency <= {l} ms"));
+            }
+            if let Some(p) = report.budget.params {
+                budget.push(format!("params <= {p}"));
+            }
+            let within = if budget.is_empty() {
+                "no budget".to_string()
+            } else {
+                budget.join(", ")
+            };
+            let _ = writeln!(
+                o,
+                "\nBest student ({within}): **{}** ({}), from {}.",
+                r.label,
+                r.train,
+                r.best_run.display()
+            );
+        }
+        None if !report.rows.is_empty() => {
+            let _ = writeln!(o, "\nNo student fits the budget.");
+        }
+        None => {}
+    }
+    if !report.missing.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{} planned run(s) not finished yet: {}",
+            report.missing.len(),
+            report
+                .missing
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    o
+}
