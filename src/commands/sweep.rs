@@ -119,13 +119,13 @@ pub const DEFINITION_FILE: &str = "sweep.json";
 
 impl SweepDefinition {
     /// The part that must agree between shards and reruns.
-    fn identity(&self) -> Result<serde_json::Value> {
-        Ok(serde_json::json!({
+    fn identity(&self) -> serde_json::Value {
+        serde_json::json!({
             "grid": self.grid,
             "data": self.data,
             "preprocess": self.preprocess,
             "validation": self.validation,
-        }))
+        })
     }
 
     pub fn read(dir: &Path) -> Result<SweepDefinition> {
@@ -145,7 +145,7 @@ impl SweepDefinition {
     fn check_same(&self, dir: &Path) -> Result<()> {
         let old = SweepDefinition::read(dir)?;
         let mut diffs = Vec::new();
-        distill_data::json_diff(&old.identity()?, &self.identity()?, "", &mut diffs);
+        distill_data::json_diff(&old.identity(), &self.identity(), "", &mut diffs);
         if !diffs.is_empty() {
             bail!(
                 "{} holds a sweep with other settings ({}); use another --out",
