@@ -16,7 +16,7 @@ fn main() -> Result<()> {
         anyhow::bail!("usage: bare_session_loop TEACHER.onnx KIND:PATH SPLIT LIMIT BATCH THREADS");
     };
     let spec: DatasetSpec = spec.parse()?;
-    let mut data = spec.load(split)?;
+    let mut data = spec.load(split, &Default::default())?;
     data.truncate(limit.parse().context("LIMIT")?);
     let batch: usize = batch.parse().context("BATCH")?;
     let mut model = OnnxModel::open(teacher.as_ref(), Some(threads.parse().context("THREADS")?))?;

@@ -2,12 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use distill_data::{Dataset, DatasetSpec, Layout, Preprocess, parse_size};
+use distill_data::{Dataset, DatasetSpec, Layout, Preprocess, SourceOptions, parse_size};
 
-/// `--dataset KIND:PATH --split NAME`.
+/// `--dataset KIND:PATH --split NAME` and the source's own settings.
 #[derive(Args, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetArgs {
-    /// Dataset source as KIND:PATH (KIND: idx; imagefolder, parquet, npy, csv are planned).
+    /// Dataset source as KIND:PATH, KIND one of idx, imagefolder, parquet, npy, csv (see the
+    /// README for each layout).
     #[arg(long, value_name = "KIND:PATH")]
     pub dataset: DatasetSpec,
     /// Split to read where the source holds several (IDX: train or test) [default: train
@@ -17,13 +18,17 @@ pub struct DatasetArgs {
     /// Use only the first N samples of the split (quick runs and tests).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Source-specific settings (they apply to `--test-dataset` too).
+    #[command(flatten)]
+    #[serde(default)]
+    pub source: SourceOptions,
 }
 
 impl DatasetArgs {
     /// Loads `--split`, or `default_split` when none was given.
     pub fn load(&self, default_split: &str) -> Result<Dataset> {
         let split = self.split.as_deref().unwrap_or(default_split);
-        load_split(&self.dataset, split, self.limit)
+        load_split(&self.dataset, split, self.limit, &self.source)
     }
 }
 
@@ -48,28 +53,75 @@ impl TrainDataArgs {
     /// The test split alone.
     pub fn load_test(&self) -> Result<Dataset> {
         let test_spec = self.test_dataset.as_ref().unwrap_or(&self.train.dataset);
-        load_split(test_spec, &self.test_split, self.test_limit)
+        load_split(
+            test_spec,
+            &self.test_split,
+            self.test_limit,
+            &self.train.source,
+        )
     }
 
     /// The training split (default `train`) and the test split, checked to be alike.
     pub fn load(&self) -> Result<(Dataset, Dataset)> {
         let train = self.train.load("train")?;
         let test = self.load_test()?;
-        if test.shape != train.shape {
+        let fixed = |d: &Dataset| !d.has_varying_size();
+        if test.shape.channels != train.shape.channels
+            || (fixed(&train) && fixed(&test) && test.shape != train.shape)
+            || test.is_float() != train.is_float()
+        {
             anyhow::bail!(
-                "test samples are {:?} but training samples are {:?}",
+                "test samples ({}) are {:?} but training samples ({}) are {:?}",
+                test.source,
                 test.shape,
+                train.source,
                 train.shape
+            );
+        }
+        // A source holding one split gives it for every --split: testing on the training
+        // data is then an accident, not a choice (an explicit --test-dataset is one).
+        if self.test_dataset.is_none() && test.fingerprint() == train.fingerprint() {
+            anyhow::bail!(
+                "the test split of {} is the training data itself ({} holds one split): give --test-dataset",
+                test.source,
+                test.source
             );
         }
         Ok((train, test))
     }
 }
 
-pub fn load_split(spec: &DatasetSpec, split: &str, limit: Option<usize>) -> Result<Dataset> {
+pub fn load_split(
+    spec: &DatasetSpec,
+    split: &str,
+    limit: Option<usize>,
+    options: &SourceOptions,
+) -> Result<Dataset> {
+    let started = std::time::Instant::now();
     let mut data = spec
-        .load(split)
+        .load(split, options)
         .with_context(|| format!("loading split '{split}' of {spec}"))?;
+    for bad in &data.skipped {
+        eprintln!("skipped {}: {}", bad.key, bad.reason);
+    }
+    if matches!(data.samples, distill_data::Samples::Encoded(_)) {
+        eprintln!(
+            "split '{split}' of {spec}: {} images ({} channel(s), {}) checked in {:.1} s{}",
+            data.len(),
+            data.shape.channels,
+            if data.has_varying_size() {
+                "several sizes".to_string()
+            } else {
+                format!("{}x{}", data.shape.height, data.shape.width)
+            },
+            started.elapsed().as_secs_f64(),
+            if data.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(", {} skipped", data.skipped.len())
+            }
+        );
+    }
     if let Some(n) = limit {
         data.truncate(n);
     }
@@ -85,7 +137,7 @@ pub fn load_split(spec: &DatasetSpec, split: &str, limit: Option<usize>) -> Resu
 /// else the defaults below.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PreprocessArgs {
-    /// Multiply raw byte values by this first [default: 1/255].
+    /// Multiply raw values by this first [default: 1/255 for bytes, 1 for float data].
     #[arg(long)]
     pub scale: Option<f32>,
     /// Subtracted after scaling: one value, or one per channel, comma-separated [default: 0].
@@ -106,18 +158,42 @@ pub struct PreprocessArgs {
     /// input shape, else nchw].
     #[arg(long)]
     pub layout: Option<Layout>,
+    /// Resize keeping the aspect ratio so the shorter side is N (torchvision's Resize(N)),
+    /// before --crop.
+    #[arg(long, value_name = "N")]
+    pub resize_shorter: Option<usize>,
+    /// Centre crop to HEIGHTxWIDTH (or one number) after resizing (torchvision's
+    /// CenterCrop).
+    #[arg(long, value_name = "HxW", value_parser = parse_size)]
+    pub crop: Option<[usize; 2]>,
 }
 
 impl PreprocessArgs {
     /// The preprocessing to use: flags given on the command line override `base`.
-    pub fn resolve(&self, base: Preprocess) -> Preprocess {
+    /// A shorter-side resize or a crop on the command line replaces the geometry that
+    /// `base` read from the model's input size, rather than stacking on it.
+    ///
+    /// Float data (CSV, f32 arrays) is not scaled by default: the 1/255 default is for bytes.
+    pub fn resolve(&self, base: Preprocess, data: &Dataset) -> Preprocess {
+        let base_scale = if data.is_float() && base.scale == Preprocess::default().scale {
+            1.0
+        } else {
+            base.scale
+        };
+        let own_geometry = self.resize_shorter.is_some() || self.crop.is_some();
         Preprocess {
-            scale: self.scale.unwrap_or(base.scale),
+            scale: self.scale.unwrap_or(base_scale),
             mean: self.mean.clone().unwrap_or(base.mean),
             std: self.std.clone().unwrap_or(base.std),
             layout: self.layout.unwrap_or(base.layout),
-            resize: self.resize.or(base.resize),
+            resize: if own_geometry {
+                self.resize
+            } else {
+                self.resize.or(base.resize)
+            },
             channels: self.channels.or(base.channels),
+            resize_shorter: self.resize_shorter.or(base.resize_shorter),
+            crop: self.crop.or(base.crop),
         }
     }
 }

@@ -13,7 +13,7 @@ use arrow::array::{
     Array, FixedSizeListArray, Float16Array, Float32Array, Int32Array, UInt64Array,
 };
 use arrow::datatypes::DataType;
-use common::{distill, fails, json, mini, repo, run};
+use common::{distill, fails, json, max_abs_diff, mini, repo, run};
 use distill_data::DatasetSpec;
 use distill_teacher::{InferencePlan, OnnxModel, model_preprocess};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -107,7 +107,7 @@ fn read_plain(dir: &Path) -> PlainCache {
 /// Runtime one sample at a time, preprocessed the way the model's metadata says.
 fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize) {
     let spec: DatasetSpec = mini().parse().unwrap();
-    let mut data = spec.load(split).unwrap();
+    let mut data = spec.load(split, &Default::default()).unwrap();
     data.truncate(limit);
     let mut model = OnnxModel::open(teacher, Some(1)).unwrap();
     let preprocess = model_preprocess(&model, data.shape);
@@ -122,14 +122,6 @@ fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize
         out.extend(logits);
     }
     (out, classes)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -427,7 +419,7 @@ fn bad_inputs_give_clear_errors_and_no_complete_cache() {
 /// emits NaN).
 fn first_negative_mean_sample() -> usize {
     let spec: DatasetSpec = mini().parse().unwrap();
-    let data = spec.load("test").unwrap();
+    let data = spec.load("test", &Default::default()).unwrap();
     let model = OnnxModel::open(&teacher("mlp-nan"), Some(1)).unwrap();
     let preprocess = model_preprocess(&model, data.shape);
     (0..data.len())

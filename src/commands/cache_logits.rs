@@ -112,9 +112,9 @@ pub fn run(args: Args) -> Result<()> {
     let mut model = OnnxModel::open(&args.teacher, args.threads)?;
     let preprocess = args
         .preprocess
-        .resolve(model_preprocess(&model, data.shape));
+        .resolve(model_preprocess(&model, data.shape), &data);
     preprocess
-        .validate(data.shape)
+        .validate(&data)
         .with_context(|| format!("preprocessing for {}", args.teacher.display()))?;
     let plan = InferencePlan::new(
         &model,
@@ -154,6 +154,8 @@ pub fn run(args: Args) -> Result<()> {
             split: data.split.clone(),
             samples: data.len(),
             fingerprint: data.fingerprint(),
+            classes: data.class_names.clone(),
+            skipped: data.skipped.clone(),
         },
         preprocess: preprocess.clone(),
         tool_version: env!("CARGO_PKG_VERSION").into(),

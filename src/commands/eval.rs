@@ -22,6 +22,9 @@ pub struct Args {
     data: DatasetArgs,
     #[command(flatten)]
     preprocess: PreprocessArgs,
+    /// Output holding the logits [default: the first float output shaped [batch, classes]].
+    #[arg(long, value_name = "NAME")]
+    output: Option<String>,
     /// Intra-op threads for ONNX Runtime (default: one per physical core).
     #[arg(long)]
     threads: Option<usize>,
@@ -55,9 +58,13 @@ pub fn run(args: Args) -> Result<()> {
     let mut model = OnnxModel::open(&args.model, args.threads)?;
     let preprocess = args
         .preprocess
-        .resolve(model_preprocess(&model, data.shape));
-    preprocess.validate(data.shape)?;
-    let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), None)?;
+        .resolve(model_preprocess(&model, data.shape), &data);
+    preprocess.validate(&data)?;
+    let plan = InferencePlan::new(
+        &model,
+        &preprocess.input_dims(data.shape),
+        args.output.as_deref(),
+    )?;
 
     let chunk = plan.fixed_batch.unwrap_or(256);
     let positions: Vec<usize> = (0..data.len()).collect();

@@ -21,6 +21,8 @@ pub struct Args {
     /// Check that the cache was made from this dataset (by fingerprint of the cached split).
     #[arg(long, value_name = "KIND:PATH")]
     dataset: Option<DatasetSpec>,
+    #[command(flatten)]
+    source: distill_data::SourceOptions,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -67,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     if let Some(spec) = &args.dataset {
-        let data = load_split(spec, &m.dataset.split, None)?;
+        let data = load_split(spec, &m.dataset.split, None, &args.source)?;
         let fingerprint = data.fingerprint();
         if fingerprint != m.dataset.fingerprint {
             bail!(

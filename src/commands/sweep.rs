@@ -233,6 +233,20 @@ fn train_command(
     if let Some(n) = data.test_limit {
         cmd.args(["--test-limit", &n.to_string()]);
     }
+    let source = &data.train.source;
+    for (flag, value) in [
+        ("--image-column", &source.image_column),
+        ("--label-column", &source.label_column),
+        ("--images-key", &source.images_key),
+        ("--labels-key", &source.labels_key),
+    ] {
+        if let Some(v) = value {
+            cmd.args([flag, v]);
+        }
+    }
+    if source.skip_bad {
+        cmd.arg("--skip-bad");
+    }
     let p = &def.preprocess;
     cmd.args(["--scale", &p.scale.to_string()])
         .args(["--mean", &join(&p.mean)])
@@ -243,6 +257,12 @@ fn train_command(
     }
     if let Some(ch) = p.channels {
         cmd.args(["--channels", &ch.to_string()]);
+    }
+    if let Some(n) = p.resize_shorter {
+        cmd.args(["--resize-shorter", &n.to_string()]);
+    }
+    if let Some([h, w]) = p.crop {
+        cmd.args(["--crop", &format!("{h}x{w}")]);
     }
     let t = &c.train;
     cmd.args(["--epochs", &t.epochs.to_string()])
@@ -300,9 +320,9 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
     validation.validate().context("--val-fraction")?;
     let shard = args.shard.unwrap_or_else(Shard::all);
     let (train, test) = args.data.load()?;
-    let preprocess = args.preprocess.resolve(Preprocess::default());
+    let preprocess = args.preprocess.resolve(Preprocess::default(), &train);
     preprocess
-        .validate(train.shape)
+        .validate(&train)
         .context("checking the preprocessing")?;
     let def = SweepDefinition {
         grid_file: args.grid.clone(),
@@ -373,7 +393,12 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
             "[{}/{total}] {} ({} parameters) -> {}",
             k + 1,
             describe(c, p.seed),
-            model_stats(&c.arch, train.shape, targets.0.classes).params,
+            model_stats(
+                &c.arch,
+                def.preprocess.output_shape(train.shape),
+                targets.0.classes
+            )
+            .params,
             path.display()
         );
         let status = train_command(c, p.seed, &def, &args, &path)?

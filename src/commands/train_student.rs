@@ -134,7 +134,10 @@ fn load_targets(
 
 pub fn run(args: Args) -> Result<()> {
     let (train, test) = args.data.load()?;
-    let preprocess = args.preprocess.resolve(Preprocess::default());
+    let preprocess = args.preprocess.resolve(Preprocess::default(), &train);
+    preprocess
+        .validate(&train)
+        .context("checking the preprocessing")?;
     let teacher = load_targets(&args, &train, &test)?;
     let num_classes = match &teacher {
         Some((t, _)) => t.classes,
@@ -164,9 +167,6 @@ pub fn run(args: Args) -> Result<()> {
         seed: args.val_seed,
     }));
     config.validate()?;
-    preprocess
-        .validate(train.shape)
-        .context("checking the preprocessing")?;
 
     let run = RunDir::prepare(&args.out, &config, args.overwrite)?;
     if let Ok(text) = std::fs::read_to_string(run.result_path()) {
@@ -176,6 +176,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         return Ok(());
     }
+    // Images are decoded and brought to the student's input size once, not every epoch.
+    let (train, test) = (
+        train.into_geometry(&preprocess),
+        test.into_geometry(&preprocess),
+    );
     let stats = model_stats(&args.arch, train.shape, num_classes);
     let held_out = config.validation.map_or(0, |v| v.count(train.len()));
     eprintln!(

@@ -76,3 +76,12 @@ pub fn cache(teacher: &Path, out: &Path, split: &str, extra: &[&str]) {
     cmd.args(extra);
     run(&mut cmd);
 }
+
+/// The largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -51,6 +51,12 @@ pub struct DatasetInfo {
     pub samples: usize,
     /// See `distill_data::fingerprint`.
     pub fingerprint: String,
+    /// Class names by class id, where the source names them (image folders).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// Samples left out with `--skip-bad`, by key, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<distill_data::SkippedSample>,
 }
 
 /// `manifest.json` (DESIGN.md, "The cache format (v1)").

@@ -1,12 +1,12 @@
-//! One part file: `sample_id`, `label`, `logits` rows, written atomically, read back with
-//! validation against the manifest.
+//! One part file: `sample_id`, `label`, `logits` rows (and `key` for file-based datasets),
+//! written atomically, read back with validation against the manifest.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, FixedSizeListArray, Float16Array, Float32Array, Int32Array, RecordBatch,
-    UInt64Array,
+    StringArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
 use distill_data::sha256_hex;
@@ -24,6 +24,8 @@ pub struct CachePart {
     pub sample_ids: Vec<u64>,
     pub labels: Vec<Option<i32>>,
     pub logits: Vec<f32>,
+    /// Relative path or source key per row, for file-based datasets; empty otherwise.
+    pub keys: Vec<String>,
 }
 
 /// Key of the manifest essentials in each part's Parquet key-value metadata.
@@ -60,28 +62,26 @@ pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheE
 /// The part schema. `essentials` goes into the Arrow schema's metadata as well as the
 /// Parquet key-value metadata, so readers that only show one of them (pyarrow's
 /// `table.schema.metadata`, or a Parquet footer dump) both find it.
-fn schema(classes: usize, dtype: LogitDtype, essentials: &str) -> Schema {
+fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool) -> Schema {
     let element = match dtype {
         LogitDtype::F32 => DataType::Float32,
         LogitDtype::F16 => DataType::Float16,
     };
     let metadata =
         std::collections::HashMap::from([(METADATA_KEY.to_string(), essentials.to_string())]);
-    Schema::new_with_metadata(
-        vec![
-            Field::new("sample_id", DataType::UInt64, false),
-            Field::new("label", DataType::Int32, true),
-            Field::new(
-                "logits",
-                DataType::FixedSizeList(
-                    Arc::new(Field::new("item", element, false)),
-                    classes as i32,
-                ),
-                false,
-            ),
-        ],
-        metadata,
-    )
+    let mut fields = vec![
+        Field::new("sample_id", DataType::UInt64, false),
+        Field::new("label", DataType::Int32, true),
+        Field::new(
+            "logits",
+            DataType::FixedSizeList(Arc::new(Field::new("item", element, false)), classes as i32),
+            false,
+        ),
+    ];
+    if keys {
+        fields.push(Field::new("key", DataType::Utf8, false));
+    }
+    Schema::new_with_metadata(fields, metadata)
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, CacheError> {
@@ -101,15 +101,20 @@ pub fn write_part(
 ) -> Result<PartInfo, CacheError> {
     let classes = manifest.num_classes;
     let rows = part.sample_ids.len();
-    if part.labels.len() != rows || part.logits.len() != rows * classes {
+    let with_keys = !part.keys.is_empty();
+    if part.labels.len() != rows
+        || part.logits.len() != rows * classes
+        || (with_keys && part.keys.len() != rows)
+    {
         return Err(CacheError::BadData(format!(
-            "part {index}: {rows} ids, {} labels and {} logits for {classes} classes",
+            "part {index}: {rows} ids, {} labels, {} keys and {} logits for {classes} classes",
             part.labels.len(),
+            part.keys.len(),
             part.logits.len()
         )));
     }
     let essentials = manifest.essentials(index).to_string();
-    let schema = Arc::new(schema(classes, manifest.dtype, &essentials));
+    let schema = Arc::new(schema(classes, manifest.dtype, &essentials, with_keys));
     let values: ArrayRef = match manifest.dtype {
         LogitDtype::F32 => Arc::new(Float32Array::from(part.logits.clone())),
         LogitDtype::F16 => Arc::new(Float16Array::from(
@@ -124,15 +129,16 @@ pub fn write_part(
     };
     let logits = FixedSizeListArray::try_new(item, classes as i32, values, None)
         .map_err(|e| CacheError::BadData(e.to_string()))?;
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(UInt64Array::from(part.sample_ids.clone())),
-            Arc::new(Int32Array::from(part.labels.clone())),
-            Arc::new(logits),
-        ],
-    )
-    .map_err(|e| CacheError::BadData(e.to_string()))?;
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(part.sample_ids.clone())),
+        Arc::new(Int32Array::from(part.labels.clone())),
+        Arc::new(logits),
+    ];
+    if with_keys {
+        columns.push(Arc::new(StringArray::from(part.keys.clone())));
+    }
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| CacheError::BadData(e.to_string()))?;
 
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -186,6 +192,7 @@ pub fn read_part(
         sample_ids: Vec::with_capacity(info.rows),
         labels: Vec::with_capacity(info.rows),
         logits: Vec::with_capacity(info.rows * classes),
+        keys: Vec::new(),
     };
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(e.to_string()))?;
@@ -220,6 +227,14 @@ pub fn read_part(
             part.logits.extend(v.values().iter().map(|h| h.to_f32()));
         } else {
             return Err(corrupt("logits are neither float32 nor float16".into()));
+        }
+        if let Some(keys) = batch.column_by_name("key") {
+            let keys = keys
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| corrupt("key is not utf8".into()))?;
+            part.keys
+                .extend(keys.iter().map(|k| k.unwrap_or_default().to_string()));
         }
     }
     if part.sample_ids.len() != info.rows {

@@ -145,6 +145,7 @@ impl CacheWriter {
             sample_ids: Vec::new(),
             labels: Vec::new(),
             logits: Vec::new(),
+            keys: Vec::new(),
         };
         Ok(CacheWriter {
             dir: dir.to_path_buf(),
@@ -171,15 +172,20 @@ impl CacheWriter {
         &self.dir
     }
 
-    /// Appends rows (`logits` is `[rows, classes]`), writing every part that fills up.
+    /// Appends rows (`logits` is `[rows, classes]`; `keys` one per row, or empty for
+    /// datasets without keys), writing every part that fills up.
     pub fn push(
         &mut self,
         sample_ids: &[u64],
         labels: &[Option<i32>],
         logits: &[f32],
+        keys: &[String],
     ) -> Result<(), CacheError> {
         let classes = self.manifest.num_classes;
-        if labels.len() != sample_ids.len() || logits.len() != sample_ids.len() * classes {
+        if labels.len() != sample_ids.len()
+            || logits.len() != sample_ids.len() * classes
+            || !(keys.is_empty() || keys.len() == sample_ids.len())
+        {
             return Err(CacheError::BadData(format!(
                 "{} ids, {} labels and {} logits for {classes} classes",
                 sample_ids.len(),
@@ -203,6 +209,9 @@ impl CacheWriter {
                 .sample_ids
                 .extend_from_slice(&sample_ids[rows.clone()]);
             self.pending.labels.extend_from_slice(&labels[rows.clone()]);
+            if !keys.is_empty() {
+                self.pending.keys.extend_from_slice(&keys[rows.clone()]);
+            }
             self.pending
                 .logits
                 .extend_from_slice(&logits[rows.start * classes..rows.end * classes]);
@@ -221,6 +230,7 @@ impl CacheWriter {
         self.pending.sample_ids.clear();
         self.pending.labels.clear();
         self.pending.logits.clear();
+        self.pending.keys.clear();
         self.manifest.write(&self.dir)
     }
 

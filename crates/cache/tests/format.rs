@@ -33,6 +33,8 @@ fn manifest(dtype: LogitDtype) -> Manifest {
             split: "train".into(),
             samples: 4,
             fingerprint: "f00".into(),
+            classes: vec![],
+            skipped: vec![],
         },
         preprocess: Preprocess::default(),
         tool_version: "0.1.0".into(),
@@ -45,6 +47,10 @@ fn sample() -> CachePart {
     CachePart {
         sample_ids: vec![10, 11, 12, 13],
         labels: vec![Some(0), None, Some(2), Some(1)],
+        // File-based datasets carry each row's relative path.
+        keys: ["cat/1.png", "cat/2.png", "dog/a b.jpg", "dog/é.webp"]
+            .map(String::from)
+            .to_vec(),
         // Values an f16 cannot hold exactly, and a large logit.
         logits: vec![
             1.0, -2.5, 0.1, 3.3333, 0.0, -7.25, 1e4, -1e4, 0.5, 2.0, 2.0, 2.0,
@@ -200,12 +206,13 @@ fn rows(range: std::ops::Range<usize>) -> CachePart {
         sample_ids: range.clone().map(|i| 100 + i as u64).collect(),
         labels: range.clone().map(|i| Some((i % 3) as i32)).collect(),
         logits: range.flat_map(|i| [i as f32, -(i as f32), 0.5]).collect(),
+        keys: vec![],
     }
 }
 
 fn push(writer: &mut CacheWriter, part: &CachePart) {
     writer
-        .push(&part.sample_ids, &part.labels, &part.logits)
+        .push(&part.sample_ids, &part.labels, &part.logits, &part.keys)
         .unwrap();
 }
 

@@ -43,13 +43,23 @@ pub enum DataError {
     UnknownSplit { path: PathBuf, split: String },
     #[error("bad dataset '{spec}': {reason}")]
     BadSpec { spec: String, reason: String },
-    #[error("dataset kind '{kind}' is not supported yet (supported: idx)")]
-    UnsupportedKind { kind: String },
+    #[error("{path}: not a readable image: {reason}")]
+    BadImage { path: PathBuf, reason: String },
+    /// Anything else wrong with a source file or folder, said in `reason`.
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
     #[error("bad preprocessing: {0}")]
     BadPreprocess(String),
 }
 
 impl DataError {
+    pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        DataError::Invalid {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),

@@ -11,9 +11,11 @@ pub fn fingerprint(dataset: &Dataset) -> String {
     let mut order: Vec<usize> = (0..dataset.len()).collect();
     order.sort_by_key(|&i| dataset.ids[i]);
     let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
     for i in order {
         hasher.update(dataset.ids[i].to_le_bytes());
-        hasher.update(dataset.sample(i));
+        dataset.stored_bytes(i, &mut bytes);
+        hasher.update(&bytes);
         hasher.update(dataset.labels[i].to_le_bytes());
     }
     hex(&hasher.finalize())

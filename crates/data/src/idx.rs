@@ -6,7 +6,7 @@
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use crate::{DataError, Dataset, SampleShape};
+use crate::{DataError, Dataset, SampleShape, Samples};
 
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone)]
@@ -161,16 +161,16 @@ pub fn read_idx_split(dir: &Path, split: &str) -> Result<Dataset, DataError> {
         });
     }
     let n = images.dims[0];
-    Ok(Dataset {
-        source: format!("idx:{}", dir.display()),
-        split: if prefix == "t10k" { "test" } else { "train" }.to_string(),
-        shape: SampleShape {
+    Ok(Dataset::new(
+        format!("idx:{}", dir.display()),
+        if prefix == "t10k" { "test" } else { "train" }.to_string(),
+        SampleShape {
             channels: 1,
             height: images.dims[1],
             width: images.dims[2],
         },
-        ids: (0..n as u64).collect(),
-        labels: labels.data.iter().map(|&l| l as i32).collect(),
-        pixels: images.data,
-    })
+        (0..n as u64).collect(),
+        labels.data.iter().map(|&l| l as i32).collect(),
+        Samples::U8(images.data),
+    ))
 }

@@ -1,7 +1,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{DataError, Dataset, SampleShape};
+use crate::resize::{bilinear_u8, centre_crop, shorter_side_size};
+use crate::{DataError, Dataset, SampleRef, SampleShape};
 
 /// Memory layout of a preprocessed batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -30,8 +31,10 @@ impl std::str::FromStr for Layout {
     }
 }
 
-/// How raw bytes become model input: channel conversion, then resizing, then
-/// `x = (byte * scale - mean[c]) / std[c]`, written in `layout`.
+/// How raw values become model input: the geometry (channel conversion, resizing of the
+/// shorter side, resizing to an exact size, centre crop, in that order, on 8-bit images with
+/// the results rounded to bytes as PIL rounds them), then `x = (value * scale - mean[c]) /
+/// std[c]`, written in `layout`.
 ///
 /// The same values are stored in every run's `config.json`, in cache manifests and in the
 /// metadata of exported ONNX models, so a model never loses the preprocessing it expects.
@@ -51,6 +54,14 @@ pub struct Preprocess {
     /// source's channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<usize>,
+    /// Resize keeping the aspect ratio so that the shorter side has this length
+    /// (torchvision's `Resize(n)`: the longer side is truncated to an integer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize_shorter: Option<usize>,
+    /// Centre crop to `[height, width]` after resizing (torchvision's `CenterCrop`,
+    /// padding with zeros where the image is smaller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<[usize; 2]>,
 }
 
 /// ITU-R BT.601 luma weights for R, G, B.
@@ -65,17 +76,38 @@ impl Default for Preprocess {
             layout: Layout::Nchw,
             resize: None,
             channels: None,
+            resize_shorter: None,
+            crop: None,
         }
     }
 }
 
 impl Preprocess {
     /// Shape of one preprocessed sample (channels first) for source samples of `input`.
+    ///
+    /// For images of different sizes (`input` of size 0), the size is known only when a
+    /// crop or an exact resize fixes it; otherwise it is 0.
     pub fn output_shape(&self, input: SampleShape) -> SampleShape {
+        let [height, width] = self.output_size([input.height, input.width]);
         SampleShape {
             channels: self.channels.unwrap_or(input.channels),
-            height: self.resize.map_or(input.height, |r| r[0]),
-            width: self.resize.map_or(input.width, |r| r[1]),
+            height,
+            width,
+        }
+    }
+
+    /// `[height, width]` of a `[height, width]` source after the geometry.
+    fn output_size(&self, size: [usize; 2]) -> [usize; 2] {
+        if let Some(crop) = self.crop {
+            return crop;
+        }
+        if let Some(exact) = self.resize {
+            return exact;
+        }
+        match self.resize_shorter {
+            Some(s) if size[0] > 0 && size[1] > 0 => shorter_side_size(size, s),
+            Some(_) => [0, 0],
+            None => size,
         }
     }
 
@@ -89,8 +121,27 @@ impl Preprocess {
         }
     }
 
+    /// Checks the values against a dataset.
+    pub fn validate(&self, data: &Dataset) -> Result<(), DataError> {
+        self.validate_shape(data.shape)?;
+        if data.is_float() && !self.keeps_geometry(data.shape) {
+            return Err(DataError::BadPreprocess(format!(
+                "{}: --resize, --resize-shorter, --crop and --channels work on 8-bit images, and this data holds floats",
+                data.source
+            )));
+        }
+        let out = self.output_shape(data.shape);
+        if out.height == 0 || out.width == 0 {
+            return Err(DataError::BadPreprocess(format!(
+                "the images of {} have different sizes: give --resize HxW, or --resize-shorter N with --crop HxW, to bring them to one size",
+                data.source
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks the values against a source sample shape.
-    pub fn validate(&self, shape: SampleShape) -> Result<(), DataError> {
+    pub fn validate_shape(&self, shape: SampleShape) -> Result<(), DataError> {
         if let Some(c) = self.channels {
             let from = shape.channels;
             if !(c == from || from == 1 || (from == 3 && c == 1)) {
@@ -99,12 +150,19 @@ impl Preprocess {
                 )));
             }
         }
-        if let Some([h, w]) = self.resize
-            && (h == 0 || w == 0)
-        {
-            return Err(DataError::BadPreprocess(format!(
-                "--resize {h}x{w}: height and width must be positive"
-            )));
+        for (flag, size) in [("--resize", self.resize), ("--crop", self.crop)] {
+            if let Some([h, w]) = size
+                && (h == 0 || w == 0)
+            {
+                return Err(DataError::BadPreprocess(format!(
+                    "{flag} {h}x{w}: height and width must be positive"
+                )));
+            }
+        }
+        if self.resize_shorter == Some(0) {
+            return Err(DataError::BadPreprocess(
+                "--resize-shorter 0: the size must be positive".into(),
+            ));
         }
         let channels = self.output_shape(shape).channels;
         for (name, v) in [("mean", &self.mean), ("std", &self.std)] {
@@ -137,47 +195,100 @@ impl Preprocess {
         }
     }
 
-    /// Whether samples keep their source size and channels (no conversion, no resize).
+    /// Whether the geometry leaves samples of `shape` as they are (no conversion, no
+    /// resize, no crop).
     pub fn keeps_geometry(&self, shape: SampleShape) -> bool {
-        self.output_shape(shape) == shape
+        let size = [shape.height, shape.width];
+        self.channels.is_none_or(|c| c == shape.channels)
+            && self
+                .resize_shorter
+                .is_none_or(|s| s == size[0].min(size[1]))
+            && self.resize.is_none_or(|r| r == size)
+            && self.crop.is_none_or(|c| c == size)
     }
 
-    /// Preprocesses one sample of raw bytes (`[C, H, W]`, shape `shape`) into `dst`, which
-    /// holds `self.output_shape(shape).len()` values in `self.layout`.
-    pub fn sample_into(&self, shape: SampleShape, src: &[u8], dst: &mut [f32]) {
-        if self.keeps_geometry(shape) {
-            let plane = shape.height * shape.width;
-            for c in 0..shape.channels {
-                let src = &src[c * plane..(c + 1) * plane];
-                self.normalise_plane(shape, c, src.iter().map(|&v| v as f32), dst);
-            }
-            return;
-        }
-        let out = self.output_shape(shape);
+    /// The geometry alone, on one 8-bit sample `[C, H, W]` of shape `shape`: the output
+    /// shape and `[C', H', W']` bytes.
+    pub fn geometry(&self, shape: SampleShape, src: &[u8]) -> (SampleShape, Vec<u8>) {
+        let channels = self.channels.unwrap_or(shape.channels);
         let plane = shape.height * shape.width;
-        let mut source = vec![0f32; plane];
-        let mut resized = vec![0f32; out.height * out.width];
-        for c in 0..out.channels {
-            // The source plane for output channel c, as raw values.
-            if out.channels == shape.channels || shape.channels == 1 {
-                let from = if shape.channels == 1 { 0 } else { c };
-                let bytes = &src[from * plane..(from + 1) * plane];
-                for (d, &v) in source.iter_mut().zip(bytes) {
-                    *d = v as f32;
+        let mut size = [shape.height, shape.width];
+        let mut planes: Vec<Vec<u8>> = (0..channels)
+            .map(|c| {
+                if channels == shape.channels || shape.channels == 1 {
+                    let from = if shape.channels == 1 { 0 } else { c };
+                    src[from * plane..(from + 1) * plane].to_vec()
+                } else {
+                    // 3 -> 1: luma, rounded.
+                    (0..plane)
+                        .map(|p| {
+                            let y: f32 = (0..3).map(|k| LUMA[k] * src[k * plane + p] as f32).sum();
+                            y.round().clamp(0.0, 255.0) as u8
+                        })
+                        .collect()
                 }
-            } else {
-                // 3 -> 1: luma.
-                for (p, d) in source.iter_mut().enumerate() {
-                    *d = (0..3).map(|k| LUMA[k] * src[k * plane + p] as f32).sum();
+            })
+            .collect();
+        let resize = |planes: &mut Vec<Vec<u8>>, size: &mut [usize; 2], to: [usize; 2]| {
+            if *size != to {
+                for p in planes.iter_mut() {
+                    *p = bilinear_u8(p, *size, to);
+                }
+                *size = to;
+            }
+        };
+        if let Some(s) = self.resize_shorter {
+            let to = shorter_side_size(size, s);
+            resize(&mut planes, &mut size, to);
+        }
+        if let Some(exact) = self.resize {
+            resize(&mut planes, &mut size, exact);
+        }
+        if let Some(crop) = self.crop
+            && crop != size
+        {
+            for p in planes.iter_mut() {
+                *p = centre_crop(p, size, crop);
+            }
+            size = crop;
+        }
+        let out = SampleShape {
+            channels,
+            height: size[0],
+            width: size[1],
+        };
+        (out, planes.concat())
+    }
+
+    /// Preprocesses one sample (`[C, H, W]` values of shape `shape`) into `dst`, which
+    /// holds `self.output_shape(shape).len()` values in `self.layout`. Float samples are
+    /// only normalised ([`Self::validate`] refuses geometry for them).
+    pub fn sample_into(&self, shape: SampleShape, src: SampleRef<'_>, dst: &mut [f32]) {
+        let plane = shape.height * shape.width;
+        match src {
+            SampleRef::F32(values) => {
+                for c in 0..shape.channels {
+                    let values = values[c * plane..(c + 1) * plane].iter().copied();
+                    self.normalise_plane(shape, c, values, dst);
                 }
             }
-            crate::resize::bilinear(
-                &source,
-                [shape.height, shape.width],
-                &mut resized,
-                [out.height, out.width],
-            );
-            self.normalise_plane(out, c, resized.iter().copied(), dst);
+            SampleRef::U8(bytes) if self.keeps_geometry(shape) => {
+                self.normalise_bytes(shape, bytes, dst)
+            }
+            SampleRef::U8(bytes) => {
+                // Normalised directly: the geometry is not idempotent (a shorter-side
+                // resize to 36 of a 32x32 crop would enlarge it again).
+                let (out, bytes) = self.geometry(shape, bytes);
+                self.normalise_bytes(out, &bytes, dst);
+            }
+        }
+    }
+
+    fn normalise_bytes(&self, shape: SampleShape, bytes: &[u8], dst: &mut [f32]) {
+        let plane = shape.height * shape.width;
+        for c in 0..shape.channels {
+            let values = bytes[c * plane..(c + 1) * plane].iter().map(|&v| v as f32);
+            self.normalise_plane(shape, c, values, dst);
         }
     }
 
@@ -212,13 +323,28 @@ impl Preprocess {
     /// Preprocesses the samples at `positions` into one batch, in parallel
     /// (`[positions.len(), C, H, W]` for NCHW and flat, `[…, H, W, C]` for NHWC, with the
     /// output shape of [`Self::output_shape`]).
+    /// Images are decoded here, in parallel too.
     pub fn batch(&self, dataset: &Dataset, positions: &[usize]) -> Vec<f32> {
         let n = self.output_shape(dataset.shape).len();
         let mut out = vec![0f32; positions.len() * n];
         out.par_chunks_mut(n)
             .zip(positions.par_iter())
-            .for_each(|(dst, &pos)| self.sample_into(dataset.shape, dataset.sample(pos), dst));
+            .for_each(|(dst, &pos)| {
+                dataset.with_sample(pos, |shape, src| self.sample_into(shape, src, dst))
+            });
         out
+    }
+
+    /// The same preprocessing without the geometry: for data that [`Dataset::resized`]
+    /// has already brought to the output size.
+    pub fn normalisation_only(&self) -> Preprocess {
+        Preprocess {
+            resize: None,
+            channels: None,
+            resize_shorter: None,
+            crop: None,
+            ..self.clone()
+        }
     }
 }
 

@@ -39,9 +39,86 @@ pub(crate) fn bilinear(src: &[f32], src_hw: [usize; 2], dst: &mut [f32], dst_hw:
     }
 }
 
+/// Resizes an 8-bit plane, rounding to the nearest byte (PIL keeps 8-bit images 8-bit).
+pub(crate) fn bilinear_u8(src: &[u8], src_hw: [usize; 2], dst_hw: [usize; 2]) -> Vec<u8> {
+    let src: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+    let mut dst = vec![0f32; dst_hw[0] * dst_hw[1]];
+    bilinear(&src, src_hw, &mut dst, dst_hw);
+    dst.iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+/// The size after resizing the shorter side of `[height, width]` to `shorter`, keeping the
+/// aspect ratio with the longer side truncated, as torchvision's `Resize(int)` computes it.
+pub(crate) fn shorter_side_size([h, w]: [usize; 2], shorter: usize) -> [usize; 2] {
+    if w <= h {
+        [shorter * h / w, shorter]
+    } else {
+        [shorter, shorter * w / h]
+    }
+}
+
+/// Offset of a centre crop of `crop` from `len` along one axis: torchvision's
+/// `int(round((len - crop) / 2))` (Python rounds halves to even), negative when the crop is
+/// larger and the image is padded.
+fn crop_offset(len: usize, crop: usize) -> isize {
+    let diff = len as isize - crop as isize;
+    if diff < 0 {
+        return -((-diff) / 2);
+    }
+    let half = diff / 2;
+    if diff % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
+    }
+}
+
+/// Centre crop of a `[height, width]` plane to `crop`, zeros where the crop leaves the image.
+pub(crate) fn centre_crop(src: &[u8], [h, w]: [usize; 2], crop: [usize; 2]) -> Vec<u8> {
+    let (top, left) = (crop_offset(h, crop[0]), crop_offset(w, crop[1]));
+    let mut dst = vec![0u8; crop[0] * crop[1]];
+    for y in 0..crop[0] {
+        let sy = y as isize + top;
+        if !(0..h as isize).contains(&sy) {
+            continue;
+        }
+        for x in 0..crop[1] {
+            let sx = x as isize + left;
+            if (0..w as isize).contains(&sx) {
+                dst[y * crop[1] + x] = src[sy as usize * w + sx as usize];
+            }
+        }
+    }
+    dst
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bilinear;
+    use super::*;
+
+    #[test]
+    fn shorter_side_keeps_the_aspect_ratio_like_torchvision() {
+        // torchvision: Resize(256) of a 375x500 (HxW) image gives 256x341.
+        assert_eq!(shorter_side_size([375, 500], 256), [256, 341]);
+        assert_eq!(shorter_side_size([500, 375], 256), [341, 256]);
+        assert_eq!(shorter_side_size([10, 10], 4), [4, 4]);
+    }
+
+    #[test]
+    fn centre_crop_rounds_halves_to_even_and_pads_with_zeros() {
+        assert_eq!(crop_offset(256, 224), 16);
+        assert_eq!(crop_offset(5, 4), 0); // round(0.5) == 0
+        assert_eq!(crop_offset(7, 4), 2); // round(1.5) == 2
+        assert_eq!(crop_offset(2, 4), -1);
+        let src: Vec<u8> = (1..=9).collect();
+        assert_eq!(centre_crop(&src, [3, 3], [1, 1]), vec![5]);
+        assert_eq!(
+            centre_crop(&[1, 2, 3, 4], [2, 2], [4, 4]),
+            vec![0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0]
+        );
+    }
 
     #[test]
     fn upscaling_by_two_interpolates_between_centres() {

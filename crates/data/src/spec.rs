@@ -2,7 +2,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{DataError, Dataset, read_idx_split};
+use crate::{
+    DataError, Dataset, SourceOptions, read_csv, read_hf_parquet, read_idx_split,
+    read_image_folder, read_npy,
+};
 
 /// The kinds of dataset source named on the command line (`--dataset KIND:PATH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +91,13 @@ impl fmt::Display for DatasetSpec {
 
 impl DatasetSpec {
     /// Reads one split of the source into memory.
-    pub fn load(&self, split: &str) -> Result<Dataset, DataError> {
+    pub fn load(&self, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
         match self.kind {
             DatasetKind::Idx => read_idx_split(&self.path, split),
-            other => Err(DataError::UnsupportedKind {
-                kind: other.as_str().to_string(),
-            }),
+            DatasetKind::ImageFolder => read_image_folder(&self.path, split, options),
+            DatasetKind::Parquet => read_hf_parquet(&self.path, split, options),
+            DatasetKind::Npy => read_npy(&self.path, split, options),
+            DatasetKind::Csv => read_csv(&self.path, split, options),
         }
     }
 }

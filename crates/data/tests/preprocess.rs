@@ -21,9 +21,9 @@ fn raw(p: Preprocess) -> Preprocess {
 }
 
 fn run(p: &Preprocess, input: SampleShape, src: &[u8]) -> Vec<f32> {
-    p.validate(input).unwrap();
+    p.validate_shape(input).unwrap();
     let mut dst = vec![f32::NAN; p.output_shape(input).len()];
-    p.sample_into(input, src, &mut dst);
+    p.sample_into(input, distill_data::SampleRef::U8(src), &mut dst);
     dst
 }
 
@@ -86,7 +86,7 @@ fn grayscale_is_replicated_and_rgb_becomes_luma() {
             channels: Some(3),
             ..Preprocess::default()
         }
-        .validate(shape(2, 1, 1))
+        .validate_shape(shape(2, 1, 1))
         .is_err()
     );
 }
@@ -127,16 +127,16 @@ fn sizes_parse_and_bad_values_are_refused() {
         resize: Some([0, 4]),
         ..Preprocess::default()
     };
-    assert!(zero.validate(shape(1, 2, 2)).is_err());
+    assert!(zero.validate_shape(shape(1, 2, 2)).is_err());
     let mean3 = Preprocess {
         mean: vec![0.1, 0.2, 0.3],
         ..Preprocess::default()
     };
     // Three means fit grayscale data only once it is converted to 3 channels.
-    assert!(mean3.validate(shape(1, 2, 2)).is_err());
+    assert!(mean3.validate_shape(shape(1, 2, 2)).is_err());
     let to_rgb = Preprocess {
         channels: Some(3),
         ..mean3
     };
-    to_rgb.validate(shape(1, 2, 2)).unwrap();
+    to_rgb.validate_shape(shape(1, 2, 2)).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Turns dataset positions into model-ready batches `[batch, C, H, W]`, optionally augmented.
 
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess};
+use distill_data::{Dataset, Preprocess, SampleRef};
 use rayon::prelude::*;
 
 use crate::Augment;
@@ -30,14 +30,15 @@ impl Batcher<'_> {
                     || vec![0u8; n],
                     |scratch, (dst, &pos)| {
                         let mut rng = SplitMix64::derive(seed, epoch, pos as u64);
-                        augment_into(
-                            self.augment,
-                            shape,
-                            self.dataset.sample(pos),
-                            scratch,
-                            &mut rng,
-                        );
-                        self.preprocess.sample_into(shape, scratch, dst);
+                        self.dataset.with_sample(pos, |shape, src| match src {
+                            SampleRef::U8(bytes) => {
+                                augment_into(self.augment, shape, bytes, scratch, &mut rng);
+                                self.preprocess
+                                    .sample_into(shape, SampleRef::U8(scratch), dst);
+                            }
+                            // Config validation refuses augmenting float data.
+                            SampleRef::F32(_) => self.preprocess.sample_into(shape, src, dst),
+                        });
                     },
                 );
             out

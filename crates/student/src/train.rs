@@ -96,11 +96,23 @@ pub fn train(
             ));
         }
     };
-    config.preprocess.validate(train.shape)?;
-    if !config.preprocess.keeps_geometry(train.shape) {
+    config.preprocess.validate(train)?;
+    // The data comes already brought to the student's input size and channels
+    // (`Dataset::into_geometry`); batches are only normalised.
+    let in_shape = |d: &Dataset| {
+        !matches!(d.samples, distill_data::Samples::Encoded(_))
+            && config.preprocess.output_shape(d.shape) == d.shape
+    };
+    if !in_shape(train) || !in_shape(test) {
         return Err(StudentError::BadConfig(
-            "students train on the source size and channels for now: drop --resize/--channels"
+            "the data must be brought to the student's input size first (Dataset::into_geometry)"
                 .into(),
+        ));
+    }
+    let preprocess = config.preprocess.normalisation_only();
+    if train.is_float() && !config.augment.is_empty() {
+        return Err(StudentError::BadConfig(
+            "--augment flips and shifts images; this data holds float features".into(),
         ));
     }
     let device = compute_device().autodiff();
@@ -128,7 +140,7 @@ pub fn train(
 
     let batcher = Batcher {
         dataset: train,
-        preprocess: &config.preprocess,
+        preprocess: &preprocess,
         augment: &config.augment,
     };
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
@@ -221,8 +233,7 @@ pub fn train(
         let seconds = started.elapsed().as_secs_f64();
 
         let valid = model.valid();
-        let test_logits =
-            predict_logits(&valid, test, &config.preprocess, EVAL_BATCH, &eval_device);
+        let test_logits = predict_logits(&valid, test, &preprocess, EVAL_BATCH, &eval_device);
         let per_sample = |sum: f64| sum / seen.max(1) as f64;
         let classes = config.num_classes;
         let m = EpochMetrics {
@@ -232,8 +243,7 @@ pub fn train(
             hard_loss: per_sample(sums.hard),
             train_accuracy: correct as f64 / seen.max(1) as f64,
             val_accuracy: val.as_ref().map(|v| {
-                let logits =
-                    predict_logits(&valid, v, &config.preprocess, EVAL_BATCH, &eval_device);
+                let logits = predict_logits(&valid, v, &preprocess, EVAL_BATCH, &eval_device);
                 accuracy(&logits, classes, &v.labels)
             }),
             test_accuracy: accuracy(&test_logits, classes, &test.labels),

@@ -137,7 +137,12 @@ fn consume(
     for (range, logits) in from_model {
         labels.clear();
         labels.extend(data.labels[range.clone()].iter().map(|&l| Some(l)));
-        writer.push(&data.ids[range.clone()], &labels, &logits)?;
+        let keys = if data.keys.is_empty() {
+            &[][..]
+        } else {
+            &data.keys[range.clone()]
+        };
+        writer.push(&data.ids[range.clone()], &labels, &logits, keys)?;
         on_rows(range.len());
     }
     if writer.rows_done() < data.len() {

@@ -127,7 +127,12 @@ pub fn model_preprocess(model: &OnnxModel, data: SampleShape) -> Preprocess {
         .and_then(|p| serde_json::from_str::<Preprocess>(p).ok())
     {
         Some(recorded) => Preprocess {
-            resize: recorded.resize.or(from_shape.resize),
+            // A recorded shorter-side resize or crop already fixes the size.
+            resize: if recorded.resize_shorter.is_some() || recorded.crop.is_some() {
+                recorded.resize
+            } else {
+                recorded.resize.or(from_shape.resize)
+            },
             channels: recorded.channels.or(from_shape.channels),
             ..recorded
         },

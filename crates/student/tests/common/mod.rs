@@ -91,6 +91,8 @@ pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
             split: data.split.clone(),
             samples: data.len(),
             fingerprint: data.fingerprint(),
+            classes: vec![],
+            skipped: vec![],
         },
         preprocess: Preprocess::default(),
         tool_version: "test".into(),
@@ -111,7 +113,7 @@ pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
             })
         })
         .collect();
-    writer.push(&data.ids, &labels, &logits).unwrap();
+    writer.push(&data.ids, &labels, &logits, &[]).unwrap();
     writer.finish().unwrap();
 }
 

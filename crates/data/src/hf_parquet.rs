@@ -1,0 +1,248 @@
+//! Image datasets stored as Parquet the way the Hugging Face hub stores them: an image
+//! column (a struct of `bytes` and `path`, or plain binary) and an integer label column,
+//! over one or several files (`data/train-00000-of-00002.parquet`, …).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{
+    DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::dataset::Samples;
+use crate::image::check_images;
+use crate::imagefolder::{read_dir_sorted, relative_key};
+use crate::{DataError, Dataset, SourceOptions};
+
+/// The Parquet files of `split`: `path` itself when it is a file, else the `.parquet` files
+/// under it whose name starts with the split (`train-…`, `train.parquet`) or that sit in a
+/// folder named after it, sorted by relative path.
+pub(crate) fn split_files(path: &Path, split: &str) -> Result<Vec<PathBuf>, DataError> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        return Err(DataError::invalid(path, "no such file or folder"));
+    }
+    let mut all = Vec::new();
+    collect_parquet(path, &mut all)?;
+    if all.is_empty() {
+        return Err(DataError::invalid(path, "no .parquet files in this folder"));
+    }
+    let in_split = |p: &PathBuf| {
+        let rel = relative_key(path, p);
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        let name = parts.pop().unwrap_or_default();
+        parts.contains(&split)
+            || [
+                format!("{split}-"),
+                format!("{split}."),
+                format!("{split}_"),
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
+    };
+    let chosen: Vec<PathBuf> = all.iter().filter(|p| in_split(p)).cloned().collect();
+    if chosen.is_empty() {
+        let names: Vec<String> = all.iter().take(8).map(|p| relative_key(path, p)).collect();
+        return Err(DataError::invalid(
+            path,
+            format!(
+                "no Parquet file of split '{split}' (expected {split}-*.parquet or a '{split}' folder; found {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(chosen)
+}
+
+fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    for p in read_dir_sorted(dir)? {
+        if p.is_dir() {
+            collect_parquet(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Reads split `split`. Sample ids count rows over the files in order; keys are
+/// `FILE:ROW` with the file relative to `path`.
+pub fn read_hf_parquet(
+    path: &Path,
+    split: &str,
+    options: &SourceOptions,
+) -> Result<Dataset, DataError> {
+    let files = split_files(path, split)?;
+    let base = if path.is_file() {
+        path.parent().unwrap_or(Path::new(""))
+    } else {
+        path
+    };
+    let mut keyed = Vec::new();
+    let mut labels = Vec::new();
+    for file in &files {
+        let name = relative_key(base, file);
+        read_file(file, options, |row, bytes, label| {
+            keyed.push((format!("{name}:{row}"), bytes));
+            labels.push(label);
+        })?;
+    }
+    let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+    let checked = check_images(base, keyed, options.skip_bad)?;
+    let mut data = Dataset::new(
+        format!("parquet:{}", path.display()),
+        split.to_string(),
+        checked.shape,
+        checked.keep.iter().map(|&i| i as u64).collect(),
+        checked.keep.iter().map(|&i| labels[i]).collect(),
+        Samples::Encoded(checked.images),
+    );
+    data.keys = checked.keep.iter().map(|&i| keys[i].clone()).collect();
+    data.skipped = checked.skipped;
+    Ok(data)
+}
+
+/// Calls `row(index, image bytes, label)` for each row of one file.
+fn read_file(
+    file: &Path,
+    options: &SourceOptions,
+    mut row: impl FnMut(usize, Vec<u8>, i32),
+) -> Result<(), DataError> {
+    let bad = |reason: String| DataError::invalid(file, reason);
+    let handle = File::open(file).map_err(|e| DataError::io(file, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let find = |wanted: Option<&String>, default: &str, what: &str, flag: &str| {
+        let name = wanted.map_or(default, |w| w.as_str());
+        columns.iter().position(|c| c == name).ok_or_else(|| {
+            bad(format!(
+                "no {what} column '{name}' (columns: {}); name it with {flag}",
+                columns.join(", ")
+            ))
+        })
+    };
+    let image_at = find(
+        options.image_column.as_ref(),
+        "image",
+        "image",
+        "--image-column",
+    )?;
+    let label_at = find(
+        options.label_column.as_ref(),
+        "label",
+        "label",
+        "--label-column",
+    )?;
+    let image_type = schema.field(image_at).data_type().clone();
+    let label_type = schema.field(label_at).data_type().clone();
+    if !is_image_type(&image_type) {
+        return Err(bad(format!(
+            "column '{}' holds {image_type}, expected images: binary, or a struct with a binary 'bytes' field",
+            columns[image_at]
+        )));
+    }
+    if !label_type.is_integer() {
+        return Err(bad(format!(
+            "label column '{}' holds {label_type}, expected integer class ids (map names to ids first)",
+            columns[label_at]
+        )));
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [image_at, label_at]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut index = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(format!("cannot read rows: {e}")))?;
+        let images = batch
+            .column_by_name(&columns[image_at])
+            .ok_or_else(|| bad("image column vanished on reading".into()))?;
+        let labels = batch
+            .column_by_name(&columns[label_at])
+            .ok_or_else(|| bad("label column vanished on reading".into()))?;
+        let labels = labels_i32(labels).map_err(|r| bad(format!("rows from {index}: {r}")))?;
+        for (i, label) in labels.into_iter().enumerate() {
+            let label = label.ok_or_else(|| {
+                bad(format!(
+                    "row {}: label is null (every sample needs a class id)",
+                    index + i
+                ))
+            })?;
+            // A null image is kept as no bytes, so it fails decoding and is reported
+            // (or skipped) with the others.
+            row(index + i, image_bytes(images, i).unwrap_or_default(), label);
+        }
+        index += batch.num_rows();
+    }
+    Ok(())
+}
+
+fn is_binary(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+fn is_image_type(t: &DataType) -> bool {
+    match t {
+        DataType::Struct(fields) => fields
+            .iter()
+            .any(|f| f.name() == "bytes" && is_binary(f.data_type())),
+        t => is_binary(t),
+    }
+}
+
+/// The encoded bytes of row `i` of an image column, `None` when null.
+fn image_bytes(column: &ArrayRef, i: usize) -> Option<Vec<u8>> {
+    if column.is_null(i) {
+        return None;
+    }
+    if let Some(s) = column.as_struct_opt() {
+        return image_bytes(s.column_by_name("bytes")?, i);
+    }
+    if let Some(b) = column.as_binary_opt::<i32>() {
+        return Some(b.value(i).to_vec());
+    }
+    if let Some(b) = column.as_binary_opt::<i64>() {
+        return Some(b.value(i).to_vec());
+    }
+    column.as_binary_view_opt().map(|b| b.value(i).to_vec())
+}
+
+/// An integer column as `i32` class ids (`None` for nulls); the error names the reason.
+fn labels_i32(column: &ArrayRef) -> Result<Vec<Option<i32>>, String> {
+    macro_rules! convert {
+        ($($t:ty),*) => {$(
+            if let Some(a) = column.as_primitive_opt::<$t>() {
+                return a
+                    .iter()
+                    .map(|v| match v {
+                        None => Ok(None),
+                        Some(v) => i32::try_from(v)
+                            .ok()
+                            .filter(|v| *v >= 0)
+                            .map(Some)
+                            .ok_or_else(|| format!("label {v} is not a class id (0 or more)")),
+                    })
+                    .collect();
+            }
+        )*};
+    }
+    convert!(
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type
+    );
+    Err(format!(
+        "labels of type {} are not integers",
+        column.data_type()
+    ))
+}

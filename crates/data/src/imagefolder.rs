@@ -1,0 +1,159 @@
+//! Image folders in the torchvision `ImageFolder` convention: `root/<class>/<file>`,
+//! optionally one such tree per split (`root/train/<class>/<file>`).
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::dataset::Samples;
+use crate::image::check_images;
+use crate::{DataError, Dataset, SourceOptions};
+
+/// File extensions read as images (lower case); other files are ignored, as torchvision
+/// ignores them.
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
+
+/// Folder names that mark a root holding one tree per split.
+const SPLIT_FOLDERS: [&str; 5] = ["train", "test", "val", "valid", "validation"];
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The entries of `dir`, sorted by path.
+pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        entries.push(entry.map_err(|e| DataError::io(dir, e))?.path());
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+/// Image files under `dir`, recursively (links followed, as torchvision follows them).
+fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            images_under(&path, out)?;
+        } else if is_image(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The folder of class folders for `split`: `root/<split>` where it exists, else `root`
+/// itself when it holds no split folders (one split, read for any `--split`).
+fn split_root(root: &Path, split: &str) -> Result<PathBuf, DataError> {
+    if !root.is_dir() {
+        return Err(DataError::invalid(root, "no such folder"));
+    }
+    let candidate = root.join(split);
+    if candidate.is_dir() {
+        return Ok(candidate);
+    }
+    let present: Vec<&str> = SPLIT_FOLDERS
+        .iter()
+        .copied()
+        .filter(|s| root.join(s).is_dir())
+        .collect();
+    if !present.is_empty() {
+        return Err(DataError::invalid(
+            root,
+            format!(
+                "no '{split}' folder (split folders here: {})",
+                present.join(", ")
+            ),
+        ));
+    }
+    Ok(root.to_path_buf())
+}
+
+/// Reads split `split` of an image folder. Class ids are the ranks of the sorted class
+/// folder names; sample ids the ranks of the sorted relative paths (`class/file`), which
+/// are the samples' keys. Images are read and decoded in parallel.
+pub fn read_image_folder(
+    root: &Path,
+    split: &str,
+    options: &SourceOptions,
+) -> Result<Dataset, DataError> {
+    let dir = split_root(root, split)?;
+    let mut classes = Vec::new();
+    let mut loose = Vec::new();
+    for path in read_dir_sorted(&dir)? {
+        if path.is_dir() {
+            classes.push(path);
+        } else if is_image(&path) {
+            loose.push(path);
+        }
+    }
+    if classes.is_empty() {
+        let reason = match loose.first() {
+            Some(f) => format!(
+                "images must sit in one folder per class (root/<class>/<file>), but {} is directly in the root",
+                f.display()
+            ),
+            None => "empty folder: expected one folder per class holding images".to_string(),
+        };
+        return Err(DataError::invalid(&dir, reason));
+    }
+    let mut files: Vec<(String, i32, PathBuf)> = Vec::new();
+    let mut class_names = Vec::new();
+    for (class_id, class_dir) in classes.iter().enumerate() {
+        let mut images = Vec::new();
+        images_under(class_dir, &mut images)?;
+        if images.is_empty() {
+            return Err(DataError::invalid(
+                class_dir,
+                format!(
+                    "class folder has no images (looked for .{} files)",
+                    IMAGE_EXTENSIONS.join(", .")
+                ),
+            ));
+        }
+        class_names.push(file_name(class_dir));
+        for path in images {
+            files.push((relative_key(&dir, &path), class_id as i32, path));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let contents = files
+        .par_iter()
+        .map(|(_, _, path)| std::fs::read(path).map_err(|e| DataError::io(path, e)))
+        .collect::<Result<Vec<Vec<u8>>, DataError>>()?;
+    let keyed = files
+        .iter()
+        .map(|(key, _, _)| key.clone())
+        .zip(contents)
+        .collect();
+    let checked = check_images(&dir, keyed, options.skip_bad)?;
+    let mut data = Dataset::new(
+        format!("imagefolder:{}", root.display()),
+        split.to_string(),
+        checked.shape,
+        checked.keep.iter().map(|&i| i as u64).collect(),
+        checked.keep.iter().map(|&i| files[i].1).collect(),
+        Samples::Encoded(checked.images),
+    );
+    data.keys = checked.keep.iter().map(|&i| files[i].0.clone()).collect();
+    data.skipped = checked.skipped;
+    data.class_names = class_names;
+    Ok(data)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `path` relative to `base`, with `/` separators on every platform.
+pub(crate) fn relative_key(base: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}

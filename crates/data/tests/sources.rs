@@ -1,0 +1,352 @@
+//! Every dataset source on its committed fixture (made by
+//! scripts/make-real-world-fixtures.sh from the Fashion-MNIST subset): the ids, labels, keys
+//! and pixels it yields, and a clear error for each kind of bad input.
+
+use std::path::{Path, PathBuf};
+
+use distill_data::{Dataset, DatasetSpec, SampleRef, SampleShape, SourceOptions, read_idx_split};
+
+fn datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+fn load(spec: &str, split: &str) -> Dataset {
+    load_with(spec, split, &SourceOptions::default())
+}
+
+fn load_with(spec: &str, split: &str, options: &SourceOptions) -> Dataset {
+    let spec: DatasetSpec = spec.parse().unwrap();
+    spec.load(split, options)
+        .unwrap_or_else(|e| panic!("{spec} {split}: {e}"))
+}
+
+fn load_err(spec: &str, split: &str, options: &SourceOptions) -> String {
+    let spec: DatasetSpec = spec.parse().unwrap();
+    match spec.load(split, options) {
+        Ok(d) => panic!("{spec} loaded {} samples; expected an error", d.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn fixture(rel: &str) -> String {
+    datasets().join(rel).display().to_string()
+}
+
+/// The decoded values of sample `i` and its shape.
+fn pixels(data: &Dataset, i: usize) -> (SampleShape, Vec<f32>) {
+    data.with_sample(i, |shape, src| {
+        let values = match src {
+            SampleRef::U8(v) => v.iter().map(|&b| b as f32).collect(),
+            SampleRef::F32(v) => v.to_vec(),
+        };
+        (shape, values)
+    })
+}
+
+fn idx(split: &str) -> Dataset {
+    read_idx_split(&datasets().join("fashion-mnist-mini"), split).unwrap()
+}
+
+/// The Fashion-MNIST index a fixture file was made from: `train-0042.png` -> 42.
+fn source_index(key: &str) -> usize {
+    let name = key.rsplit('/').next().unwrap();
+    name.split(['-', '.']).nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn image_folder_yields_sorted_paths_class_ids_from_sorted_names_and_exact_pixels() {
+    let spec = format!("imagefolder:{}", fixture("images-mini"));
+    let data = load(&spec, "train");
+    assert_eq!(
+        data.len(),
+        48,
+        "12 images in each of 4 classes; notes.txt is ignored"
+    );
+    assert_eq!(data.ids, (0..48).collect::<Vec<u64>>());
+    let mut sorted = data.keys.clone();
+    sorted.sort();
+    assert_eq!(data.keys, sorted, "ids follow the sorted relative paths");
+    assert_eq!(
+        data.class_names,
+        ["ankle_boot", "sneaker", "trouser", "tshirt"]
+    );
+    let fashion = idx("train");
+    for (i, key) in data.keys.iter().enumerate() {
+        let class = key.split('/').next().unwrap();
+        let expected = data.class_names.iter().position(|c| c == class).unwrap();
+        assert_eq!(data.labels[i], expected as i32, "{key}");
+        // Fashion-MNIST labels 9, 7, 1, 0 are the folders in sorted order.
+        let original = fashion.labels[source_index(key)];
+        assert_eq!(original, [9, 7, 1, 0][expected], "{key}");
+    }
+    // Some images are colour: the split is RGB, and sizes differ.
+    assert_eq!(data.shape.channels, 3);
+    assert!(data.has_varying_size());
+    let sizes: std::collections::BTreeSet<(usize, usize)> = (0..data.len())
+        .map(|i| pixels(&data, i).0)
+        .map(|s| (s.height, s.width))
+        .collect();
+    assert_eq!(
+        sizes,
+        [(28, 28), (36, 44), (40, 32)].into_iter().collect(),
+        "PNG/BMP 28x28, JPEG 36x44, WebP 40x32"
+    );
+    // Grayscale PNGs hold the IDX pixels, replicated to the three channels.
+    let fashion_pixels = fashion.pixels().unwrap();
+    let mut checked = 0;
+    for (i, key) in data.keys.iter().enumerate() {
+        if !key.ends_with(".png") {
+            continue;
+        }
+        let (shape, values) = pixels(&data, i);
+        let at = source_index(key) * 784;
+        let original: Vec<f32> = fashion_pixels[at..at + 784]
+            .iter()
+            .map(|&b| b as f32)
+            .collect();
+        assert_eq!(shape.channels, 3);
+        for c in 0..3 {
+            assert_eq!(&values[c * 784..(c + 1) * 784], &original[..], "{key}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 12);
+    // Another split is its own folder.
+    assert_eq!(load(&spec, "test").len(), 24);
+}
+
+#[test]
+fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
+    let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "train");
+    let parquet = load(
+        &format!("parquet:{}", fixture("images-mini-parquet")),
+        "train",
+    );
+    assert_eq!(parquet.ids, folder.ids);
+    assert_eq!(parquet.labels, folder.labels);
+    assert_eq!(parquet.keys[0], "data/train-00000-of-00002.parquet:0");
+    assert_eq!(parquet.keys[47], "data/train-00001-of-00002.parquet:23");
+    for i in 0..folder.len() {
+        assert_eq!(pixels(&parquet, i), pixels(&folder, i), "sample {i}");
+    }
+    // The encoded files are the same bytes, so the fingerprints agree.
+    assert_eq!(parquet.fingerprint(), folder.fingerprint());
+    // One file alone is one split; column names can be chosen.
+    let one = fixture("images-mini-parquet/data/test-00000-of-00001.parquet");
+    let options = SourceOptions {
+        image_column: Some("image".into()),
+        label_column: Some("label".into()),
+        ..SourceOptions::default()
+    };
+    assert_eq!(
+        load_with(&format!("parquet:{one}"), "test", &options).len(),
+        24
+    );
+    let err = load_err(
+        &format!("parquet:{one}"),
+        "test",
+        &SourceOptions {
+            image_column: Some("img".into()),
+            ..SourceOptions::default()
+        },
+    );
+    assert!(
+        err.contains("no image column 'img'") && err.contains("columns: image, label"),
+        "{err}"
+    );
+    let err = load_err(
+        &format!("parquet:{}", fixture("images-mini-parquet")),
+        "validation",
+        &SourceOptions::default(),
+    );
+    assert!(
+        err.contains("no Parquet file of split 'validation'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numpy_archives_and_folders_yield_the_idx_samples() {
+    let npz = load(
+        &format!("npy:{}", fixture("arrays/fashion-mini.npz")),
+        "test",
+    );
+    let fashion = idx("test");
+    assert_eq!(npz.len(), 100);
+    assert_eq!(npz.ids, (0..100).collect::<Vec<u64>>());
+    assert_eq!(npz.labels, fashion.labels[..100]);
+    assert_eq!(
+        npz.shape,
+        SampleShape {
+            channels: 1,
+            height: 28,
+            width: 28
+        }
+    );
+    assert_eq!(
+        npz.pixels().unwrap(),
+        &fashion.pixels().unwrap()[..100 * 784]
+    );
+
+    // f32 [N, 28, 28, 1] (channels last) with int64 labels: floats, transposed to [1, 28, 28].
+    let f32s = load(
+        &format!("npy:{}", fixture("arrays/fashion-mini-f32")),
+        "train",
+    );
+    let train = idx("train");
+    assert!(f32s.is_float());
+    assert_eq!(f32s.len(), 40);
+    assert_eq!(f32s.shape, npz.shape);
+    assert_eq!(f32s.labels, train.labels[..40]);
+    let (_, values) = pixels(&f32s, 3);
+    let expected: Vec<f32> = train.pixels().unwrap()[3 * 784..4 * 784]
+        .iter()
+        .map(|&b| b as f32 / 255.0)
+        .collect();
+    assert_eq!(values, expected);
+
+    // Keys can be named.
+    let named = SourceOptions {
+        images_key: Some("x_train".into()),
+        labels_key: Some("y_train".into()),
+        ..SourceOptions::default()
+    };
+    let spec = format!("npy:{}", fixture("arrays/fashion-mini.npz"));
+    assert_eq!(load_with(&spec, "anything", &named).len(), 200);
+    let err = load_err(
+        &spec,
+        "train",
+        &SourceOptions {
+            images_key: Some("pixels".into()),
+            ..SourceOptions::default()
+        },
+    );
+    assert!(
+        err.contains("no samples array (looked for pixels") && err.contains("x_test"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_yields_float_rows_and_integer_labels() {
+    let spec = format!("csv:{}", fixture("tabular/wine"));
+    let data = load(&spec, "train");
+    let text = std::fs::read_to_string(datasets().join("tabular/wine/train.csv")).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(data.len(), rows.len());
+    assert_eq!(
+        data.shape,
+        SampleShape {
+            channels: 13,
+            height: 1,
+            width: 1
+        },
+        "features are channels, so --mean/--std can be given per feature"
+    );
+    assert!(data.is_float());
+    for i in [0, rows.len() - 1] {
+        let fields: Vec<f32> = rows[i].split(',').map(|f| f.parse().unwrap()).collect();
+        assert_eq!(pixels(&data, i).1, fields[..13], "row {i}");
+        assert_eq!(data.labels[i], fields[13] as i32);
+    }
+    assert_eq!(data.num_classes(), 3);
+    assert_eq!(load(&spec, "test").len(), 54);
+}
+
+/// A temporary image folder holding a copy of the test split's `tshirt` class.
+fn folder_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = datasets().join("images-mini/test/tshirt");
+    let to = dir.path().join("tshirt");
+    std::fs::create_dir(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn an_image_that_is_not_an_image_fails_naming_it_or_is_skipped_and_listed() {
+    let dir = folder_copy();
+    std::fs::write(dir.path().join("tshirt/broken.png"), b"this is text").unwrap();
+    let spec = format!("imagefolder:{}", dir.path().display());
+    let err = load_err(&spec, "train", &SourceOptions::default());
+    assert!(
+        err.contains("tshirt/broken.png") && err.contains("--skip-bad"),
+        "{err}"
+    );
+    let skip = SourceOptions {
+        skip_bad: true,
+        ..SourceOptions::default()
+    };
+    let data = load_with(&spec, "train", &skip);
+    assert_eq!(data.len(), 6);
+    assert_eq!(data.skipped.len(), 1);
+    assert_eq!(data.skipped[0].key, "tshirt/broken.png");
+    // The skipped file keeps its id slot: the others' ids do not depend on it.
+    assert_eq!(data.ids, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn each_bad_input_has_its_own_clear_error() {
+    let none = SourceOptions::default();
+    let bad = |rel: &str| fixture(&format!("bad/{rel}"));
+
+    // A label column of strings (Parquet and CSV).
+    let err = load_err(
+        &format!("parquet:{}", bad("string-labels.parquet")),
+        "train",
+        &none,
+    );
+    assert!(
+        err.contains("string-labels.parquet")
+            && err.contains("label column 'label' holds Utf8, expected integer class ids"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("names.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,4,cat\n").unwrap();
+    let err = load_err(&format!("csv:{}", csv.display()), "train", &none);
+    assert!(
+        err.contains("names.csv: line 3, column 'label': label 'cat' is not an integer class id"),
+        "{err}"
+    );
+
+    // A CSV with a missing value.
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,,1\n").unwrap();
+    let err = load_err(&format!("csv:{}", csv.display()), "train", &none);
+    assert!(err.contains("line 3, column 'b': missing value"), "{err}");
+
+    // An NPY array of the wrong rank.
+    let err = load_err(&format!("npy:{}", bad("rank1.npz")), "train", &none);
+    assert!(
+        err.contains("rank1.npz/x")
+            && err.contains("shape [5] (rank 1), expected [N, F], [N, H, W]"),
+        "{err}"
+    );
+
+    // An empty folder, and a class folder without images.
+    let empty = tempfile::tempdir().unwrap();
+    let spec = format!("imagefolder:{}", empty.path().display());
+    let err = load_err(&spec, "train", &none);
+    assert!(err.contains("empty folder"), "{err}");
+    std::fs::create_dir(empty.path().join("cat")).unwrap();
+    std::fs::write(empty.path().join("cat/readme.txt"), "no images here").unwrap();
+    let err = load_err(&spec, "train", &none);
+    assert!(
+        err.contains("cat: class folder has no images (looked for .png, .jpg"),
+        "{err}"
+    );
+
+    // A split folder that is not there.
+    let err = load_err(
+        &format!("imagefolder:{}", fixture("images-mini")),
+        "val",
+        &none,
+    );
+    assert!(
+        err.contains("no 'val' folder (split folders here: train, test)"),
+        "{err}"
+    );
+}

@@ -1,0 +1,395 @@
+//! End to end on the inputs people have (issue 6): an image folder and the same images as
+//! Hugging Face-style Parquet, NumPy arrays, a CSV table; teachers exported by
+//! scikit-learn (skl2onnx) and in NHWC layout as Keras/tf2onnx export them. Fixtures come
+//! from scripts/make-real-world-fixtures.sh.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::AsArray;
+use arrow::datatypes::{Float32Type, UInt64Type};
+use common::{distill, fails, json, max_abs_diff, repo, run};
+use distill_data::{DatasetSpec, SourceOptions};
+use distill_teacher::{InferencePlan, OnnxModel};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn teacher(name: &str) -> PathBuf {
+    repo(&format!("datasets/teacher/test/{name}.onnx"))
+}
+
+fn folder() -> String {
+    format!("imagefolder:{}", repo("datasets/images-mini").display())
+}
+
+fn hf_parquet() -> String {
+    format!("parquet:{}", repo("datasets/images-mini-parquet").display())
+}
+
+fn wine() -> String {
+    format!("csv:{}", repo("datasets/tabular/wine").display())
+}
+
+fn cache_cmd(teacher: &Path, out: &Path, dataset: &str, split: &str, extra: &[&str]) -> Command {
+    let mut cmd = distill();
+    cmd.args(["cache-logits", "--teacher"])
+        .arg(teacher)
+        .arg("--out")
+        .arg(out)
+        .args(["--dataset", dataset, "--split", split])
+        .args(extra);
+    cmd
+}
+
+/// Every row of a cache read with the plain arrow reader: ids, keys (if any), logits.
+struct Rows {
+    ids: Vec<u64>,
+    keys: Vec<String>,
+    logits: Vec<f32>,
+}
+
+fn read_rows(dir: &Path) -> Rows {
+    let mut rows = Rows {
+        ids: vec![],
+        keys: vec![],
+        logits: vec![],
+    };
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    parts.sort();
+    for path in parts {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let ids = batch.column_by_name("sample_id").unwrap();
+            rows.ids
+                .extend(ids.as_primitive::<UInt64Type>().values().iter());
+            if let Some(keys) = batch.column_by_name("key") {
+                rows.keys.extend(
+                    keys.as_string::<i32>()
+                        .iter()
+                        .map(|k| k.unwrap().to_string()),
+                );
+            }
+            let logits = batch.column_by_name("logits").unwrap();
+            let values = logits.as_fixed_size_list().values().clone();
+            rows.logits
+                .extend(values.as_primitive::<Float32Type>().values().iter());
+        }
+    }
+    rows
+}
+
+/// The model's outputs over a split, run directly in ONNX Runtime one sample at a time on
+/// the samples preprocessed by `preprocess`, from the output named `output` (or the default).
+fn direct(
+    teacher: &Path,
+    dataset: &str,
+    split: &str,
+    preprocess: &distill_data::Preprocess,
+    output: Option<&str>,
+) -> Vec<f32> {
+    let spec: DatasetSpec = dataset.parse().unwrap();
+    let data = spec.load(split, &SourceOptions::default()).unwrap();
+    let mut model = OnnxModel::open(teacher, Some(1)).unwrap();
+    let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), output).unwrap();
+    (0..data.len())
+        .flat_map(|i| {
+            model
+                .run_positions(&plan, &data, preprocess, &[i])
+                .unwrap()
+                .1
+        })
+        .collect()
+}
+
+#[test]
+fn an_nhwc_teacher_gives_identical_logits_over_an_image_folder_and_its_parquet_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let nhwc = teacher("nhwc-rgb");
+    let flags = [
+        "--resize-shorter",
+        "36",
+        "--crop",
+        "32",
+        "--mean",
+        "0.485,0.456,0.406",
+        "--std",
+        "0.229,0.224,0.225",
+        "--rows-per-part",
+        "10",
+    ];
+    let from_folder = dir.path().join("folder");
+    let from_parquet = dir.path().join("parquet");
+    run(&mut cache_cmd(
+        &nhwc,
+        &from_folder,
+        &folder(),
+        "train",
+        &flags,
+    ));
+    run(&mut cache_cmd(
+        &nhwc,
+        &from_parquet,
+        &hf_parquet(),
+        "train",
+        &flags,
+    ));
+    let a = read_rows(&from_folder);
+    let b = read_rows(&from_parquet);
+    assert_eq!(a.ids, (0..48).collect::<Vec<u64>>());
+    assert_eq!(a.ids, b.ids);
+    assert_eq!(a.logits.len(), 48 * 4);
+    assert_eq!(a.logits, b.logits, "same images, same logits, bit for bit");
+    // The key column holds the relative path (folder) or file:row (Parquet).
+    assert_eq!(a.keys.len(), 48);
+    assert!(
+        a.keys[0].starts_with("ankle_boot/train-"),
+        "{:?}",
+        a.keys[0]
+    );
+    assert_eq!(b.keys[0], "data/train-00000-of-00002.parquet:0");
+    let manifest = json(&from_folder.join("manifest.json"));
+    assert_eq!(
+        manifest["dataset"]["classes"],
+        serde_json::json!(["ankle_boot", "sneaker", "trouser", "tshirt"])
+    );
+    assert_eq!(
+        manifest["preprocess"]["layout"], "nhwc",
+        "read from [N, 32, 32, 3]"
+    );
+    assert_eq!(manifest["preprocess"]["crop"], serde_json::json!([32, 32]));
+    assert_eq!(manifest["preprocess"]["resize_shorter"], 36);
+
+    // The same model run directly in ONNX Runtime, sample by sample.
+    let preprocess: distill_data::Preprocess =
+        serde_json::from_value(manifest["preprocess"].clone()).unwrap();
+    let expected = direct(&nhwc, &folder(), "train", &preprocess, None);
+    let diff = max_abs_diff(&a.logits, &expected);
+    assert!(
+        diff <= 1e-5,
+        "cached logits differ from a direct run by {diff}"
+    );
+
+    // Images of several sizes need a size to come to: the teacher's fixed 32x32 input is
+    // used when none is given (an exact resize), and an eval of the teacher works the same.
+    let exact = dir.path().join("exact");
+    run(&mut cache_cmd(&nhwc, &exact, &folder(), "test", &[]));
+    assert_eq!(
+        json(&exact.join("manifest.json"))["preprocess"]["resize"],
+        serde_json::json!([32, 32])
+    );
+}
+
+#[test]
+fn a_scikit_learn_teacher_caches_log_probabilities_over_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let skl = teacher("sklearn-wine");
+    let model = OnnxModel::open(&skl, Some(1)).unwrap();
+    let outputs: Vec<&str> = model.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        outputs,
+        ["label", "probabilities"],
+        "skl2onnx without ZipMap"
+    );
+    let out = dir.path().join("wine");
+    run(&mut cache_cmd(
+        &skl,
+        &out,
+        &wine(),
+        "test",
+        &["--teacher-output", "probs"],
+    ));
+    let manifest = json(&out.join("manifest.json"));
+    assert_eq!(
+        manifest["teacher"]["output"], "probabilities",
+        "the int64 label is passed over"
+    );
+    assert_eq!(
+        manifest["preprocess"]["scale"], 1.0,
+        "float features are not scaled"
+    );
+    assert_eq!(manifest["preprocess"]["layout"], "flat");
+    let rows = read_rows(&out);
+    assert!(rows.keys.is_empty(), "CSV rows have no key column");
+    let preprocess: distill_data::Preprocess =
+        serde_json::from_value(manifest["preprocess"].clone()).unwrap();
+    let probs = direct(&skl, &wine(), "test", &preprocess, Some("probabilities"));
+    let expected: Vec<f32> = probs.iter().map(|p| p.max(1e-30).ln()).collect();
+    let diff = max_abs_diff(&rows.logits, &expected);
+    // Batched and one-at-a-time runs round differently in the last bits; logs magnify that.
+    assert!(diff <= 1e-5, "cached log-probabilities differ by {diff}");
+    // The teacher is accurate on its test split, as inspect reports from the cache.
+    let report = run(distill().args(["inspect", "--json"]).arg(&out));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(
+        report["teacher_accuracy"].as_f64().unwrap() > 0.9,
+        "{report}"
+    );
+
+    // A student learns the table from the cached soft targets.
+    let train_cache = dir.path().join("wine-train");
+    run(&mut cache_cmd(
+        &skl,
+        &train_cache,
+        &wine(),
+        "train",
+        &["--teacher-output", "probs"],
+    ));
+    let student = dir.path().join("student");
+    run(distill()
+        .args(["train-student", "--arch", "mlp:32", "--dataset", &wine()])
+        .args([
+            "--mean",
+            "13,2.3,2.4,19.5,100,2.3,2,0.36,1.6,5,0.96,2.6,750",
+        ])
+        .args([
+            "--std",
+            "0.8,1.1,0.3,3.3,14,0.6,1,0.12,0.6,2.3,0.23,0.7,315",
+        ])
+        .args(["--epochs", "40", "--batch-size", "16", "--lr", "0.01"])
+        .args(["--temperature", "2", "--alpha", "0.5"])
+        .arg("--cache")
+        .arg(&train_cache)
+        .arg("--test-cache")
+        .arg(&out)
+        .arg("--out")
+        .arg(&student));
+    let result = json(&student.join("result.json"));
+    assert!(result["test_accuracy"].as_f64().unwrap() > 0.85, "{result}");
+}
+
+#[test]
+fn a_student_trains_at_its_own_size_from_a_teacher_cached_at_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let nhwc = teacher("nhwc-rgb");
+    let cache = dir.path().join("cache");
+    run(&mut cache_cmd(
+        &nhwc,
+        &cache,
+        &folder(),
+        "train",
+        &["--resize", "32"],
+    ));
+    // The student sees 16x16 grayscale images; the cache is joined by sample id.
+    let student = dir.path().join("student");
+    run(distill()
+        .args(["train-student", "--arch", "mlp:16", "--dataset", &folder()])
+        .args(["--resize", "16", "--channels", "1"])
+        .args(["--epochs", "2", "--batch-size", "8"])
+        .args(["--temperature", "2", "--alpha", "0.7"])
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--out")
+        .arg(&student));
+    let config = json(&student.join("config.json"));
+    assert_eq!(config["preprocess"]["resize"], serde_json::json!([16, 16]));
+    let result = json(&student.join("result.json"));
+    assert_eq!(result["epochs"], 2);
+    // The exported student carries its preprocessing: eval reads the folder with it.
+    let eval = run(distill()
+        .args(["eval", "--json", "--latency-runs", "3", "--model"])
+        .arg(student.join("model.onnx"))
+        .args(["--dataset", &folder(), "--split", "test"]));
+    let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(eval["samples"], 24);
+    let accuracy = eval["accuracy"].as_f64().unwrap();
+    // The same preprocessing in both; ONNX Runtime and burn may only differ on a near tie.
+    assert!(
+        (accuracy - result["test_accuracy"].as_f64().unwrap()).abs() <= 1.0 / 24.0 + 1e-9,
+        "eval {accuracy} vs training's test accuracy {result}"
+    );
+
+    // A cache of other data is refused.
+    let err = fails(
+        distill()
+            .args(["train-student", "--arch", "mlp:16"])
+            .args([
+                "--dataset",
+                &format!("npy:{}", repo("datasets/arrays/fashion-mini.npz").display()),
+            ])
+            .args(["--epochs", "1", "--temperature", "2", "--alpha", "0.5"])
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--out")
+            .arg(dir.path().join("wrong")),
+    );
+    assert!(
+        err.contains("the cache holds 48 samples but split 'train' of npy:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numpy_arrays_feed_a_teacher_the_same_as_idx() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlp = teacher("mlp");
+    let idx = common::mini();
+    let from_idx = dir.path().join("idx");
+    run(&mut cache_cmd(
+        &mlp,
+        &from_idx,
+        &idx,
+        "test",
+        &["--limit", "100"],
+    ));
+    let npz = format!("npy:{}", repo("datasets/arrays/fashion-mini.npz").display());
+    let from_npz = dir.path().join("npz");
+    run(&mut cache_cmd(&mlp, &from_npz, &npz, "test", &[]));
+    assert_eq!(read_rows(&from_idx).logits, read_rows(&from_npz).logits);
+    // f32 arrays already divided by 255: --scale 1 gives the same inputs up to rounding.
+    let f32s = format!("npy:{}", repo("datasets/arrays/fashion-mini-f32").display());
+    let from_f32 = dir.path().join("f32");
+    run(&mut cache_cmd(&mlp, &from_f32, &f32s, "test", &[]));
+    let f = read_rows(&from_f32).logits;
+    let diff = max_abs_diff(&f, &read_rows(&from_idx).logits[..f.len()]);
+    assert!(diff < 1e-4, "f32 arrays differ from bytes by {diff}");
+}
+
+#[test]
+fn a_corrupt_image_fails_the_cache_or_is_skipped_and_listed_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    for class in ["sneaker", "tshirt"] {
+        let to = images.join(class);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(repo("datasets/images-mini/test").join(class)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    // A JPEG cut short: the header reads, the pixels do not.
+    let jpeg = std::fs::read_dir(images.join("tshirt"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .unwrap();
+    let bytes = std::fs::read(&jpeg).unwrap();
+    std::fs::write(images.join("tshirt/cut.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    let spec = format!("imagefolder:{}", images.display());
+    let out = dir.path().join("cache");
+    let nhwc = teacher("nhwc-rgb");
+    let err = fails(&mut cache_cmd(&nhwc, &out, &spec, "train", &[]));
+    assert!(
+        err.contains("tshirt/cut.jpg") && err.contains("--skip-bad"),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists(), "nothing written");
+    let stderr = run(&mut cache_cmd(&nhwc, &out, &spec, "train", &["--skip-bad"])).stderr;
+    assert!(
+        String::from_utf8_lossy(&stderr).contains("skipped tshirt/cut.jpg"),
+        "the skipped file is reported"
+    );
+    let manifest = json(&out.join("manifest.json"));
+    assert_eq!(manifest["dataset"]["samples"], 12);
+    assert_eq!(manifest["dataset"]["skipped"][0]["key"], "tshirt/cut.jpg");
+    assert!(read_rows(&out).keys.iter().all(|k| k != "tshirt/cut.jpg"));
+}
