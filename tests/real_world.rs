@@ -393,3 +393,52 @@ fn a_corrupt_image_fails_the_cache_or_is_skipped_and_listed_in_the_manifest() {
     assert_eq!(manifest["dataset"]["skipped"][0]["key"], "tshirt/cut.jpg");
     assert!(read_rows(&out).keys.iter().all(|k| k != "tshirt/cut.jpg"));
 }
+
+#[test]
+fn a_sweep_runs_over_an_image_folder_with_the_students_own_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let nhwc = teacher("nhwc-rgb");
+    for split in ["train", "test"] {
+        run(&mut cache_cmd(
+            &nhwc,
+            &dir.path().join(split),
+            &folder(),
+            split,
+            &["--resize", "32"],
+        ));
+    }
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(
+        &grid,
+        "seeds = [1]\nepochs = 2\nbatch_size = 8\n[[grid]]\narch = [\"mlp:16\"]\ntemperature = [2]\nalpha = [0.5]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sweep");
+    run(distill()
+        .args(["sweep", "--grid"])
+        .arg(&grid)
+        .arg("--out")
+        .arg(&out)
+        .args(["--dataset", &folder(), "--resize", "12", "--channels", "1"])
+        .args(["--val-fraction", "0.25", "--budget-params", "100000"])
+        .arg("--teacher")
+        .arg(&nhwc)
+        .arg("--cache")
+        .arg(dir.path().join("train"))
+        .arg("--test-cache")
+        .arg(dir.path().join("test")));
+    // The baseline and the distilled student, each trained on 12x12 grayscale images.
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(
+        results.lines().count(),
+        4,
+        "header, teacher, 2 students:\n{results}"
+    );
+    let best = json(&out.join("best.json"));
+    let model = OnnxModel::open(&out.join("best.onnx"), Some(1)).unwrap();
+    assert_eq!(
+        model.inputs[0].shape,
+        [None, Some(1), Some(12), Some(12)],
+        "{best}"
+    );
+}
