@@ -106,7 +106,7 @@ pub fn load_split(
     }
     if matches!(data.samples, distill_data::Samples::Encoded(_)) {
         eprintln!(
-            "split '{split}' of {spec}: {} images ({} channel(s), {}) checked in {:.1} s{}",
+            "split '{split}' of {spec}: {} images ({} channel(s), {}) checked in {:.2} s{}",
             data.len(),
             data.shape.channels,
             if data.has_varying_size() {

@@ -135,6 +135,12 @@ pub fn run(args: Args) -> Result<()> {
         "dataset      {} split '{}', {} samples, fingerprint {}",
         m.dataset.source, m.dataset.split, m.dataset.samples, m.dataset.fingerprint
     );
+    if !m.dataset.classes.is_empty() {
+        println!("classes      {}", m.dataset.classes.join(", "));
+    }
+    for bad in &m.dataset.skipped {
+        println!("skipped      {}: {}", bad.key, bad.reason);
+    }
     println!("preprocess   {}", serde_json::to_string(&m.preprocess)?);
     match report.teacher_accuracy {
         Some(acc) => println!(
