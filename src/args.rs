@@ -104,6 +104,13 @@ pub fn load_split(
     for bad in &data.skipped {
         eprintln!("skipped {}: {}", bad.key, bad.reason);
     }
+    if let Some(first) = data.ignored.first() {
+        eprintln!(
+            "note: {} file(s) in {spec} are not read: only .{} files are images (e.g. {first})",
+            data.ignored.len(),
+            distill_data::IMAGE_EXTENSIONS.join(", .")
+        );
+    }
     if matches!(data.samples, distill_data::Samples::Encoded(_)) {
         eprintln!(
             "split '{split}' of {spec}: {} images ({} channel(s), {}) checked in {:.2} s{}",

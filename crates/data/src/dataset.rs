@@ -84,6 +84,8 @@ pub struct Dataset {
     pub skipped: Vec<SkippedSample>,
     /// Class names by class id, where the source names them (image folders).
     pub class_names: Vec<String>,
+    /// Files of an image folder that are not images by their extension, and not read.
+    pub ignored: Vec<String>,
     /// The fingerprint of the source data when `samples` were derived from it (resized
     /// images keep the fingerprint of the files they came from).
     pub(crate) source_fingerprint: Option<String>,
@@ -109,6 +111,7 @@ impl Dataset {
             samples,
             skipped: Vec::new(),
             class_names: Vec::new(),
+            ignored: Vec::new(),
             source_fingerprint: None,
         }
     }
@@ -221,6 +224,7 @@ impl Dataset {
             samples,
             skipped: self.skipped.clone(),
             class_names: self.class_names.clone(),
+            ignored: self.ignored.clone(),
             source_fingerprint: None,
         };
         out.refresh_shape();

@@ -129,12 +129,20 @@ fn read_file(
             ))
         })
     };
-    let image_at = find(
-        options.image_column.as_ref(),
-        "image",
-        "image",
-        "--image-column",
-    )?;
+    // Without --image-column: `image`, else the one column that holds images (the hub's
+    // CIFAR-10 calls it `img`).
+    let image_columns: Vec<usize> = (0..columns.len())
+        .filter(|&i| is_image_type(schema.field(i).data_type()))
+        .collect();
+    let image_at = match (&options.image_column, image_columns.as_slice()) {
+        (None, &[only]) if !columns.iter().any(|c| c == "image") => only,
+        _ => find(
+            options.image_column.as_ref(),
+            "image",
+            "image",
+            "--image-column",
+        )?,
+    };
     let label_at = find(
         options.label_column.as_ref(),
         "label",

@@ -32,13 +32,20 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(entries)
 }
 
-/// Image files under `dir`, recursively (links followed, as torchvision follows them).
-fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+/// Image files under `dir`, recursively (links followed, as torchvision follows them);
+/// other files go to `ignored`.
+fn images_under(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    ignored: &mut Vec<PathBuf>,
+) -> Result<(), DataError> {
     for path in read_dir_sorted(dir)? {
         if path.is_dir() {
-            images_under(&path, out)?;
+            images_under(&path, out, ignored)?;
         } else if is_image(&path) {
             out.push(path);
+        } else {
+            ignored.push(path);
         }
     }
     Ok(())
@@ -101,9 +108,10 @@ pub fn read_image_folder(
     }
     let mut files: Vec<(String, i32, PathBuf)> = Vec::new();
     let mut class_names = Vec::new();
+    let mut ignored = Vec::new();
     for (class_id, class_dir) in classes.iter().enumerate() {
         let mut images = Vec::new();
-        images_under(class_dir, &mut images)?;
+        images_under(class_dir, &mut images, &mut ignored)?;
         if images.is_empty() {
             return Err(DataError::invalid(
                 class_dir,
@@ -140,6 +148,7 @@ pub fn read_image_folder(
     data.keys = checked.keep.iter().map(|&i| files[i].0.clone()).collect();
     data.skipped = checked.skipped;
     data.class_names = class_names;
+    data.ignored = ignored.iter().map(|p| relative_key(&dir, p)).collect();
     Ok(data)
 }
 

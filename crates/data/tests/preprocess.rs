@@ -140,3 +140,49 @@ fn sizes_parse_and_bad_values_are_refused() {
     };
     to_rgb.validate_shape(shape(1, 2, 2)).unwrap();
 }
+
+#[test]
+fn shorter_side_resize_then_centre_crop_like_torchvision() {
+    // A 2x4 image (H x W) whose columns are 0, 40, 80, 120: Resize(1) makes it 1x2 (the
+    // longer side 1 * 4 / 2), sampling columns at 0.5 and 2.5 and rows at 0.5: 20 and 100.
+    let src = [0, 40, 80, 120, 0, 40, 80, 120];
+    let p = raw(Preprocess {
+        resize_shorter: Some(1),
+        ..Preprocess::default()
+    });
+    assert_eq!(p.output_shape(shape(1, 2, 4)), shape(1, 1, 2));
+    assert_eq!(run(&p, shape(1, 2, 4), &src), [20.0, 100.0]);
+    // Then CenterCrop(1): of width 2 the offset is round(0.5) = 0, the first column.
+    let crop = raw(Preprocess {
+        resize_shorter: Some(1),
+        crop: Some([1, 1]),
+        ..Preprocess::default()
+    });
+    assert_eq!(crop.output_shape(shape(1, 2, 4)), shape(1, 1, 1));
+    assert_eq!(run(&crop, shape(1, 2, 4), &src), [20.0]);
+    // A crop fixes the size of images of any size; a shorter-side resize alone does not.
+    assert_eq!(crop.output_shape(shape(3, 0, 0)), shape(3, 1, 1));
+    assert_eq!(p.output_shape(shape(3, 0, 0)), shape(3, 0, 0));
+    // The geometry is not skipped for an image already at the crop size: Resize(4) of a
+    // 2x2 image enlarges it before CenterCrop(2) takes its middle.
+    let enlarge = raw(Preprocess {
+        resize_shorter: Some(4),
+        crop: Some([2, 2]),
+        ..Preprocess::default()
+    });
+    assert!(!enlarge.keeps_geometry(shape(1, 2, 2)));
+    let out = run(&enlarge, shape(1, 2, 2), &[0, 40, 80, 120]);
+    // 4x4 bilinear of [[0, 40], [80, 120]] samples rows and columns 1, 2 at 0.25 and 0.75:
+    // the middle 2x2 is [[30, 50], [70, 90]].
+    assert_eq!(out, [30.0, 50.0, 70.0, 90.0]);
+}
+
+#[test]
+fn geometry_results_are_rounded_to_bytes() {
+    // Halving [0, 1] gives 0.5, which becomes a byte: 1 (round half away from zero).
+    let p = raw(Preprocess {
+        resize: Some([1, 1]),
+        ..Preprocess::default()
+    });
+    assert_eq!(run(&p, shape(1, 1, 2), &[0, 1]), [1.0]);
+}

@@ -166,6 +166,53 @@ fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
 }
 
 #[test]
+fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
+    use std::sync::Arc;
+
+    use arrow::array::{BinaryArray, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    // CIFAR-10 on the hub: columns `img` and `label`; here `img` is plain binary.
+    let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "test");
+    let files: Vec<Vec<u8>> = folder.keys[..3]
+        .iter()
+        .map(|k| std::fs::read(datasets().join("images-mini/test").join(k)).unwrap())
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("img", DataType::Binary, false),
+        Field::new("label", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(&files)),
+            Arc::new(Int64Array::from(vec![2, 0, 1])),
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cifar-style.parquet");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+            .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let data = load(&format!("parquet:{}", path.display()), "test");
+    assert_eq!(data.labels, [2, 0, 1]);
+    assert_eq!(
+        data.keys,
+        [
+            "cifar-style.parquet:0",
+            "cifar-style.parquet:1",
+            "cifar-style.parquet:2"
+        ]
+    );
+    for i in 0..3 {
+        assert_eq!(pixels(&data, i), pixels(&folder, i));
+    }
+}
+
+#[test]
 fn numpy_archives_and_folders_yield_the_idx_samples() {
     let npz = load(
         &format!("npy:{}", fixture("arrays/fashion-mini.npz")),
