@@ -235,6 +235,21 @@ fn a_scikit_learn_teacher_caches_log_probabilities_over_csv() {
         "{report}"
     );
 
+    // skl2onnx's default ZipMap output is refused, saying how to convert instead.
+    let zipmap = dir.path().join("zipmap");
+    let err = fails(&mut cache_cmd(
+        &teacher("sklearn-wine-zipmap"),
+        &zipmap,
+        &wine(),
+        "test",
+        &["--teacher-output", "probs"],
+    ));
+    assert!(
+        err.contains("no float output shaped [batch, classes]") && err.contains("'zipmap': False"),
+        "{err}"
+    );
+    assert!(!zipmap.join("manifest.json").exists());
+
     // A student learns the table from the cached soft targets.
     let train_cache = dir.path().join("wine-train");
     run(&mut cache_cmd(

@@ -80,10 +80,13 @@ pub fn read_csv(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
                 ));
             }
             if column == label_at {
+                // pandas writes integer labels with NaN-free columns as "1", but "1.0"
+                // after a float cast: both are class 1.
                 let label = field
-                    .parse::<i32>()
+                    .parse::<f64>()
                     .ok()
-                    .filter(|l| *l >= 0)
+                    .filter(|l| *l >= 0.0 && l.fract() == 0.0 && *l <= i32::MAX as f64)
+                    .map(|l| l as i32)
                     .ok_or_else(|| {
                         at(
                             column,

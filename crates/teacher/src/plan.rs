@@ -243,9 +243,19 @@ impl InferencePlan {
                 .iter()
                 .position(classifier_output)
                 .ok_or_else(|| {
+                    // skl2onnx's default ends classifiers in a ZipMap (a sequence of maps).
+                    let zipmap = model
+                        .outputs
+                        .iter()
+                        .any(|o| o.element == ElementType::Other && o.shape.is_empty());
                     bad(format!(
-                        "no float output shaped [batch, classes] (outputs: {})",
-                        list()
+                        "no float output shaped [batch, classes] (outputs: {}){}",
+                        list(),
+                        if zipmap {
+                            "; a scikit-learn model converted with a ZipMap output must be converted again with skl2onnx's options={id(model): {'zipmap': False}} to give probabilities as a tensor"
+                        } else {
+                            ""
+                        }
                     ))
                 })?,
         };
