@@ -132,7 +132,10 @@ fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .map(|d| d.trim_end_matches('L').parse::<usize>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| format!("bad shape ({dims}) in the .npy header"))?;
-    let expected = shape.iter().product::<usize>() * dtype.size();
+    let expected = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
     let data = &bytes[start + header_len..];
     if data.len() < expected {
         return Err(format!(
