@@ -173,6 +173,10 @@ pub struct PreprocessArgs {
     /// CenterCrop).
     #[arg(long, value_name = "HxW", value_parser = parse_size)]
     pub crop: Option<[usize; 2]>,
+    /// Resize as Pillow does (antialiased bilinear, bit-exact on 8-bit images): what
+    /// torchvision's Resize computes on PIL images [default: plain bilinear, as OpenCV].
+    #[arg(long)]
+    pub antialias: bool,
 }
 
 impl PreprocessArgs {
@@ -201,6 +205,7 @@ impl PreprocessArgs {
             channels: self.channels.or(base.channels),
             resize_shorter: self.resize_shorter.or(base.resize_shorter),
             crop: self.crop.or(base.crop),
+            antialias: self.antialias || base.antialias,
         }
     }
 }

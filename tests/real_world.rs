@@ -120,6 +120,7 @@ fn an_nhwc_teacher_gives_identical_logits_over_an_image_folder_and_its_parquet_c
         "36",
         "--crop",
         "32",
+        "--antialias",
         "--mean",
         "0.485,0.456,0.406",
         "--std",
@@ -168,8 +169,11 @@ fn an_nhwc_teacher_gives_identical_logits_over_an_image_folder_and_its_parquet_c
     );
     assert_eq!(manifest["preprocess"]["crop"], serde_json::json!([32, 32]));
     assert_eq!(manifest["preprocess"]["resize_shorter"], 36);
+    assert_eq!(manifest["preprocess"]["antialias"], true);
 
-    // The same model run directly in ONNX Runtime, sample by sample.
+    // The same model run directly in ONNX Runtime, sample by sample (preprocessed as the
+    // manifest says; the geometry itself is checked against torchvision in
+    // crates/data/tests/sources.rs).
     let preprocess: distill_data::Preprocess =
         serde_json::from_value(manifest["preprocess"].clone()).unwrap();
     let expected = direct(&nhwc, &folder(), "train", &preprocess, None);

@@ -264,6 +264,9 @@ fn train_command(
     if let Some([h, w]) = p.crop {
         cmd.args(["--crop", &format!("{h}x{w}")]);
     }
+    if p.antialias {
+        cmd.arg("--antialias");
+    }
     let t = &c.train;
     cmd.args(["--epochs", &t.epochs.to_string()])
         .args(["--batch-size", &t.batch_size.to_string()])

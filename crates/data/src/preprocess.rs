@@ -1,7 +1,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::resize::{bilinear_u8, centre_crop, shorter_side_size};
+use crate::resize::{bilinear_u8, centre_crop, pil_bilinear_u8, shorter_side_size};
 use crate::{DataError, Dataset, SampleRef, SampleShape};
 
 /// Memory layout of a preprocessed batch.
@@ -62,6 +62,11 @@ pub struct Preprocess {
     /// padding with zeros where the image is smaller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crop: Option<[usize; 2]>,
+    /// Resize as Pillow does (antialiased bilinear, 8-bit fixed point): what torchvision's
+    /// `Resize` computes on PIL images. Off: plain bilinear (OpenCV, PyTorch tensors
+    /// with `antialias=False`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub antialias: bool,
 }
 
 /// ITU-R BT.601 luma weights for R, G, B.
@@ -78,6 +83,7 @@ impl Default for Preprocess {
             channels: None,
             resize_shorter: None,
             crop: None,
+            antialias: false,
         }
     }
 }
@@ -229,10 +235,15 @@ impl Preprocess {
                 }
             })
             .collect();
+        let filter = if self.antialias {
+            pil_bilinear_u8
+        } else {
+            bilinear_u8
+        };
         let resize = |planes: &mut Vec<Vec<u8>>, size: &mut [usize; 2], to: [usize; 2]| {
             if *size != to {
                 for p in planes.iter_mut() {
-                    *p = bilinear_u8(p, *size, to);
+                    *p = filter(p, *size, to);
                 }
                 *size = to;
             }
@@ -335,7 +346,7 @@ impl Preprocess {
         out
     }
 
-    /// The same preprocessing without the geometry: for data that [`Dataset::resized`]
+    /// The same preprocessing without the geometry: for data that [`Dataset::into_geometry`]
     /// has already brought to the output size.
     pub fn normalisation_only(&self) -> Preprocess {
         Preprocess {

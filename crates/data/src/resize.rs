@@ -49,6 +49,90 @@ pub(crate) fn bilinear_u8(src: &[u8], src_hw: [usize; 2], dst_hw: [usize; 2]) ->
         .collect()
 }
 
+/// Pillow's fixed-point precision for 8-bit resampling (`Resample.c`).
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// One output pixel's source window: the first source index and the fixed-point weights.
+struct Window {
+    start: usize,
+    weights: Vec<i32>,
+}
+
+/// Pillow's antialiased bilinear coefficients (`precompute_coeffs` with the triangle
+/// filter, then `normalize_coeffs_8bpc`): the filter widens by the downscale factor, so
+/// shrinking averages every source pixel instead of skipping some.
+fn pil_windows(src_len: usize, dst_len: usize) -> Vec<Window> {
+    let scale = src_len as f64 / dst_len as f64;
+    let filterscale = scale.max(1.0);
+    let support = filterscale; // the triangle filter's support is 1
+    (0..dst_len)
+        .map(|x| {
+            let center = (x as f64 + 0.5) * scale;
+            // C's (int) cast truncates; negatives are clamped to 0 right after.
+            let start = ((center - support + 0.5) as i64).max(0) as usize;
+            let end = ((center + support + 0.5) as i64).min(src_len as i64) as usize;
+            let raw: Vec<f64> = (start..end)
+                .map(|i| {
+                    let t = ((i as f64 - center + 0.5) / filterscale).abs();
+                    if t < 1.0 { 1.0 - t } else { 0.0 }
+                })
+                .collect();
+            let total: f64 = raw.iter().sum();
+            let weights = raw
+                .iter()
+                .map(|&w| {
+                    let w = if total != 0.0 { w / total } else { w };
+                    let fixed = w * (1u64 << PRECISION_BITS) as f64;
+                    (if fixed < 0.0 {
+                        fixed - 0.5
+                    } else {
+                        fixed + 0.5
+                    }) as i32
+                })
+                .collect();
+            Window { start, weights }
+        })
+        .collect()
+}
+
+/// One output value of a Pillow 8-bit pass: the window's weighted sum, rounded and clipped
+/// to a byte (`clip8`).
+fn pil_pass(value: impl Fn(usize) -> u8, window: &Window) -> u8 {
+    let mut sum: i64 = 1 << (PRECISION_BITS - 1);
+    for (k, &w) in window.weights.iter().enumerate() {
+        sum += value(window.start + k) as i64 * w as i64;
+    }
+    (sum >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resizes an 8-bit plane as Pillow's `Image.resize(size, BILINEAR)` does, bit for bit:
+/// horizontal pass first, rounded to bytes, then the vertical pass. This is what
+/// torchvision's `Resize` computes on PIL images.
+pub(crate) fn pil_bilinear_u8(src: &[u8], [sh, sw]: [usize; 2], [dh, dw]: [usize; 2]) -> Vec<u8> {
+    let mut rows = src.to_vec();
+    if sw != dw {
+        let windows = pil_windows(sw, dw);
+        rows = vec![0u8; sh * dw];
+        for y in 0..sh {
+            let line = &src[y * sw..(y + 1) * sw];
+            for (x, window) in windows.iter().enumerate() {
+                rows[y * dw + x] = pil_pass(|i| line[i], window);
+            }
+        }
+    }
+    if sh == dh {
+        return rows;
+    }
+    let windows = pil_windows(sh, dh);
+    let mut out = vec![0u8; dh * dw];
+    for (y, window) in windows.iter().enumerate() {
+        for x in 0..dw {
+            out[y * dw + x] = pil_pass(|i| rows[i * dw + x], window);
+        }
+    }
+    out
+}
+
 /// The size after resizing the shorter side of `[height, width]` to `shorter`, keeping the
 /// aspect ratio with the longer side truncated, as torchvision's `Resize(int)` computes it.
 pub(crate) fn shorter_side_size([h, w]: [usize; 2], shorter: usize) -> [usize; 2] {

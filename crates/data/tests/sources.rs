@@ -397,3 +397,77 @@ fn each_bad_input_has_its_own_clear_error() {
         "{err}"
     );
 }
+
+/// `preprocess`'s geometry on every image of the folder's train split, against what
+/// torchvision computes on PIL images (made by the fixture script): the largest byte
+/// difference per file extension.
+fn against_pil(preprocess: &distill_data::Preprocess, key: &str) -> Vec<(String, u8)> {
+    let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "train");
+    let named = SourceOptions {
+        images_key: Some(format!("x_{key}")),
+        labels_key: Some(format!("y_{key}")),
+        ..SourceOptions::default()
+    };
+    let reference = load_with(
+        &format!("npy:{}", fixture("arrays/pil-reference")),
+        "train",
+        &named,
+    );
+    assert_eq!(reference.labels, folder.labels);
+    let n = reference.shape.len();
+    let expected = reference.pixels().unwrap();
+    let mut worst: std::collections::BTreeMap<String, u8> = Default::default();
+    for (i, k) in folder.keys.iter().enumerate() {
+        let ours = folder.with_sample(i, |shape, src| match src {
+            SampleRef::U8(bytes) => preprocess.geometry(shape, bytes),
+            SampleRef::F32(_) => unreachable!("images are bytes"),
+        });
+        assert_eq!(ours.0, reference.shape, "{k}");
+        let diff = ours
+            .1
+            .iter()
+            .zip(&expected[i * n..(i + 1) * n])
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        let ext = k.rsplit('.').next().unwrap().to_string();
+        let w = worst.entry(ext).or_default();
+        *w = (*w).max(diff);
+    }
+    worst.into_iter().collect()
+}
+
+#[test]
+fn antialiased_resizing_matches_torchvision_on_pil_images() {
+    let crop = distill_data::Preprocess {
+        resize_shorter: Some(36),
+        crop: Some([32, 32]),
+        channels: Some(3),
+        antialias: true,
+        ..distill_data::Preprocess::default()
+    };
+    let small = distill_data::Preprocess {
+        resize: Some([10, 14]),
+        channels: Some(3),
+        antialias: true,
+        ..distill_data::Preprocess::default()
+    };
+    for (name, p) in [("crop32", &crop), ("small", &small)] {
+        for (ext, diff) in against_pil(p, name) {
+            // Lossless files decode to the same pixels in any decoder: bit for bit. JPEG
+            // decoders (zune-jpeg here, libjpeg-turbo in PIL) differ by a few levels.
+            let limit = if ext == "jpg" { 6 } else { 0 };
+            assert!(diff <= limit, "{name} .{ext}: off by {diff}");
+        }
+    }
+    // Plain bilinear is not what PIL computes when shrinking.
+    let plain = distill_data::Preprocess {
+        antialias: false,
+        ..small
+    };
+    let png = against_pil(&plain, "small")
+        .into_iter()
+        .find(|(ext, _)| ext == "png")
+        .unwrap();
+    assert!(png.1 > 10, "plain bilinear is off by {}", png.1);
+}
