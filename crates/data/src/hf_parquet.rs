@@ -143,12 +143,20 @@ fn read_file(
             "--image-column",
         )?,
     };
-    let label_at = find(
-        options.label_column.as_ref(),
-        "label",
-        "label",
-        "--label-column",
-    )?;
+    // Without --label-column: `label`, else the one integer column (the hub's beans
+    // dataset calls it `labels`).
+    let integer_columns: Vec<usize> = (0..columns.len())
+        .filter(|&i| schema.field(i).data_type().is_integer())
+        .collect();
+    let label_at = match (&options.label_column, integer_columns.as_slice()) {
+        (None, &[only]) if !columns.iter().any(|c| c == "label") => only,
+        _ => find(
+            options.label_column.as_ref(),
+            "label",
+            "label",
+            "--label-column",
+        )?,
+    };
     let image_type = schema.field(image_at).data_type().clone();
     let label_type = schema.field(label_at).data_type().clone();
     if !is_image_type(&image_type) {

@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SourceOptions {
-    /// Parquet: column holding the images (struct of bytes/path, or binary) [default: image].
+    /// Parquet: column holding the images (struct of bytes/path, or binary) [default: image,
+    /// else the only image column].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
     pub image_column: Option<String>,
-    /// Parquet, CSV: column holding the integer class ids [default: label].
+    /// Parquet, CSV: column holding the integer class ids [default: label; Parquet: else the
+    /// only integer column].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
     pub label_column: Option<String>,

@@ -172,7 +172,8 @@ fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
     use arrow::array::{BinaryArray, Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
 
-    // CIFAR-10 on the hub: columns `img` and `label`; here `img` is plain binary.
+    // CIFAR-10 on the hub: columns `img` and `label`; here `img` is plain binary and the
+    // labels are called `labels` (as in the hub's beans dataset): both are found.
     let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "test");
     let files: Vec<Vec<u8>> = folder.keys[..3]
         .iter()
@@ -180,7 +181,7 @@ fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
         .collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("img", DataType::Binary, false),
-        Field::new("label", DataType::Int64, false),
+        Field::new("labels", DataType::Int64, false),
     ]));
     let batch = RecordBatch::try_new(
         schema.clone(),
