@@ -120,43 +120,35 @@ fn read_file(
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
     let schema = builder.schema().clone();
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let find = |wanted: Option<&String>, default: &str, what: &str, flag: &str| {
-        let name = wanted.map_or(default, |w| w.as_str());
-        columns.iter().position(|c| c == name).ok_or_else(|| {
-            bad(format!(
-                "no {what} column '{name}' (columns: {}); name it with {flag}",
-                columns.join(", ")
-            ))
-        })
+    // The named column; without a name, `default`, else the one column whose type `fits`
+    // (the hub's CIFAR-10 calls its images `img`, its beans dataset its labels `labels`).
+    let choose = |named: Option<&String>, default: &str, fits: fn(&DataType) -> bool, flag| {
+        let fitting: Vec<usize> = (0..columns.len())
+            .filter(|&i| fits(schema.field(i).data_type()))
+            .collect();
+        let name = named.map_or(default, |n| n.as_str());
+        match (named, fitting.as_slice()) {
+            (None, &[only]) if !columns.iter().any(|c| c == default) => Ok(only),
+            _ => columns.iter().position(|c| c == name).ok_or_else(|| {
+                bad(format!(
+                    "no {default} column '{name}' (columns: {}); name it with {flag}",
+                    columns.join(", ")
+                ))
+            }),
+        }
     };
-    // Without --image-column: `image`, else the one column that holds images (the hub's
-    // CIFAR-10 calls it `img`).
-    let image_columns: Vec<usize> = (0..columns.len())
-        .filter(|&i| is_image_type(schema.field(i).data_type()))
-        .collect();
-    let image_at = match (&options.image_column, image_columns.as_slice()) {
-        (None, &[only]) if !columns.iter().any(|c| c == "image") => only,
-        _ => find(
-            options.image_column.as_ref(),
-            "image",
-            "image",
-            "--image-column",
-        )?,
-    };
-    // Without --label-column: `label`, else the one integer column (the hub's beans
-    // dataset calls it `labels`).
-    let integer_columns: Vec<usize> = (0..columns.len())
-        .filter(|&i| schema.field(i).data_type().is_integer())
-        .collect();
-    let label_at = match (&options.label_column, integer_columns.as_slice()) {
-        (None, &[only]) if !columns.iter().any(|c| c == "label") => only,
-        _ => find(
-            options.label_column.as_ref(),
-            "label",
-            "label",
-            "--label-column",
-        )?,
-    };
+    let image_at = choose(
+        options.image_column.as_ref(),
+        "image",
+        is_image_type,
+        "--image-column",
+    )?;
+    let label_at = choose(
+        options.label_column.as_ref(),
+        "label",
+        DataType::is_integer,
+        "--label-column",
+    )?;
     let image_type = schema.field(image_at).data_type().clone();
     let label_type = schema.field(label_at).data_type().clone();
     if !is_image_type(&image_type) {
