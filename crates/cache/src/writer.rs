@@ -187,9 +187,10 @@ impl CacheWriter {
             || !(keys.is_empty() || keys.len() == sample_ids.len())
         {
             return Err(CacheError::BadData(format!(
-                "{} ids, {} labels and {} logits for {classes} classes",
+                "{} ids, {} labels, {} keys and {} logits for {classes} classes",
                 sample_ids.len(),
                 labels.len(),
+                keys.len(),
                 logits.len()
             )));
         }

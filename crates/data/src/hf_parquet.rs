@@ -13,8 +13,7 @@ use arrow::datatypes::{
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::dataset::Samples;
-use crate::image::check_images;
+use crate::image::{ImageFile, image_dataset};
 use crate::imagefolder::{read_dir_sorted, relative_key};
 use crate::{DataError, Dataset, SourceOptions};
 
@@ -84,28 +83,24 @@ pub fn read_hf_parquet(
     } else {
         path
     };
-    let mut keyed = Vec::new();
-    let mut labels = Vec::new();
+    let mut rows = Vec::new();
     for file in &files {
         let name = relative_key(base, file);
         read_file(file, options, |row, bytes, label| {
-            keyed.push((format!("{name}:{row}"), bytes));
-            labels.push(label);
+            rows.push(ImageFile {
+                key: format!("{name}:{row}"),
+                label,
+                bytes,
+            })
         })?;
     }
-    let keys: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
-    let checked = check_images(base, keyed, options.skip_bad)?;
-    let mut data = Dataset::new(
+    image_dataset(
         format!("parquet:{}", path.display()),
-        split.to_string(),
-        checked.shape,
-        checked.keep.iter().map(|&i| i as u64).collect(),
-        checked.keep.iter().map(|&i| labels[i]).collect(),
-        Samples::Encoded(checked.images),
-    );
-    data.keys = checked.keep.iter().map(|&i| keys[i].clone()).collect();
-    data.skipped = checked.skipped;
-    Ok(data)
+        split,
+        base,
+        rows,
+        options.skip_bad,
+    )
 }
 
 /// Calls `row(index, image bytes, label)` for each row of one file.

@@ -5,7 +5,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::dataset::{EncodedImage, SkippedSample};
-use crate::{DataError, SampleShape};
+use crate::{DataError, Dataset, SampleShape, Samples};
 
 /// Decodes `bytes` into `channels` (1: grayscale, 3: RGB) planes, `[channels, height,
 /// width]`. Alpha is dropped, as PIL's `convert("RGB")` drops it; 16-bit images are scaled
@@ -42,62 +42,70 @@ fn probe(bytes: &[u8]) -> Result<(usize, usize, bool), String> {
     ))
 }
 
-/// Encoded images checked and ready for a [`crate::Dataset`], with their common shape.
-pub(crate) struct CheckedImages {
-    pub keep: Vec<usize>,
-    pub images: Vec<EncodedImage>,
-    pub shape: SampleShape,
-    pub skipped: Vec<SkippedSample>,
+/// A file of an image dataset: its key (relative path or `file:row`), label and bytes.
+pub(crate) struct ImageFile {
+    pub key: String,
+    pub label: i32,
+    pub bytes: Vec<u8>,
 }
 
-/// Decodes every image once, in parallel. A bad image fails with its key (path) unless
-/// `skip_bad`, when it is left out and listed. The split is grayscale when every image is,
-/// else RGB (grayscale images are then replicated to three channels).
-pub(crate) fn check_images(
+/// The dataset of `files` (in id order: file `i` gets id `i`), each decoded once, in
+/// parallel, to check it. A bad image fails with its key (path under `origin`) unless
+/// `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
+/// grayscale when every image is, else RGB (grayscale images are then replicated to three
+/// channels).
+pub(crate) fn image_dataset(
+    source: String,
+    split: &str,
     origin: &Path,
-    files: Vec<(String, Vec<u8>)>,
+    files: Vec<ImageFile>,
     skip_bad: bool,
-) -> Result<CheckedImages, DataError> {
+) -> Result<Dataset, DataError> {
     let probed: Vec<Result<(usize, usize, bool), String>> =
-        files.par_iter().map(|(_, bytes)| probe(bytes)).collect();
-    let mut keep = Vec::new();
-    let mut images = Vec::new();
+        files.par_iter().map(|f| probe(&f.bytes)).collect();
+    let (mut ids, mut labels, mut keys, mut images) = (vec![], vec![], vec![], vec![]);
     let mut skipped = Vec::new();
     let mut color = false;
-    for (i, ((key, bytes), probed)) in files.into_iter().zip(probed).enumerate() {
+    for (i, (file, probed)) in files.into_iter().zip(probed).enumerate() {
         match probed {
             Ok((height, width, has_color)) => {
                 color |= has_color;
-                keep.push(i);
+                ids.push(i as u64);
+                labels.push(file.label);
+                keys.push(file.key);
                 images.push(EncodedImage {
-                    bytes,
+                    bytes: file.bytes,
                     height,
                     width,
                 });
             }
-            Err(reason) if skip_bad => skipped.push(SkippedSample { key, reason }),
+            Err(reason) if skip_bad => skipped.push(SkippedSample {
+                key: file.key,
+                reason,
+            }),
             Err(reason) => {
                 return Err(DataError::BadImage {
-                    path: origin.join(&key),
+                    path: origin.join(&file.key),
                     reason: format!("{reason} (--skip-bad leaves such files out and lists them)"),
                 });
             }
         }
     }
-    let first = images.first().map(|i| (i.height, i.width));
-    let uniform = images.iter().all(|i| Some((i.height, i.width)) == first);
-    let (height, width) = match first {
-        Some(hw) if uniform => hw,
-        _ => (0, 0),
+    let shape = SampleShape {
+        channels: if color { 3 } else { 1 },
+        height: 0,
+        width: 0,
     };
-    Ok(CheckedImages {
-        keep,
-        images,
-        shape: SampleShape {
-            channels: if color { 3 } else { 1 },
-            height,
-            width,
-        },
-        skipped,
-    })
+    let mut data = Dataset::new(
+        source,
+        split.to_string(),
+        shape,
+        ids,
+        labels,
+        Samples::Encoded(images),
+    );
+    data.keys = keys;
+    data.skipped = skipped;
+    data.refresh_shape();
+    Ok(data)
 }

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::dataset::Samples;
-use crate::image::check_images;
+use crate::image::{ImageFile, image_dataset};
 use crate::{DataError, Dataset, SourceOptions};
 
 /// File extensions read as images (lower case); other files are ignored, as torchvision
@@ -127,26 +126,20 @@ pub fn read_image_folder(
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let contents = files
-        .par_iter()
-        .map(|(_, _, path)| std::fs::read(path).map_err(|e| DataError::io(path, e)))
-        .collect::<Result<Vec<Vec<u8>>, DataError>>()?;
-    let keyed = files
-        .iter()
-        .map(|(key, _, _)| key.clone())
-        .zip(contents)
-        .collect();
-    let checked = check_images(&dir, keyed, options.skip_bad)?;
-    let mut data = Dataset::new(
+    let files = files
+        .into_par_iter()
+        .map(|(key, label, path)| {
+            let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+            Ok(ImageFile { key, label, bytes })
+        })
+        .collect::<Result<Vec<ImageFile>, DataError>>()?;
+    let mut data = image_dataset(
         format!("imagefolder:{}", root.display()),
-        split.to_string(),
-        checked.shape,
-        checked.keep.iter().map(|&i| i as u64).collect(),
-        checked.keep.iter().map(|&i| files[i].1).collect(),
-        Samples::Encoded(checked.images),
-    );
-    data.keys = checked.keep.iter().map(|&i| files[i].0.clone()).collect();
-    data.skipped = checked.skipped;
+        split,
+        &dir,
+        files,
+        options.skip_bad,
+    )?;
     data.class_names = class_names;
     data.ignored = ignored.iter().map(|p| relative_key(&dir, p)).collect();
     Ok(data)
