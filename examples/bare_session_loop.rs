@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use distill_data::DatasetSpec;
-use distill_teacher::{InferencePlan, OnnxModel, model_preprocess};
+use distill_runtime::{InferencePlan, OnnxModel, model_preprocess};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,14 +20,14 @@ fn main() -> Result<()> {
     data.truncate(limit.parse().context("LIMIT")?);
     let batch: usize = batch.parse().context("BATCH")?;
     let mut model = OnnxModel::open(teacher.as_ref(), Some(threads.parse().context("THREADS")?))?;
-    let preprocess = model_preprocess(&model, data.shape);
+    let preprocess = model_preprocess(&model, data.shape)?;
     let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), None)?;
     let batch = plan.batch_rows(batch);
     // Every batch is preprocessed before the clock starts.
     let positions: Vec<usize> = (0..data.len()).collect();
     let batches: Vec<(usize, Vec<f32>)> = positions
         .chunks(batch)
-        .map(|p| (p.len(), preprocess.batch(&data, p)))
+        .map(|p| (p.len(), data.batch(&preprocess, p)))
         .collect();
     let started = Instant::now();
     for (rows, values) in &batches {

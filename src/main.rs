@@ -1,10 +1,11 @@
-//! `distill`: offline knowledge distillation. A thin CLI over the library crates: argument
-//! parsing and reporting live here, all domain logic lives in `crates/`.
+//! `distill`: offline knowledge distillation. A thin CLI over the library crates: flags,
+//! printing and wiring live here; all domain logic lives in `crates/`.
 
-mod args;
 mod commands;
+mod either;
+mod hints;
+mod loading;
 mod progress;
-mod teacher_logits;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,9 @@ fn main() {
         eprintln!("error: {err}");
         for cause in err.chain().skip(1) {
             eprintln!("  caused by: {cause}");
+        }
+        for hint in hints::for_error(&err) {
+            eprintln!("  hint: {hint}");
         }
         std::process::exit(1);
     }

@@ -15,7 +15,7 @@ use arrow::array::{
 use arrow::datatypes::DataType;
 use common::{distill, fails, json, max_abs_diff, mini, repo, run};
 use distill_data::DatasetSpec;
-use distill_teacher::{InferencePlan, OnnxModel, model_preprocess};
+use distill_runtime::{InferencePlan, OnnxModel, model_preprocess};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn teacher(name: &str) -> PathBuf {
@@ -110,14 +110,13 @@ fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize
     let mut data = spec.load(split, &Default::default()).unwrap();
     data.truncate(limit);
     let mut model = OnnxModel::open(teacher, Some(1)).unwrap();
-    let preprocess = model_preprocess(&model, data.shape);
+    let preprocess = model_preprocess(&model, data.shape).unwrap();
     let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), None).unwrap();
     let mut out = Vec::new();
     let mut classes = 0;
     for i in 0..data.len() {
-        let (c, logits) = model
-            .run_positions(&plan, &data, &preprocess, &[i])
-            .unwrap();
+        let values = data.batch(&preprocess, &[i]);
+        let (c, logits) = model.run_batch(&plan, &values, 1).unwrap();
         classes = c;
         out.extend(logits);
     }
@@ -421,10 +420,10 @@ fn first_negative_mean_sample() -> usize {
     let spec: DatasetSpec = mini().parse().unwrap();
     let data = spec.load("test", &Default::default()).unwrap();
     let model = OnnxModel::open(&teacher("mlp-nan"), Some(1)).unwrap();
-    let preprocess = model_preprocess(&model, data.shape);
+    let preprocess = model_preprocess(&model, data.shape).unwrap();
     (0..data.len())
         .find(|&i| {
-            let v = preprocess.batch(&data, &[i]);
+            let v = data.batch(&preprocess, &[i]);
             v.iter().sum::<f32>() < 0.0
         })
         .expect("some sample has a negative mean")

@@ -197,7 +197,8 @@ fn mismatched_caches_are_refused_with_the_reason() {
         &["--augment", "flip"],
     ));
     assert!(
-        err.contains("--augment cannot be used with --cache"),
+        err.contains("augmentation cannot be combined with distillation from a cache")
+            && err.contains("--augment"),
         "{err}"
     );
     for bad in [["--alpha", "1.5"], ["--temperature", "0"]] {

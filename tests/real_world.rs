@@ -13,7 +13,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::{Float32Type, UInt64Type};
 use common::{distill, fails, json, max_abs_diff, repo, run};
 use distill_data::{DatasetSpec, SourceOptions};
-use distill_teacher::{InferencePlan, OnnxModel};
+use distill_runtime::{InferencePlan, OnnxModel};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn teacher(name: &str) -> PathBuf {
@@ -103,10 +103,8 @@ fn direct(
     let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), output).unwrap();
     (0..data.len())
         .flat_map(|i| {
-            model
-                .run_positions(&plan, &data, preprocess, &[i])
-                .unwrap()
-                .1
+            let values = data.batch(preprocess, &[i]);
+            model.run_batch(&plan, &values, 1).unwrap().1
         })
         .collect()
 }

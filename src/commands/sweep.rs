@@ -4,55 +4,34 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distill_data::Preprocess;
-use distill_student::{RunDir, RunResult, Validation, model_stats};
-use distill_sweep::{Configuration, Grid, PlannedRun, Shard, plan};
-use serde::{Deserialize, Serialize};
+use distill_data::{PreprocessOverrides, TrainTestData, parse_bytes};
+use distill_student::{DEFAULT_MAX_MEMORY, Validation};
+use distill_sweep::{Grid, Launcher, Shard, Sweep, SweepDefinition};
 
-use crate::args::{PreprocessArgs, TrainDataArgs, parse_bytes};
-use crate::commands::sweep_report::{self, ReportArgs};
-use crate::teacher_logits::join_caches;
+use crate::commands::sweep_report::{self, ReportArgs, ReportOptions};
+use crate::either::{Alternative, Unless};
+use crate::progress::Reporter;
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
     // Read before `action`, which takes the subcommand out of the matches.
     #[command(flatten)]
-    sweep: UnlessReport,
+    sweep: Unless<SweepArgs, ReportAction>,
     #[command(subcommand)]
     action: Option<Action>,
 }
 
-/// The sweep's own arguments, absent when `sweep report` was given. (clap's
-/// `Option<flattened>` stays `None` when the flattened struct flattens others in turn.)
+/// `sweep report DIR` replaces the sweep's own flags.
 #[derive(Debug)]
-struct UnlessReport(Option<SweepArgs>);
+struct ReportAction;
 
-impl clap::FromArgMatches for UnlessReport {
-    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        Self::from_arg_matches_mut(&mut matches.clone())
-    }
-    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
-        if matches.subcommand_name().is_some() {
-            return Ok(UnlessReport(None));
-        }
-        SweepArgs::from_arg_matches_mut(matches).map(|a| UnlessReport(Some(a)))
-    }
-    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(matches)?;
-        Ok(())
-    }
-}
-
-impl clap::Args for UnlessReport {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        SweepArgs::augment_args(cmd)
-    }
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        SweepArgs::augment_args_for_update(cmd)
+impl Alternative for ReportAction {
+    const NAME: &'static str = "sweep report";
+    fn taken(matches: &clap::ArgMatches) -> bool {
+        matches.subcommand_name().is_some()
     }
 }
 
@@ -64,7 +43,7 @@ enum Action {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct SweepArgs {
+struct SweepArgs {
     /// The grid: architectures, temperatures, alphas, seeds, training settings (TOML; see
     /// datasets/sweeps/fashion-mnist.toml).
     #[arg(long, value_name = "FILE")]
@@ -73,9 +52,9 @@ pub struct SweepArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     #[command(flatten)]
-    data: TrainDataArgs,
+    data: TrainTestData,
     #[command(flatten)]
-    preprocess: PreprocessArgs,
+    preprocess: PreprocessOverrides,
     /// Teacher logits over the training split (from `distill cache-logits`).
     #[arg(long, value_name = "DIR")]
     cache: PathBuf,
@@ -94,336 +73,73 @@ pub struct SweepArgs {
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
     /// Memory budget for the cached training logits (larger caches are streamed).
-    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMORY, value_parser = parse_bytes)]
     max_memory: u64,
     #[command(flatten)]
-    report: sweep_report::ReportOptions,
+    report: ReportOptions,
 }
 
-/// `sweep.json`: what the runs of a sweep depend on, written when the directory is first
-/// used; a rerun or another shard with different settings is refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SweepDefinition {
-    pub grid_file: PathBuf,
-    pub grid: Grid,
-    pub data: TrainDataArgs,
-    pub preprocess: Preprocess,
-    pub validation: Validation,
-    pub cache: PathBuf,
-    pub test_cache: Option<PathBuf>,
-    /// Recorded for `sweep report` (the teacher row); not part of the sweep's identity.
-    pub teacher: Option<PathBuf>,
+/// Trains each run in a `distill train-student --spec run.json` process of its own: burn's
+/// CPU backend slows down over successive trainings in one process (measured: a CNN at 921
+/// samples/s after two other runs against 1,261 alone), and a crash in one run cannot take
+/// the sweep down.
+struct ChildProcess {
+    /// Passes `--json` to the child: no per-epoch lines.
+    quiet: bool,
 }
 
-pub const DEFINITION_FILE: &str = "sweep.json";
-
-impl SweepDefinition {
-    /// The part that must agree between shards and reruns.
-    fn identity(&self) -> serde_json::Value {
-        serde_json::json!({
-            "grid": self.grid,
-            "data": self.data,
-            "preprocess": self.preprocess,
-            "validation": self.validation,
-        })
-    }
-
-    pub fn read(dir: &Path) -> Result<SweepDefinition> {
-        let path = dir.join(DEFINITION_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "reading {} (is {} a sweep directory?)",
-                path.display(),
-                dir.display()
+impl Launcher for ChildProcess {
+    fn launch(
+        &mut self,
+        spec_file: &Path,
+        run_dir: &Path,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("train-student")
+            .arg("--spec")
+            .arg(spec_file)
+            .arg("--out")
+            .arg(run_dir);
+        if self.quiet {
+            cmd.arg("--json");
+        }
+        let status = cmd.stdout(Stdio::null()).status()?;
+        if !status.success() {
+            return Err(format!(
+                "distill train-student {status}; its messages are above. Rerun the sweep to retry it"
             )
-        })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a sweep definition", path.display()))
-    }
-
-    /// Refuses `dir` when its `sweep.json` records other settings.
-    fn check_same(&self, dir: &Path) -> Result<()> {
-        let old = SweepDefinition::read(dir)?;
-        let mut diffs = Vec::new();
-        distill_data::json_diff(&old.identity(), &self.identity(), "", &mut diffs);
-        if !diffs.is_empty() {
-            bail!(
-                "{} holds a sweep with other settings ({}); use another --out",
-                dir.display(),
-                diffs.join("; ")
-            );
+            .into());
         }
         Ok(())
-    }
-
-    /// Writes `sweep.json` into `dir`, or checks that the one there matches. Shards
-    /// starting together may both write it; each then checks that what is there is theirs.
-    fn claim(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(DEFINITION_FILE);
-        if path.exists() {
-            return self.check_same(dir);
-        }
-        if dir.exists() {
-            // A `runs/` directory alone is accepted: runs can be seeded from another sweep
-            // with the same settings (each run's config.json records what it is).
-            let partial = format!(".{DEFINITION_FILE}.partial");
-            for entry in std::fs::read_dir(dir)? {
-                let name = entry?.file_name().to_string_lossy().into_owned();
-                if name != partial && name != "runs" {
-                    bail!(
-                        "{} is not empty and holds no sweep ({DEFINITION_FILE}); use another --out",
-                        dir.display()
-                    );
-                }
-            }
-        }
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let text = serde_json::to_string_pretty(self)?;
-        distill_student::write_atomic(&path, text.as_bytes())?;
-        self.check_same(dir)
-    }
-}
-
-/// A value's serde name (`nchw`, `ce`), as the command line takes it.
-fn flag_value<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
-
-fn join<T: std::fmt::Display>(values: &[T]) -> String {
-    values
-        .iter()
-        .map(T::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `distill train-student` for one planned run. Every run trains in a process of its own:
-/// burn's CPU backend slows down over successive trainings in one process (measured: a
-/// CNN at 921 samples/s after two other runs against 1,261 alone), and a crash in one run
-/// cannot take the sweep down. The hard-label baseline trains through the distillation
-/// path with alpha = 0 (the distillation term weighs nothing), so it also reports agreement
-/// with the teacher.
-fn train_command(
-    c: &Configuration,
-    seed: u64,
-    def: &SweepDefinition,
-    args: &SweepArgs,
-    out: &Path,
-) -> Result<Command> {
-    let mut cmd = Command::new(std::env::current_exe().context("locating the distill binary")?);
-    let data = &def.data;
-    cmd.arg("train-student")
-        .args(["--arch", &c.arch.to_string()])
-        .arg("--out")
-        .arg(out)
-        .args(["--dataset", &data.train.dataset.to_string()]);
-    if let Some(split) = &data.train.split {
-        cmd.args(["--split", split]);
-    }
-    if let Some(n) = data.train.limit {
-        cmd.args(["--limit", &n.to_string()]);
-    }
-    cmd.args(["--test-split", &data.test_split]);
-    if let Some(t) = &data.test_dataset {
-        cmd.args(["--test-dataset", &t.to_string()]);
-    }
-    if let Some(n) = data.test_limit {
-        cmd.args(["--test-limit", &n.to_string()]);
-    }
-    let source = &data.train.source;
-    for (flag, value) in [
-        ("--image-column", &source.image_column),
-        ("--label-column", &source.label_column),
-        ("--images-key", &source.images_key),
-        ("--labels-key", &source.labels_key),
-    ] {
-        if let Some(v) = value {
-            cmd.args([flag, v]);
-        }
-    }
-    if source.skip_bad {
-        cmd.arg("--skip-bad");
-    }
-    let p = &def.preprocess;
-    cmd.args(["--scale", &p.scale.to_string()])
-        .args(["--mean", &join(&p.mean)])
-        .args(["--std", &join(&p.std)])
-        .args(["--layout", &flag_value(&p.layout)]);
-    if let Some([h, w]) = p.resize {
-        cmd.args(["--resize", &format!("{h}x{w}")]);
-    }
-    if let Some(ch) = p.channels {
-        cmd.args(["--channels", &ch.to_string()]);
-    }
-    if let Some(n) = p.resize_shorter {
-        cmd.args(["--resize-shorter", &n.to_string()]);
-    }
-    if let Some([h, w]) = p.crop {
-        cmd.args(["--crop", &format!("{h}x{w}")]);
-    }
-    if p.antialias {
-        cmd.arg("--antialias");
-    }
-    let t = &c.train;
-    cmd.args(["--epochs", &t.epochs.to_string()])
-        .args(["--batch-size", &t.batch_size.to_string()])
-        .args(["--lr", &t.lr.to_string()])
-        .args(["--weight-decay", &t.weight_decay.to_string()])
-        .args(["--seed", &seed.to_string()])
-        .args(["--hard-loss", &flag_value(&t.hard_loss)]);
-    cmd.arg("--cache").arg(&def.cache);
-    if let Some(test_cache) = &def.test_cache {
-        cmd.arg("--test-cache").arg(test_cache);
-    }
-    match &c.kd {
-        Some(kd) => {
-            cmd.args(["--temperature", &kd.temperature.to_string()])
-                .args(["--alpha", &kd.alpha.to_string()]);
-            if !kd.t2_scaling {
-                cmd.arg("--no-t2-scaling");
-            }
-        }
-        None => {
-            cmd.args(["--temperature", "1", "--alpha", "0"]);
-        }
-    }
-    cmd.args(["--val-fraction", &def.validation.fraction.to_string()])
-        .args(["--val-seed", &def.validation.seed.to_string()])
-        .args(["--max-memory", &args.max_memory.to_string()]);
-    if args.report.json {
-        cmd.arg("--json"); // no per-epoch lines
-    }
-    cmd.stdout(Stdio::null());
-    Ok(cmd)
-}
-
-fn describe(c: &Configuration, seed: u64) -> String {
-    match &c.kd {
-        Some(kd) => format!(
-            "{} distilled (T = {}, alpha = {}), {} epochs, seed {seed}",
-            c.arch, kd.temperature, kd.alpha, c.train.epochs
-        ),
-        None => format!(
-            "{} hard-label baseline, {} epochs, seed {seed}",
-            c.arch, c.train.epochs
-        ),
     }
 }
 
 fn run_sweep(args: SweepArgs) -> Result<()> {
     // The grid is checked before any data is read.
     let grid = Grid::read(&args.grid)?;
-    let validation = Validation {
-        fraction: args.val_fraction,
-        seed: args.val_seed,
-    };
-    validation.validate().context("--val-fraction")?;
-    let shard = args.shard.unwrap_or_else(Shard::all);
-    let (train, test) = args.data.load()?;
-    let preprocess = args.preprocess.resolve(Preprocess::default(), &train);
-    preprocess
-        .validate(&train)
-        .context("checking the preprocessing")?;
-    let def = SweepDefinition {
+    let definition = SweepDefinition {
         grid_file: args.grid.clone(),
         grid,
-        data: args.data.clone(),
-        preprocess,
-        validation,
-        cache: args.cache.clone(),
-        test_cache: args.test_cache.clone(),
-        teacher: args.report.teacher.clone(),
-    };
-    let planned = plan(&def.grid);
-    let held = validation.count(train.len());
-    if train.len() - held < 2 {
-        bail!(
-            "the training split has {} samples: too few to hold {held} out for validation",
-            train.len()
-        );
-    }
-    let targets = join_caches(
-        &args.cache,
-        args.test_cache.as_deref(),
-        &train,
-        &test,
-        args.max_memory,
-    )?;
-    def.claim(&args.out)?;
-
-    let mine: Vec<&PlannedRun> = planned
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| shard.includes(*i))
-        .map(|(_, p)| p)
-        .collect();
-    let done_before = mine
-        .iter()
-        .filter(|p| {
-            RunResult::read(&RunDir {
-                path: args.out.join(&p.dir),
-            })
-            .is_some()
-        })
-        .count();
-    eprintln!(
-        "sweep {}: {} configurations, {} runs{}; {} of them already finished; {} training samples ({} held out for validation), {} test samples",
-        args.out.display(),
-        def.grid.configurations.len(),
-        planned.len(),
-        if shard.count > 1 {
-            format!(", {} of them in shard {shard}", mine.len())
-        } else {
-            String::new()
+        data: args.data,
+        preprocess: args.preprocess,
+        validation: Validation {
+            fraction: args.val_fraction,
+            seed: args.val_seed,
         },
-        done_before,
-        train.len() - validation.count(train.len()),
-        validation.count(train.len()),
-        test.len()
-    );
-    let started = Instant::now();
-    let total = mine.len();
-    for (k, p) in mine.iter().enumerate() {
-        let c = &def.grid.configurations[p.configuration];
-        let path = args.out.join(&p.dir);
-        if RunResult::read(&RunDir { path: path.clone() }).is_some() {
-            continue;
-        }
-        eprintln!(
-            "[{}/{total}] {} ({} parameters) -> {}",
-            k + 1,
-            describe(c, p.seed),
-            model_stats(
-                &c.arch,
-                def.preprocess.output_shape(train.shape),
-                targets.0.classes
-            )
-            .params,
-            path.display()
-        );
-        let status = train_command(c, p.seed, &def, &args, &path)?
-            .status()
-            .context("starting distill train-student")?;
-        let result = match RunResult::read(&RunDir { path: path.clone() }) {
-            Some(r) if status.success() => r,
-            _ => bail!(
-                "run {} failed ({status}); its messages are above. Rerun the sweep to retry it",
-                path.display()
-            ),
-        };
-        eprintln!(
-            "[{}/{total}] done: val {:.2}%, test {:.2}% in {:.0} s (sweep so far {:.1} min)",
-            k + 1,
-            100.0 * result.val_accuracy.unwrap_or(f64::NAN),
-            100.0 * result.test_accuracy,
-            result.train_seconds,
-            started.elapsed().as_secs_f64() / 60.0
-        );
-    }
-    sweep_report::write_report(&args.out, &def, &args.report)
+        cache: args.cache,
+        test_cache: args.test_cache,
+        teacher: args.report.teacher.clone(),
+        max_memory: args.max_memory,
+    };
+    let mut reporter = Reporter::new(args.report.json);
+    let (sweep, checked) = Sweep::create(&args.out, definition, &mut reporter)
+        .with_context(|| format!("checking the sweep {}", args.out.display()))?;
+    let mut launcher = ChildProcess {
+        quiet: args.report.json,
+    };
+    let shard = args.shard.unwrap_or_else(Shard::all);
+    sweep.run(&checked, shard, &mut launcher, &mut reporter)?;
+    sweep_report::write(&sweep, &args.report)
 }
 
 pub fn run(args: Args) -> Result<()> {

@@ -1,44 +1,77 @@
-//! `distill train-student`: supervised training of a student (the hard-label baseline, and
-//! the way the demo teacher is made), then ONNX export.
+//! `distill train-student`: one student, from flags or from a run spec (`--spec`): plain
+//! supervised training, or distillation from a teacher's cached logits; then ONNX export.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distill_data::{Dataset, Preprocess};
+use distill_data::{PreprocessOverrides, TrainTestData, parse_bytes};
 use distill_student::{
-    ArchSpec, Augment, DataIdentity, DistillConfig, HardLoss, KdLoss, RunDir, Targets,
-    TeacherTargets, TrainConfig, Validation, model_stats, train_and_export,
+    ArchSpec, Augment, DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, HardLoss, KdLoss,
+    Optimisation, RunOutcome, RunSpec, Validation,
 };
 
-use crate::args::{PreprocessArgs, TrainDataArgs, parse_bytes};
-use crate::progress::EpochBars;
-use crate::teacher_logits::join_caches;
+use crate::either::{Alternative, Unless};
+use crate::progress::Reporter;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    // Read before `spec`, which is taken out of the matches when it is read.
+    #[command(flatten)]
+    run: Unless<RunFlags, SpecFile>,
+    /// A run spec (JSON, e.g. a run directory's run.json) instead of the run's flags; the
+    /// run goes to --out, by default the folder holding the spec.
+    #[arg(long, value_name = "RUN.json")]
+    spec: Option<PathBuf>,
+    /// Run directory: run.json, config.json, metrics.jsonl, checkpoint/, model.bpk,
+    /// model.onnx, result.json.
+    #[arg(long, required_unless_present = "spec")]
+    out: Option<PathBuf>,
+    /// Replace an existing run directory that holds a different run.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--spec` replaces the run's flags.
+#[derive(Debug)]
+struct SpecFile;
+
+impl Alternative for SpecFile {
+    const NAME: &'static str = "--spec";
+    fn taken(matches: &clap::ArgMatches) -> bool {
+        matches.value_source("spec").is_some()
+    }
+    fn relax(cmd: clap::Command) -> clap::Command {
+        let optional = |a: clap::Arg| a.required(false).required_unless_present("spec");
+        cmd.mut_arg("arch", optional).mut_arg("dataset", optional)
+    }
+}
+
+/// The settings of a run, as flags.
+#[derive(clap::Args, Debug)]
+struct RunFlags {
     /// Student architecture: mlp:W1,W2,... or cnn:C1,C2,...[,fc=N][,dropout=P].
     #[arg(long)]
     arch: ArchSpec,
-    /// Run directory: config.json, metrics.jsonl, checkpoint/, model.bpk, model.onnx.
-    #[arg(long)]
-    out: PathBuf,
     #[command(flatten)]
-    data: TrainDataArgs,
+    data: TrainTestData,
     #[command(flatten)]
-    preprocess: PreprocessArgs,
-    #[arg(long, default_value_t = 10)]
+    preprocess: PreprocessOverrides,
+    #[arg(long, default_value_t = Optimisation::new().epochs)]
     epochs: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = Optimisation::new().batch_size)]
     batch_size: usize,
     /// Peak learning rate (AdamW, cosine decay to 0 over all steps).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = Optimisation::new().lr)]
     lr: f64,
     /// AdamW decoupled weight decay.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = Optimisation::new().weight_decay)]
     weight_decay: f64,
     /// Seed for initialisation, shuffling, augmentation and dropout.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Light augmentation: flip (horizontal), shift (up to 2 px); comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -67,7 +100,7 @@ pub struct Args {
     no_t2_scaling: bool,
     /// Memory budget for the cached training logits (e.g. 512M, 2G): a cache that fits is
     /// loaded once; a larger one is streamed part by part in shuffled order.
-    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMORY, value_parser = parse_bytes)]
     max_memory: u64,
     /// Hold this fraction of the training split out of training as a validation split
     /// (evaluated after every epoch as val_accuracy) [default: none].
@@ -76,143 +109,98 @@ pub struct Args {
     /// Seed of the validation draw.
     #[arg(long, default_value_t = 0)]
     val_seed: u64,
-    /// Replace an existing run directory that holds a different run.
-    #[arg(long)]
-    overwrite: bool,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    json: bool,
 }
 
-/// The distillation loss the flags ask for (defaults: T = 4, alpha = 0.5, cross-entropy,
-/// T² scaling on).
-fn kd_loss(args: &Args) -> KdLoss {
-    KdLoss {
-        temperature: args.temperature.unwrap_or(4.0),
-        alpha: args.alpha.unwrap_or(0.5),
-        hard_loss: args.hard_loss.unwrap_or_default(),
-        t2_scaling: !args.no_t2_scaling,
+impl RunFlags {
+    /// The distillation the flags ask for; none without `--cache`.
+    fn distill(&self) -> Result<Option<DistillSpec>> {
+        let Some(cache) = &self.cache else {
+            if self.test_cache.is_some()
+                || self.temperature.is_some()
+                || self.alpha.is_some()
+                || self.hard_loss.is_some()
+                || self.no_t2_scaling
+            {
+                bail!(
+                    "--test-cache, --temperature, --alpha, --hard-loss and --no-t2-scaling need --cache (the training split's teacher logits)"
+                );
+            }
+            return Ok(None);
+        };
+        let default = KdLoss::default();
+        Ok(Some(DistillSpec {
+            cache: cache.clone(),
+            test_cache: self.test_cache.clone(),
+            loss: KdLoss {
+                temperature: self.temperature.unwrap_or(default.temperature),
+                alpha: self.alpha.unwrap_or(default.alpha),
+                hard_loss: self.hard_loss.unwrap_or(default.hard_loss),
+                t2_scaling: !self.no_t2_scaling,
+            },
+        }))
+    }
+
+    /// The run spec the flags describe.
+    fn spec(self) -> Result<RunSpec> {
+        Ok(RunSpec {
+            distill: self.distill()?,
+            preprocess: self.preprocess,
+            optimisation: Optimisation::new()
+                .with_epochs(self.epochs)
+                .with_batch_size(self.batch_size)
+                .with_lr(self.lr)
+                .with_weight_decay(self.weight_decay),
+            seed: self.seed,
+            augment: self.augment,
+            validation: self.val_fraction.map(|fraction| Validation {
+                fraction,
+                seed: self.val_seed,
+            }),
+            max_memory: self.max_memory,
+            ..RunSpec::new(self.arch, self.data)
+        })
     }
 }
 
-/// The cached teacher logits for the training split and, if given, the test split, joined
-/// to the data by sample id; none without `--cache`.
-fn load_targets(
-    args: &Args,
-    train: &Dataset,
-    test: &Dataset,
-) -> Result<Option<(TeacherTargets, Option<TeacherTargets>)>> {
-    let Some(cache) = &args.cache else {
-        if args.test_cache.is_some()
-            || args.temperature.is_some()
-            || args.alpha.is_some()
-            || args.hard_loss.is_some()
-            || args.no_t2_scaling
-        {
-            bail!(
-                "--test-cache, --temperature, --alpha, --hard-loss and --no-t2-scaling need --cache (the training split's teacher logits)"
-            );
+impl Args {
+    /// The run spec (from the flags or the spec file) and the run directory.
+    fn spec(self) -> Result<(RunSpec, PathBuf)> {
+        match (self.run.0, &self.spec) {
+            (Some(flags), _) => {
+                let out = self.out.context("--out is required")?;
+                Ok((flags.spec()?, out))
+            }
+            (None, Some(path)) => {
+                let spec = RunSpec::read(path)?;
+                let out = match self.out {
+                    Some(out) => out,
+                    None => path
+                        .parent()
+                        .map(|p| p.to_path_buf())
+                        .context("the spec file has no folder to train into: give --out")?,
+                };
+                Ok((spec, out))
+            }
+            (None, None) => bail!("give the run's flags (--arch, --dataset, ...) or --spec"),
         }
-        return Ok(None);
-    };
-    // Settings are checked before the caches are read.
-    kd_loss(args).validate()?;
-    if !args.augment.is_empty() {
-        bail!(
-            "--augment cannot be used with --cache: the cached logits belong to the unaugmented images"
-        );
     }
-    join_caches(
-        cache,
-        args.test_cache.as_deref(),
-        train,
-        test,
-        args.max_memory,
-    )
-    .map(Some)
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (train, test) = args.data.load()?;
-    let preprocess = args.preprocess.resolve(Preprocess::default(), &train);
-    preprocess
-        .validate(&train)
-        .context("checking the preprocessing")?;
-    let teacher = load_targets(&args, &train, &test)?;
-    let num_classes = match &teacher {
-        Some((t, _)) => t.classes,
-        None => train.num_classes().max(test.num_classes()),
-    };
-    let distill = teacher.as_ref().map(|(t, test_t)| DistillConfig {
-        loss: kd_loss(&args),
-        cache: t.identity.clone(),
-        test_cache: test_t.as_ref().map(|t| t.identity.clone()),
-    });
-    let config = TrainConfig::new(
-        args.arch.clone(),
-        preprocess.clone(),
-        num_classes,
-        DataIdentity::of(&train),
-        DataIdentity::of(&test),
-    )
-    .with_epochs(args.epochs)
-    .with_batch_size(args.batch_size)
-    .with_lr(args.lr)
-    .with_weight_decay(args.weight_decay)
-    .with_seed(args.seed)
-    .with_augment(args.augment.clone())
-    .with_distill(distill)
-    .with_validation(args.val_fraction.map(|fraction| Validation {
-        fraction,
-        seed: args.val_seed,
-    }));
-    config.validate()?;
-
-    let run = RunDir::prepare(&args.out, &config, args.overwrite)?;
-    if let Ok(text) = std::fs::read_to_string(run.result_path()) {
-        eprintln!("{} is already complete; nothing to do", run.path.display());
-        if args.json {
-            println!("{text}");
-        }
-        return Ok(());
-    }
-    // Images are decoded and brought to the student's input size once, not every epoch.
-    let (train, test) = (
-        train.into_geometry(&preprocess),
-        test.into_geometry(&preprocess),
-    );
-    let stats = model_stats(&args.arch, train.shape, num_classes);
-    let held_out = config.validation.map_or(0, |v| v.count(train.len()));
-    eprintln!(
-        "training {} ({} parameters, {} MACs/sample) on {} samples of {}{}, testing on {}",
-        args.arch,
-        stats.params,
-        stats.macs,
-        train.len() - held_out,
-        train.source,
-        if held_out > 0 {
-            format!(" ({held_out} held out for validation)")
-        } else {
-            String::new()
-        },
-        test.len()
-    );
+    let (json, overwrite) = (args.json, args.overwrite);
+    let (spec, out) = args.spec()?;
     let started = Instant::now();
-    let mut observer = EpochBars {
-        bar: None,
-        quiet: args.json,
-    };
-    let targets = teacher.as_ref().map(|(t, test_t)| Targets {
-        train: t,
-        test: test_t.as_ref(),
-    });
-    let result = train_and_export(&config, &train, &test, &run, &mut observer, targets)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
+    let outcome = spec.execute(&out, overwrite, &mut Reporter::new(json))?;
+    let result = outcome.result();
+    if let RunOutcome::AlreadyComplete(_) = outcome {
+        eprintln!("{} is already complete; nothing to do", out.display());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+    } else if let RunOutcome::Trained(_) = outcome {
         println!(
             "{}: test accuracy {:.2}% after {} epochs ({:.0}s this session); ONNX model {}",
-            run.path.display(),
+            out.display(),
             100.0 * result.test_accuracy,
             result.epochs,
             started.elapsed().as_secs_f64(),

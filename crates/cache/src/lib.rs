@@ -5,20 +5,30 @@
 //!
 //! [`CacheWriter`] writes parts to a temporary name, syncs and renames them, and writes the
 //! manifest after them; it resumes an interrupted cache. [`CacheReader`] validates parts
-//! against the manifest (row counts, sha256) and names a corrupt or missing part. Any
-//! Parquet reader can open the parts; each part's key-value metadata (`distill.cache`)
-//! repeats the manifest essentials.
+//! against the manifest (row counts, sha256) and names a corrupt or missing part, and checks
+//! a cache against the teacher and the data it claims to come from. Any Parquet reader can
+//! open the parts; each part's key-value metadata (`distill.cache`) repeats the manifest
+//! essentials.
+//!
+//! This crate reads and writes caches without the dataset sources: it compiles no image
+//! decoder, archive or CSV reader.
+#![warn(missing_docs)]
 
 mod error;
 mod manifest;
+mod output_kind;
 mod part;
 mod reader;
+mod verify;
 mod writer;
 
 pub use error::CacheError;
 pub use manifest::{
-    DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, TeacherInfo,
+    DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage,
+    TeacherInfo,
 };
+pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
+pub use verify::{CacheReport, TeacherAccuracy};
 pub use writer::CacheWriter;

@@ -2,27 +2,61 @@
 
 use std::path::Path;
 
-use distill_data::Preprocess;
+use distill_core::{ParseError, Preprocess, SkippedSample};
 use serde::{Deserialize, Serialize};
 
-use crate::CacheError;
+use crate::{CacheError, OutputKind};
 
+/// The cache format version this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
+/// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Element type of the stored logits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogitDtype {
+    /// 32-bit floats.
     F32,
+    /// 16-bit floats: half the size, within half-precision rounding.
     F16,
+}
+
+impl std::str::FromStr for LogitDtype {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(LogitDtype::F32),
+            "f16" => Ok(LogitDtype::F16),
+            _ => Err(ParseError::new("logit type", s, "expected f32 or f16")),
+        }
+    }
+}
+
+/// How the logits of a row are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// Every class's logit, in a `logits` list column.
+    Dense,
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Storage::Dense => "dense",
+        })
+    }
 }
 
 /// One finished part file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartInfo {
+    /// File name in the cache directory.
     pub file: String,
+    /// Rows it holds.
     pub rows: usize,
+    /// SHA-256 of its bytes.
     pub sha256: String,
 }
 
@@ -31,15 +65,19 @@ pub struct PartInfo {
 pub struct TeacherInfo {
     /// The ONNX file as it was given (informational: the hash identifies the teacher).
     pub file: String,
+    /// SHA-256 of the ONNX file.
     pub sha256: String,
+    /// The input fed.
     pub input: String,
     /// Declared input shape; `null` marks a dynamic dim.
     pub input_shape: Vec<Option<usize>>,
+    /// The output cached.
     pub output: String,
+    /// Declared output shape.
     pub output_shape: Vec<Option<usize>>,
     /// What the output holds: `logits`, `probs` (stored as `ln(max(p, 1e-30))`) or
     /// `log-probs`. The cache always holds values usable as logits.
-    pub output_kind: String,
+    pub output_kind: OutputKind,
 }
 
 /// The dataset split the rows come from.
@@ -47,36 +85,49 @@ pub struct TeacherInfo {
 pub struct DatasetInfo {
     /// `KIND:PATH` as it was given (informational: the fingerprint identifies the data).
     pub source: String,
+    /// The split's name.
     pub split: String,
+    /// Samples in the split: rows of the finished cache.
     pub samples: usize,
-    /// See `distill_data::fingerprint`.
+    /// The split's content hash (see `distill_data::Dataset::fingerprint`).
     pub fingerprint: String,
     /// Class names by class id, where the source names them (image folders).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
     /// Samples left out with `--skip-bad`, by key, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<distill_data::SkippedSample>,
+    pub skipped: Vec<SkippedSample>,
 }
 
 /// `manifest.json` (DESIGN.md, "The cache format (v1)").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`FORMAT_VERSION`].
     pub format_version: u32,
+    /// Classes of the teacher's output: the length of every row of logits.
     pub num_classes: usize,
+    /// Element type of the stored logits.
     pub dtype: LogitDtype,
-    /// `dense` in v1.
-    pub storage: String,
+    /// How rows are stored (`dense` in v1).
+    pub storage: Storage,
+    /// Rows per part file (the last part may hold fewer).
     pub rows_per_part: usize,
+    /// The teacher that produced the logits.
     pub teacher: TeacherInfo,
+    /// The dataset split the rows come from.
     pub dataset: DatasetInfo,
+    /// How the samples were fed to the teacher.
     pub preprocess: Preprocess,
+    /// The distill version that wrote the cache.
     pub tool_version: String,
+    /// The finished part files, in order.
     pub parts: Vec<PartInfo>,
+    /// Whether every part is written.
     pub complete: bool,
 }
 
 impl Manifest {
+    /// Rows in the finished parts.
     pub fn rows(&self) -> usize {
         self.parts.iter().map(|p| p.rows).sum()
     }
@@ -120,7 +171,7 @@ impl Manifest {
     /// `key: old -> new` for every identity difference between `self` (old) and `new`.
     pub fn identity_diff(&self, new: &Manifest) -> Vec<String> {
         let mut diffs = Vec::new();
-        distill_data::json_diff(&self.identity(), &new.identity(), "", &mut diffs);
+        distill_core::json_diff(&self.identity(), &new.identity(), "", &mut diffs);
         diffs
     }
 
@@ -140,13 +191,11 @@ impl Manifest {
         })
     }
 
+    /// Reads `manifest.json` of the cache in `dir`, refusing another format version.
     pub fn read(dir: &Path) -> Result<Self, CacheError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| CacheError::Read {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let bad = |reason: String| CacheError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|e| CacheError::io(&path, e))?;
+        let bad = |reason: String| CacheError::Manifest {
             path: path.clone(),
             reason,
         };
@@ -168,7 +217,7 @@ impl Manifest {
     /// Writes `manifest.json` atomically (temporary name, fsync, rename).
     pub fn write(&self, dir: &Path) -> Result<(), CacheError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Write {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Manifest {
             path: path.clone(),
             reason: e.to_string(),
         })?;

@@ -9,7 +9,7 @@ use arrow::array::{
     StringArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use distill_data::sha256_hex;
+use distill_core::sha256_hex;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -21,8 +21,11 @@ use crate::{CacheError, LogitDtype, Manifest, PartInfo};
 /// Rows of one part, in memory: `logits` is `[rows, classes]` row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachePart {
+    /// The sample id of each row.
     pub sample_ids: Vec<u64>,
+    /// The label of each row, where known.
     pub labels: Vec<Option<i32>>,
+    /// `[rows, classes]`, row-major.
     pub logits: Vec<f32>,
     /// Relative path or source key per row, for file-based datasets; empty otherwise.
     pub keys: Vec<String>,
@@ -39,24 +42,23 @@ impl CachePart {
         for (row, label) in self.logits.chunks(classes).zip(&self.labels) {
             let Some(label) = label else { continue };
             labelled += 1;
-            let top = distill_data::argmax(row);
+            let top = distill_core::argmax(row);
             correct += usize::from(top as i64 == i64::from(*label));
         }
         (correct, labelled)
     }
 }
 
+/// The file name of part `index`: `part-00000.parquet`, …
 pub fn part_file_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
-/// Writes `bytes` to `path` with [`distill_data::write_atomic`], the error naming `path`.
+/// Writes `bytes` to `path` with [`distill_core::write_atomic`], the error naming `path`.
 pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     use std::io::Write;
-    distill_data::write_atomic(path, |file| file.write_all(bytes)).map_err(|e| CacheError::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    distill_core::write_atomic(path, |file| file.write_all(bytes))
+        .map_err(|e| CacheError::io(path, e))
 }
 
 /// The part schema. `essentials` goes into the Arrow schema's metadata as well as the
@@ -82,13 +84,6 @@ fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool) -> Sc
         fields.push(Field::new("key", DataType::Utf8, false));
     }
     Schema::new_with_metadata(fields, metadata)
-}
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>, CacheError> {
-    std::fs::read(path).map_err(|e| CacheError::Read {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
 }
 
 /// Writes part `index` of a cache described by `manifest` (its `num_classes`, `dtype` and
@@ -127,8 +122,13 @@ pub fn write_part(
     let DataType::FixedSizeList(item, _) = schema.field(2).data_type().clone() else {
         unreachable!("logits is a fixed-size list by construction")
     };
-    let logits = FixedSizeListArray::try_new(item, classes as i32, values, None)
-        .map_err(|e| CacheError::BadData(e.to_string()))?;
+    let path = dir.join(part_file_name(index));
+    let arrow_err = |source| CacheError::Arrow {
+        path: path.clone(),
+        source,
+    };
+    let logits =
+        FixedSizeListArray::try_new(item, classes as i32, values, None).map_err(arrow_err)?;
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(UInt64Array::from(part.sample_ids.clone())),
         Arc::new(Int32Array::from(part.labels.clone())),
@@ -137,8 +137,7 @@ pub fn write_part(
     if with_keys {
         columns.push(Arc::new(StringArray::from(part.keys.clone())));
     }
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| CacheError::BadData(e.to_string()))?;
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?;
 
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -148,11 +147,13 @@ pub fn write_part(
         )]))
         .build();
     // Encoded in memory (a part is small by design) so the checksum needs no second read.
-    let encode_err = |e: parquet::errors::ParquetError| CacheError::BadData(e.to_string());
+    let encode_err = |source| CacheError::Parquet {
+        path: path.clone(),
+        source,
+    };
     let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(encode_err)?;
     writer.write(&batch).map_err(encode_err)?;
     let bytes = writer.into_inner().map_err(encode_err)?;
-    let path = dir.join(part_file_name(index));
     write_bytes_atomic(&path, &bytes)?;
     Ok(PartInfo {
         file: part_file_name(index),
@@ -171,22 +172,22 @@ pub fn read_part(
     if !path.is_file() {
         return Err(CacheError::MissingPart { path });
     }
-    let corrupt = |reason: String| CacheError::Corrupt {
-        path: path.clone(),
-        reason,
-    };
-    let bytes = read_bytes(&path)?;
+    let bytes = std::fs::read(&path).map_err(|e| CacheError::io(&path, e))?;
     let sha = sha256_hex(&bytes);
     if sha != info.sha256 {
-        return Err(corrupt(format!(
-            "sha256 {sha} does not match the manifest's {}",
-            info.sha256
-        )));
+        return Err(CacheError::Corrupt {
+            path,
+            reason: format!("sha256 {sha} does not match the manifest's {}", info.sha256),
+        });
     }
+    let parquet_err = |source| CacheError::Parquet {
+        path: path.clone(),
+        source,
+    };
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| corrupt(e.to_string()))?
+        .map_err(parquet_err)?
         .build()
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(parquet_err)?;
     let classes = manifest.num_classes;
     let mut part = CachePart {
         sample_ids: Vec::with_capacity(info.rows),
@@ -195,54 +196,60 @@ pub fn read_part(
         keys: Vec::new(),
     };
     for batch in reader {
-        let batch = batch.map_err(|e| corrupt(e.to_string()))?;
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| corrupt(format!("no column '{name}'")))
-        };
-        let ids = column("sample_id")?;
-        let ids = ids
-            .as_any()
-            .downcast_ref::<UInt64Array>()
-            .ok_or_else(|| corrupt("sample_id is not uint64".into()))?;
-        part.sample_ids.extend(ids.values().iter().copied());
-        let labels = column("label")?;
-        let labels = labels
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or_else(|| corrupt("label is not int32".into()))?;
-        part.labels.extend(labels.iter());
-        let logits = column("logits")?;
-        let logits = logits
-            .as_any()
-            .downcast_ref::<FixedSizeListArray>()
-            .filter(|l| l.value_length() as usize == classes)
-            .ok_or_else(|| corrupt(format!("logits is not a fixed-size list of {classes}")))?;
-        let values = logits.values();
-        if let Some(v) = values.as_any().downcast_ref::<Float32Array>() {
-            part.logits.extend(v.values().iter().copied());
-        } else if let Some(v) = values.as_any().downcast_ref::<Float16Array>() {
-            part.logits.extend(v.values().iter().map(|h| h.to_f32()));
-        } else {
-            return Err(corrupt("logits are neither float32 nor float16".into()));
-        }
-        if let Some(keys) = batch.column_by_name("key") {
-            let keys = keys
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| corrupt("key is not utf8".into()))?;
-            part.keys
-                .extend(keys.iter().map(|k| k.unwrap_or_default().to_string()));
-        }
+        let batch = batch.map_err(|source| CacheError::Arrow {
+            path: path.clone(),
+            source,
+        })?;
+        append(&mut part, &batch, classes).map_err(|reason| CacheError::Corrupt {
+            path: path.clone(),
+            reason,
+        })?;
     }
     if part.sample_ids.len() != info.rows {
-        return Err(corrupt(format!(
-            "{} rows, the manifest says {}",
-            part.sample_ids.len(),
-            info.rows
-        )));
+        return Err(CacheError::Corrupt {
+            reason: format!(
+                "{} rows, the manifest says {}",
+                part.sample_ids.len(),
+                info.rows
+            ),
+            path,
+        });
     }
     Ok(part)
+}
+
+/// The column `name` of `batch` as an array of type `A`, or what is wrong with it.
+fn column<'b, A: 'static>(batch: &'b RecordBatch, name: &str, kind: &str) -> Result<&'b A, String> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("no column '{name}'"))?
+        .as_any()
+        .downcast_ref::<A>()
+        .ok_or_else(|| format!("{name} is not {kind}"))
+}
+
+/// Appends the rows of one record batch to `part`, checking every column's type.
+fn append(part: &mut CachePart, batch: &RecordBatch, classes: usize) -> Result<(), String> {
+    let ids: &UInt64Array = column(batch, "sample_id", "uint64")?;
+    part.sample_ids.extend(ids.values().iter().copied());
+    let labels: &Int32Array = column(batch, "label", "int32")?;
+    part.labels.extend(labels.iter());
+    let logits: &FixedSizeListArray = column(batch, "logits", "a fixed-size list")?;
+    if logits.value_length() as usize != classes {
+        return Err(format!("logits is not a fixed-size list of {classes}"));
+    }
+    let values = logits.values();
+    if let Some(v) = values.as_any().downcast_ref::<Float32Array>() {
+        part.logits.extend(v.values().iter().copied());
+    } else if let Some(v) = values.as_any().downcast_ref::<Float16Array>() {
+        part.logits.extend(v.values().iter().map(|h| h.to_f32()));
+    } else {
+        return Err("logits are neither float32 nor float16".into());
+    }
+    if batch.column_by_name("key").is_some() {
+        let keys: &StringArray = column(batch, "key", "utf8")?;
+        part.keys
+            .extend(keys.iter().map(|k| k.unwrap_or_default().to_string()));
+    }
+    Ok(())
 }

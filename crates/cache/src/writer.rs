@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::part::{CachePart, part_file_name, write_part};
 use crate::{CacheError, MANIFEST_FILE, Manifest, PartInfo};
 
+/// Writes a cache: resumable, one part at a time, manifest last.
 pub struct CacheWriter {
     dir: PathBuf,
     manifest: Manifest,
@@ -34,10 +35,7 @@ fn is_cache_file(name: &str) -> bool {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> CacheError {
-    CacheError::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
+    CacheError::io(path, e)
 }
 
 /// Names of the entries of `dir`.
@@ -70,7 +68,7 @@ fn intact_prefix(dir: &Path, old: &Manifest) -> Vec<PartInfo> {
         let path = dir.join(&info.file);
         let intact = info.file == part_file_name(index)
             && info.rows == old.expected_rows(index)
-            && fs::read(&path).is_ok_and(|bytes| distill_data::sha256_hex(&bytes) == info.sha256);
+            && fs::read(&path).is_ok_and(|bytes| distill_core::sha256_hex(&bytes) == info.sha256);
         if !intact {
             break;
         }
@@ -91,10 +89,13 @@ impl CacheWriter {
             return Err(CacheError::BadData("rows per part must be positive".into()));
         }
         if dir.exists() && !dir.is_dir() {
-            return Err(CacheError::Write {
-                path: dir.to_path_buf(),
-                reason: "exists and is not a directory".into(),
-            });
+            return Err(CacheError::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ),
+            ));
         }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let names = entries(dir)?;
@@ -118,17 +119,15 @@ impl CacheWriter {
                 Err(e) if !overwrite => {
                     return Err(CacheError::Mismatch {
                         path: dir.to_path_buf(),
-                        diffs: format!("{e} (pass --overwrite to replace it)"),
+                        diffs: e.to_string(),
                     });
                 }
                 Err(_) => {}
             }
         } else if let Some(other) = names.iter().find(|n| !is_cache_file(n)) {
-            return Err(CacheError::Write {
+            return Err(CacheError::NotACache {
                 path: dir.to_path_buf(),
-                reason: format!(
-                    "is not empty and holds no distill cache (found '{other}'); choose an empty or new directory"
-                ),
+                found: other.clone(),
             });
         }
         // Everything not kept is rewritten: stale temporaries, parts after the first gap,
@@ -164,10 +163,12 @@ impl CacheWriter {
         self.manifest.parts.len()
     }
 
+    /// The manifest as it stands (the parts written so far).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -9,7 +9,7 @@ use distill_cache::{
     CacheError, CachePart, CacheReader, CacheWriter, DatasetInfo, LogitDtype, Manifest,
     TeacherInfo, read_part, write_part,
 };
-use distill_data::Preprocess;
+use distill_core::Preprocess;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn manifest(dtype: LogitDtype) -> Manifest {
@@ -17,7 +17,7 @@ fn manifest(dtype: LogitDtype) -> Manifest {
         format_version: distill_cache::FORMAT_VERSION,
         num_classes: 3,
         dtype,
-        storage: "dense".into(),
+        storage: distill_cache::Storage::Dense,
         rows_per_part: 4,
         teacher: TeacherInfo {
             file: "t.onnx".into(),
@@ -26,7 +26,7 @@ fn manifest(dtype: LogitDtype) -> Manifest {
             input_shape: vec![None, Some(2)],
             output: "y".into(),
             output_shape: vec![None, Some(3)],
-            output_kind: "logits".into(),
+            output_kind: distill_cache::OutputKind::Logits,
         },
         dataset: DatasetInfo {
             source: "idx:x".into(),

@@ -1,29 +1,10 @@
+//! One split of a dataset in memory, and how its samples become model input.
+
+use distill_core::{Preprocess, PreprocessError, SampleRef, SampleShape, SkippedSample, hex};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::Preprocess;
-use crate::image::decode_chw;
-
-/// Shape of one decoded sample, channels first: `[channels, height, width]`.
-///
-/// Tabular rows (CSV, `[N, F]` arrays) are `[F, 1, 1]`: each feature is a channel, with its
-/// own mean and std.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SampleShape {
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
-}
-
-impl SampleShape {
-    pub fn len(&self) -> usize {
-        self.channels * self.height * self.width
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+use crate::decode::decode_chw;
 
 /// The stored values of a split, in sample order.
 #[derive(Debug, Clone)]
@@ -41,24 +22,12 @@ pub enum Samples {
 /// An image file's bytes and the size it decodes to.
 #[derive(Debug, Clone)]
 pub struct EncodedImage {
+    /// The file's bytes.
     pub bytes: Vec<u8>,
+    /// Rows of pixels it decodes to.
     pub height: usize,
+    /// Columns of pixels it decodes to.
     pub width: usize,
-}
-
-/// A sample left out of a split with `--skip-bad`, and why; listed in cache manifests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkippedSample {
-    /// The relative path or source key of the sample.
-    pub key: String,
-    pub reason: String,
-}
-
-/// One sample's values, borrowed.
-#[derive(Debug, Clone, Copy)]
-pub enum SampleRef<'a> {
-    U8(&'a [u8]),
-    F32(&'a [f32]),
 }
 
 /// One split of a dataset, in memory.
@@ -71,14 +40,18 @@ pub enum SampleRef<'a> {
 pub struct Dataset {
     /// Human-readable origin, e.g. `idx:datasets/fashion-mnist`.
     pub source: String,
+    /// The split's name.
     pub split: String,
     /// The common shape of the samples. For images of different sizes, `height` and `width`
     /// are 0 and preprocessing must resize them to one size.
     pub shape: SampleShape,
+    /// The stable id of each sample.
     pub ids: Vec<u64>,
+    /// The class id of each sample.
     pub labels: Vec<i32>,
     /// Relative paths or source keys, for file-based sources; empty otherwise.
     pub keys: Vec<String>,
+    /// The stored values.
     pub samples: Samples,
     /// Samples left out with `--skip-bad`.
     pub skipped: Vec<SkippedSample>,
@@ -116,10 +89,12 @@ impl Dataset {
         }
     }
 
+    /// Samples in the split.
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    /// Whether the split holds no samples.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
@@ -167,7 +142,7 @@ impl Dataset {
 
     /// The bytes the fingerprint covers for sample `i`: the encoded file for images, the
     /// raw values (little-endian for floats) otherwise.
-    pub(crate) fn stored_bytes(&self, i: usize, out: &mut Vec<u8>) {
+    fn stored_bytes(&self, i: usize, out: &mut Vec<u8>) {
         out.clear();
         let n = self.shape.len();
         match &self.samples {
@@ -276,11 +251,82 @@ impl Dataset {
         }
     }
 
-    /// Content hash of the split; see [`crate::fingerprint`].
+    /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each
+    /// sample's id (u64 little-endian), its stored bytes and its label (i32 little-endian),
+    /// as lowercase hex. Images brought to another size keep the fingerprint of the files
+    /// they came from.
+    ///
+    /// Two datasets with the same fingerprint hold the same samples under the same ids, so a
+    /// logit cache made from one can be used with the other.
     pub fn fingerprint(&self) -> String {
         self.source_fingerprint
             .clone()
-            .unwrap_or_else(|| crate::fingerprint(self))
+            .unwrap_or_else(|| self.content_fingerprint())
+    }
+
+    fn content_fingerprint(&self) -> String {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by_key(|&i| self.ids[i]);
+        let mut hasher = Sha256::new();
+        let mut bytes = Vec::new();
+        for i in order {
+            hasher.update(self.ids[i].to_le_bytes());
+            self.stored_bytes(i, &mut bytes);
+            hasher.update(&bytes);
+            hasher.update(self.labels[i].to_le_bytes());
+        }
+        hex(&hasher.finalize())
+    }
+}
+
+impl Dataset {
+    /// Checks that `preprocess` can be applied to these samples: its settings against their
+    /// shape, geometry only on 8-bit images, and one output size for images of several.
+    pub fn check(&self, preprocess: &Preprocess) -> Result<(), PreprocessError> {
+        preprocess.validate_shape(self.shape)?;
+        if self.is_float() && !preprocess.keeps_geometry(self.shape) {
+            let setting = if preprocess.channels.is_some() {
+                "channels"
+            } else if preprocess.crop.is_some() {
+                "crop"
+            } else if preprocess.resize_shorter.is_some() {
+                "resize_shorter"
+            } else {
+                "resize"
+            };
+            return Err(PreprocessError {
+                setting,
+                reason: format!(
+                    "{}: resizing, cropping and channel conversion work on 8-bit images, and this data holds floats",
+                    self.source
+                ),
+            });
+        }
+        let out = preprocess.output_shape(self.shape);
+        if out.height == 0 || out.width == 0 {
+            return Err(PreprocessError {
+                setting: "resize",
+                reason: format!(
+                    "the images of {} have different sizes: resize them to HxW, or resize their shorter side and crop them, to bring them to one size",
+                    self.source
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The samples at `positions` preprocessed into one batch, in parallel (images are
+    /// decoded here, in parallel too): `[positions.len(), C, H, W]` for NCHW and flat,
+    /// `[…, H, W, C]` for NHWC, with the output shape of [`Preprocess::output_shape`].
+    pub fn batch(&self, preprocess: &Preprocess, positions: &[usize]) -> Vec<f32> {
+        let n = preprocess.output_shape(self.shape).len();
+        let mut out = vec![0f32; positions.len() * n];
+        out.par_chunks_mut(n)
+            .zip(positions.par_iter())
+            .for_each(|(dst, &pos)| {
+                self.with_sample(pos, |shape, src| preprocess.sample_into(shape, src, dst))
+            });
+        out
     }
 }
 

@@ -103,6 +103,81 @@ pub fn read_hf_parquet(
     )
 }
 
+/// The columns of one file that hold the images and the labels, by index.
+struct Columns {
+    names: Vec<String>,
+    image_at: usize,
+    label_at: usize,
+}
+
+/// The image and label columns of `schema`: the named ones; without a name, `image` and
+/// `label`, else the one column whose type fits (the hub's CIFAR-10 calls its images `img`,
+/// its beans dataset its labels `labels`). Their types are checked.
+fn columns(
+    file: &Path,
+    schema: &arrow::datatypes::Schema,
+    options: &SourceOptions,
+) -> Result<Columns, DataError> {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let choose = |named: Option<&String>, default: &str, fits: fn(&DataType) -> bool, setting| {
+        let fitting: Vec<usize> = (0..names.len())
+            .filter(|&i| fits(schema.field(i).data_type()))
+            .collect();
+        let name = named.map_or(default, |n| n.as_str());
+        match (named, fitting.as_slice()) {
+            (None, &[only]) if !names.iter().any(|c| c == default) => Ok(only),
+            _ => names
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| DataError::SourceSetting {
+                    path: file.to_path_buf(),
+                    setting,
+                    reason: format!(
+                        "no {default} column '{name}' (columns: {})",
+                        names.join(", ")
+                    ),
+                }),
+        }
+    };
+    let image_at = choose(
+        options.image_column.as_ref(),
+        "image",
+        is_image_type,
+        "image_column",
+    )?;
+    let label_at = choose(
+        options.label_column.as_ref(),
+        "label",
+        DataType::is_integer,
+        "label_column",
+    )?;
+    let image_type = schema.field(image_at).data_type();
+    let label_type = schema.field(label_at).data_type();
+    if !is_image_type(image_type) {
+        return Err(DataError::invalid(
+            file,
+            format!(
+                "column '{}' holds {image_type}, expected images: binary, or a struct with a binary 'bytes' field",
+                names[image_at]
+            ),
+        ));
+    }
+    if !label_type.is_integer() {
+        return Err(DataError::invalid(
+            file,
+            format!(
+                "label column '{}' holds {label_type}, expected integer class ids (map names to ids first)",
+                names[label_at]
+            ),
+        ));
+    }
+    Ok(Columns {
+        names,
+        image_at,
+        label_at,
+    })
+}
+
 /// Calls `row(index, image bytes, label)` for each row of one file.
 fn read_file(
     file: &Path,
@@ -110,67 +185,26 @@ fn read_file(
     mut row: impl FnMut(usize, Vec<u8>, i32),
 ) -> Result<(), DataError> {
     let bad = |reason: String| DataError::invalid(file, reason);
-    let handle = File::open(file).map_err(|e| DataError::io(file, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
-    let schema = builder.schema().clone();
-    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    // The named column; without a name, `default`, else the one column whose type `fits`
-    // (the hub's CIFAR-10 calls its images `img`, its beans dataset its labels `labels`).
-    let choose = |named: Option<&String>, default: &str, fits: fn(&DataType) -> bool, flag| {
-        let fitting: Vec<usize> = (0..columns.len())
-            .filter(|&i| fits(schema.field(i).data_type()))
-            .collect();
-        let name = named.map_or(default, |n| n.as_str());
-        match (named, fitting.as_slice()) {
-            (None, &[only]) if !columns.iter().any(|c| c == default) => Ok(only),
-            _ => columns.iter().position(|c| c == name).ok_or_else(|| {
-                bad(format!(
-                    "no {default} column '{name}' (columns: {}); name it with {flag}",
-                    columns.join(", ")
-                ))
-            }),
-        }
+    let parquet_err = |source| DataError::Parquet {
+        path: file.to_path_buf(),
+        source,
     };
-    let image_at = choose(
-        options.image_column.as_ref(),
-        "image",
-        is_image_type,
-        "--image-column",
-    )?;
-    let label_at = choose(
-        options.label_column.as_ref(),
-        "label",
-        DataType::is_integer,
-        "--label-column",
-    )?;
-    let image_type = schema.field(image_at).data_type().clone();
-    let label_type = schema.field(label_at).data_type().clone();
-    if !is_image_type(&image_type) {
-        return Err(bad(format!(
-            "column '{}' holds {image_type}, expected images: binary, or a struct with a binary 'bytes' field",
-            columns[image_at]
-        )));
-    }
-    if !label_type.is_integer() {
-        return Err(bad(format!(
-            "label column '{}' holds {label_type}, expected integer class ids (map names to ids first)",
-            columns[label_at]
-        )));
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [image_at, label_at]);
-    let reader = builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
+    let handle = File::open(file).map_err(|e| DataError::io(file, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(parquet_err)?;
+    let c = columns(file, &builder.schema().clone(), options)?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [c.image_at, c.label_at]);
+    let reader = builder.with_projection(mask).build().map_err(parquet_err)?;
     let mut index = 0;
     for batch in reader {
-        let batch = batch.map_err(|e| bad(format!("cannot read rows: {e}")))?;
+        let batch = batch.map_err(|source| DataError::Arrow {
+            path: file.to_path_buf(),
+            source,
+        })?;
         let images = batch
-            .column_by_name(&columns[image_at])
+            .column_by_name(&c.names[c.image_at])
             .ok_or_else(|| bad("image column vanished on reading".into()))?;
         let labels = batch
-            .column_by_name(&columns[label_at])
+            .column_by_name(&c.names[c.label_at])
             .ok_or_else(|| bad("label column vanished on reading".into()))?;
         let labels = labels_i32(labels).map_err(|r| bad(format!("rows from {index}: {r}")))?;
         for (i, label) in labels.into_iter().enumerate() {

@@ -11,7 +11,9 @@ use crate::{DataError, Dataset, SampleShape, Samples};
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone)]
 pub struct IdxArray {
+    /// The dimensions from the header.
     pub dims: Vec<usize>,
+    /// The values, row-major.
     pub data: Vec<u8>,
 }
 

@@ -172,9 +172,10 @@ fn list_arrays(path: &Path) -> Result<BTreeMap<String, PathBuf>, DataError> {
         }
         let mut archive = zip_archive(path)?;
         for i in 0..archive.len() {
-            let entry = archive
-                .by_index(i)
-                .map_err(|e| DataError::invalid(path, format!("bad .npz archive: {e}")))?;
+            let entry = archive.by_index(i).map_err(|source| DataError::Zip {
+                path: path.to_path_buf(),
+                source,
+            })?;
             if let Some(stem) = entry.name().strip_suffix(".npy") {
                 names.insert(stem.to_string(), path.join(entry.name()));
             }
@@ -187,8 +188,10 @@ fn list_arrays(path: &Path) -> Result<BTreeMap<String, PathBuf>, DataError> {
 
 fn zip_archive(path: &Path) -> Result<zip::ZipArchive<std::fs::File>, DataError> {
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    zip::ZipArchive::new(file)
-        .map_err(|e| DataError::invalid(path, format!("not a .npz (zip) archive: {e}")))
+    zip::ZipArchive::new(file).map_err(|source| DataError::Zip {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads array `name` from `path` (archive or folder) and parses it.
@@ -202,13 +205,14 @@ fn read_array(path: &Path, name: &str) -> Result<NpyArray, DataError> {
     } else {
         let mut archive = zip_archive(path)?;
         let member = format!("{name}.npy");
-        let mut entry = archive
-            .by_name(&member)
-            .map_err(|e| DataError::invalid(path, format!("{member}: {e}")))?;
+        let mut entry = archive.by_name(&member).map_err(|source| DataError::Zip {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut bytes = Vec::new();
         entry
             .read_to_end(&mut bytes)
-            .map_err(|e| DataError::invalid(path, format!("{member}: {e}")))?;
+            .map_err(|e| DataError::io(path.join(&member), e))?;
         (bytes, path.join(member))
     };
     parse_npy(&bytes).map_err(|reason| DataError::invalid(origin, reason))
@@ -221,7 +225,7 @@ fn pick(
     named: Option<&String>,
     candidates: &[String],
     what: &str,
-    flag: &str,
+    setting: &'static str,
 ) -> Result<String, DataError> {
     let found = match named {
         Some(n) => arrays.contains_key(n).then(|| n.clone()),
@@ -230,151 +234,96 @@ fn pick(
     found.ok_or_else(|| {
         let have: Vec<&str> = arrays.keys().map(String::as_str).collect();
         let looked = named.map_or_else(|| candidates.join(", "), |n| n.clone());
-        DataError::invalid(
-            path,
-            format!(
-                "no {what} array (looked for {looked}; arrays: {}); name it with {flag}",
+        DataError::SourceSetting {
+            path: path.to_path_buf(),
+            setting,
+            reason: format!(
+                "no {what} array (looked for {looked}; arrays: {})",
                 if have.is_empty() {
                     "none".to_string()
                 } else {
                     have.join(", ")
                 }
             ),
-        )
+        }
     })
 }
 
-/// Reads split `split`: samples `[N, F]`, `[N, H, W]`, `[N, C, H, W]` or `[N, H, W, C]`
-/// (channels last when the last dim is 1 or 3 and the second is not) of u8 (kept as bytes)
-/// or another numeric type (read as f32), labels `[N]` or `[N, 1]` of integers. Sample ids
-/// are the indices.
-pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
-    let arrays = list_arrays(path)?;
-    let names = |patterns: &[&str]| -> Vec<String> {
-        patterns.iter().map(|p| p.replace("SPLIT", split)).collect()
+/// The conventional array names of `split`, `SPLIT` replaced by it.
+fn names(split: &str, patterns: &[&str]) -> Vec<String> {
+    patterns.iter().map(|p| p.replace("SPLIT", split)).collect()
+}
+
+/// The sample shape of a samples array of `shape`, and whether its samples are channels
+/// last; none for a rank distill does not read.
+fn sample_layout(shape: &[usize]) -> Option<(SampleShape, bool)> {
+    let s = |channels, height, width| SampleShape {
+        channels,
+        height,
+        width,
     };
-    let images_name = pick(
-        &arrays,
-        path,
-        options.images_key.as_ref(),
-        &names(&[
-            "x_SPLIT",
-            "SPLIT_x",
-            "SPLIT_images",
-            "images_SPLIT",
-            "x",
-            "X",
-            "images",
-            "data",
-        ]),
-        "samples",
-        "--images-key",
-    )?;
-    let labels_name = pick(
-        &arrays,
-        path,
-        options.labels_key.as_ref(),
-        &names(&[
-            "y_SPLIT",
-            "SPLIT_y",
-            "SPLIT_labels",
-            "labels_SPLIT",
-            "y",
-            "Y",
-            "labels",
-            "targets",
-        ]),
-        "labels",
-        "--labels-key",
-    )?;
-    let images = read_array(path, &images_name)?;
-    let labels = read_array(path, &labels_name)?;
-    let images_origin = path.join(&images_name);
-    let labels_origin = path.join(&labels_name);
-    let n = images.shape.first().copied().unwrap_or(0);
-    let rank_error = |origin: &Path, what: &str, shape: &[usize]| {
-        DataError::invalid(
-            origin,
-            format!(
-                "{what} array has shape {shape:?} (rank {}), expected {}",
-                shape.len(),
-                if what == "labels" {
-                    "[N] or [N, 1]"
-                } else {
-                    "[N, F], [N, H, W], [N, C, H, W] or [N, H, W, C]"
-                }
-            ),
-        )
-    };
-    let (shape, channels_last) = match images.shape[..] {
+    match *shape {
         // Features are channels: one mean/std each.
-        [_, f] => (
-            SampleShape {
-                channels: f,
-                height: 1,
-                width: 1,
-            },
-            false,
-        ),
-        [_, h, w] => (
-            SampleShape {
-                channels: 1,
-                height: h,
-                width: w,
-            },
-            false,
-        ),
-        [_, a, h, w] if matches!(a, 1 | 3) || !matches!(w, 1 | 3) => (
-            SampleShape {
-                channels: a,
-                height: h,
-                width: w,
-            },
-            false,
-        ),
-        [_, h, w, c] => (
-            SampleShape {
-                channels: c,
-                height: h,
-                width: w,
-            },
-            true,
-        ),
-        _ => return Err(rank_error(&images_origin, "samples", &images.shape)),
+        [_, f] => Some((s(f, 1, 1), false)),
+        [_, h, w] => Some((s(1, h, w), false)),
+        [_, a, h, w] if matches!(a, 1 | 3) || !matches!(w, 1 | 3) => Some((s(a, h, w), false)),
+        [_, h, w, c] => Some((s(c, h, w), true)),
+        _ => None,
+    }
+}
+
+/// An array of the wrong rank.
+fn rank_error(origin: &Path, what: &str, shape: &[usize]) -> DataError {
+    let expected = if what == "labels" {
+        "[N] or [N, 1]"
+    } else {
+        "[N, F], [N, H, W], [N, C, H, W] or [N, H, W, C]"
     };
+    DataError::invalid(
+        origin,
+        format!(
+            "{what} array has shape {shape:?} (rank {}), expected {expected}",
+            shape.len()
+        ),
+    )
+}
+
+/// The class ids of a labels array (`[n]` or `[n, 1]` of integers).
+fn class_ids(labels: &NpyArray, n: usize, origin: &Path) -> Result<Vec<i32>, DataError> {
     if !matches!(labels.shape[..], [_] | [_, 1]) {
-        return Err(rank_error(&labels_origin, "labels", &labels.shape));
+        return Err(rank_error(origin, "labels", &labels.shape));
     }
     if labels.shape[0] != n {
         return Err(DataError::invalid(
-            &labels_origin,
-            format!(
-                "{} labels for {n} samples in {images_name}",
-                labels.shape[0]
-            ),
+            origin,
+            format!("{} labels for {n} samples", labels.shape[0]),
         ));
     }
     if matches!(labels.dtype, Dtype::F32 | Dtype::F64) {
         return Err(DataError::invalid(
-            &labels_origin,
+            origin,
             "labels are floats, expected integer class ids",
         ));
     }
-    let labels = (0..n)
+    (0..n)
         .map(|i| {
             let v = labels.dtype.value(&labels.data, i);
             if v < 0.0 || v > i32::MAX as f64 {
                 Err(DataError::invalid(
-                    &labels_origin,
+                    origin,
                     format!("label {v} at index {i} is not a class id"),
                 ))
             } else {
                 Ok(v as i32)
             }
         })
-        .collect::<Result<Vec<i32>, DataError>>()?;
+        .collect()
+}
+
+/// The values of `n` samples of `shape`, channels first: u8 stays bytes, any other type
+/// becomes f32. Channels-last samples are transposed, `[h, w, c] -> [c, h, w]`.
+fn channels_first(images: &NpyArray, n: usize, shape: SampleShape, channels_last: bool) -> Samples {
     let per = shape.len();
-    // Channels-last samples are transposed to channels first, [h, w, c] -> [c, h, w].
     let order = |i: usize| -> usize {
         if !channels_last {
             return i;
@@ -385,7 +334,7 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         sample * per + p * shape.channels + c
     };
     let total = n * per;
-    let samples = if images.dtype == Dtype::U8 {
+    if images.dtype == Dtype::U8 {
         Samples::U8((0..total).map(|i| images.data[order(i)]).collect())
     } else {
         Samples::F32(
@@ -393,13 +342,70 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
                 .map(|i| images.dtype.value(&images.data, order(i)) as f32)
                 .collect(),
         )
-    };
+    }
+}
+
+/// Reads split `split`: samples `[N, F]`, `[N, H, W]`, `[N, C, H, W]` or `[N, H, W, C]`
+/// (channels last when the last dim is 1 or 3 and the second is not) of u8 (kept as bytes)
+/// or another numeric type (read as f32), labels `[N]` or `[N, 1]` of integers. Sample ids
+/// are the indices.
+pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
+    let arrays = list_arrays(path)?;
+    let images_name = pick(
+        &arrays,
+        path,
+        options.images_key.as_ref(),
+        &names(
+            split,
+            &[
+                "x_SPLIT",
+                "SPLIT_x",
+                "SPLIT_images",
+                "images_SPLIT",
+                "x",
+                "X",
+                "images",
+                "data",
+            ],
+        ),
+        "samples",
+        "images_key",
+    )?;
+    let labels_name = pick(
+        &arrays,
+        path,
+        options.labels_key.as_ref(),
+        &names(
+            split,
+            &[
+                "y_SPLIT",
+                "SPLIT_y",
+                "SPLIT_labels",
+                "labels_SPLIT",
+                "y",
+                "Y",
+                "labels",
+                "targets",
+            ],
+        ),
+        "labels",
+        "labels_key",
+    )?;
+    let images = read_array(path, &images_name)?;
+    let n = images.shape.first().copied().unwrap_or(0);
+    let (shape, channels_last) = sample_layout(&images.shape)
+        .ok_or_else(|| rank_error(&path.join(&images_name), "samples", &images.shape))?;
+    let labels = class_ids(
+        &read_array(path, &labels_name)?,
+        n,
+        &path.join(&labels_name),
+    )?;
     Ok(Dataset::new(
         format!("npy:{}", path.display()),
         split.to_string(),
         shape,
         (0..n as u64).collect(),
         labels,
-        samples,
+        channels_first(&images, n, shape, channels_last),
     ))
 }

@@ -3,21 +3,27 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::{
-    DataError, Dataset, SourceOptions, read_csv, read_hf_parquet, read_idx_split,
+    DataError, Dataset, ParseError, SourceOptions, read_csv, read_hf_parquet, read_idx_split,
     read_image_folder, read_npy,
 };
 
 /// The kinds of dataset source named on the command line (`--dataset KIND:PATH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetKind {
+    /// IDX files (MNIST, Fashion-MNIST).
     Idx,
+    /// A torchvision-style image folder.
     ImageFolder,
+    /// Hugging Face Parquet.
     Parquet,
+    /// NumPy `.npz` or `.npy` arrays.
     Npy,
+    /// A CSV table.
     Csv,
 }
 
 impl DatasetKind {
+    /// The kind's name in `KIND:PATH`.
     pub fn as_str(self) -> &'static str {
         match self {
             DatasetKind::Idx => "idx",
@@ -33,18 +39,17 @@ impl DatasetKind {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DatasetSpec {
+    /// The kind of source.
     pub kind: DatasetKind,
+    /// Its file or folder.
     pub path: PathBuf,
 }
 
 impl FromStr for DatasetSpec {
-    type Err = DataError;
+    type Err = ParseError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| DataError::BadSpec {
-            spec: spec.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| ParseError::new("dataset", spec, reason);
         let (kind, path) = spec
             .split_once(':')
             .ok_or_else(|| bad("expected KIND:PATH, e.g. idx:datasets/fashion-mnist"))?;
@@ -71,7 +76,7 @@ impl FromStr for DatasetSpec {
 }
 
 impl TryFrom<String> for DatasetSpec {
-    type Error = DataError;
+    type Error = ParseError;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         text.parse()
     }

@@ -78,7 +78,8 @@ fn truncated_gzip_names_the_file() {
     let path = dir.path().join("t10k-images-idx3-ubyte.gz");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = read_idx(&path).unwrap_err();
-    let msg = err.to_string();
+    // The message names the file; its cause says what is wrong.
+    let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(
         msg.contains("t10k-images-idx3-ubyte.gz") && msg.contains("truncated"),
         "{msg}"

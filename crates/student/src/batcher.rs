@@ -20,7 +20,7 @@ impl Batcher<'_> {
     pub fn images(&self, positions: &[usize], device: &Device, seed: u64, epoch: u64) -> Tensor<4> {
         let shape = self.dataset.shape;
         let values = if self.augment.is_empty() {
-            self.preprocess.batch(self.dataset, positions)
+            self.dataset.batch(self.preprocess, positions)
         } else {
             let n = shape.len();
             let mut out = vec![0f32; positions.len() * n];

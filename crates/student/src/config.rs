@@ -1,5 +1,6 @@
-//! Everything a training run depends on. Saved as the run's `config.json`; a rerun with the
-//! same config resumes, a different one is refused.
+//! The resolved configuration of a training run, saved as the run's `config.json`: a rerun
+//! with the same config resumes, a different one is refused. It is made from a
+//! [`RunSpec`](crate::RunSpec) once the data and the caches are known.
 
 use burn::prelude::*;
 use distill_data::Preprocess;
@@ -19,14 +20,16 @@ pub enum Augment {
 }
 
 impl std::str::FromStr for Augment {
-    type Err = StudentError;
+    type Err = distill_data::ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "flip" => Ok(Augment::Flip),
             "shift" => Ok(Augment::Shift),
-            _ => Err(StudentError::BadConfig(format!(
-                "unknown augmentation '{s}' (flip, shift)"
-            ))),
+            _ => Err(distill_data::ParseError::new(
+                "augmentation",
+                s,
+                "expected flip or shift",
+            )),
         }
     }
 }
@@ -34,13 +37,18 @@ impl std::str::FromStr for Augment {
 /// Where the data came from, recorded so a run can be traced and resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataIdentity {
+    /// `KIND:PATH` as given.
     pub source: String,
+    /// The split's name.
     pub split: String,
+    /// Samples in the split.
     pub samples: usize,
+    /// The split's content hash (see `distill_data::fingerprint`).
     pub fingerprint: String,
 }
 
 impl DataIdentity {
+    /// The identity of `data`.
     pub fn of(data: &distill_data::Dataset) -> Self {
         DataIdentity {
             source: data.source.clone(),
@@ -54,30 +62,90 @@ impl DataIdentity {
 /// Distillation settings of a run and the caches it learns from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistillConfig {
+    /// The loss and its weights.
     pub loss: KdLoss,
+    /// The cache of the training split.
     pub cache: CacheIdentity,
+    /// The cache of the test split, for agreement and KL after every epoch.
     pub test_cache: Option<CacheIdentity>,
 }
 
-#[derive(Config, Debug)]
-pub struct TrainConfig {
-    pub arch: ArchSpec,
-    pub preprocess: Preprocess,
-    pub num_classes: usize,
-    pub train_data: DataIdentity,
-    pub test_data: DataIdentity,
+/// How a student is optimised: AdamW (decoupled weight decay), the learning rate decaying
+/// from its peak to zero on a cosine over all steps. The defaults are those of
+/// `train-student` and of a sweep grid.
+#[derive(Config, Debug, PartialEq)]
+pub struct Optimisation {
+    /// Passes over the training split.
     #[config(default = 10)]
     pub epochs: usize,
+    /// Samples per step.
     #[config(default = 128)]
     pub batch_size: usize,
-    /// Peak learning rate of AdamW; a cosine schedule takes it to zero over all steps.
+    /// Peak learning rate.
     #[config(default = 1e-3)]
     pub lr: f64,
     /// AdamW's decoupled weight decay.
     #[config(default = 1e-4)]
     pub weight_decay: f64,
+}
+
+impl Default for Optimisation {
+    fn default() -> Self {
+        Optimisation::new()
+    }
+}
+
+impl Optimisation {
+    /// Checks every setting; the error names the setting at fault.
+    pub fn validate(&self) -> Result<(), StudentError> {
+        if self.epochs == 0 {
+            return Err(StudentError::setting("epochs", "epochs must be at least 1"));
+        }
+        if self.batch_size < 2 {
+            return Err(StudentError::setting(
+                "batch_size",
+                format!(
+                    "batch_size must be at least 2 (batch-norm needs two samples per batch), got {}",
+                    self.batch_size
+                ),
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(StudentError::setting(
+                "lr",
+                format!("lr must be a positive number, got {}", self.lr),
+            ));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(StudentError::setting(
+                "weight_decay",
+                format!("weight_decay must be >= 0, got {}", self.weight_decay),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Everything a training run depends on, resolved: saved as `config.json`.
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    /// The student's architecture.
+    pub arch: ArchSpec,
+    /// The full preprocessing of the student's input (recorded in its ONNX metadata).
+    pub preprocess: Preprocess,
+    /// Classes of the output layer.
+    pub num_classes: usize,
+    /// The training split.
+    pub train_data: DataIdentity,
+    /// The test split.
+    pub test_data: DataIdentity,
+    /// Epochs, batch size, learning rate and weight decay.
+    #[config(default = "Optimisation::new()")]
+    pub optimisation: Optimisation,
+    /// Seed for initialisation, shuffling, augmentation and dropout.
     #[config(default = 42)]
     pub seed: u64,
+    /// Augmentations drawn for every sample of every epoch.
     #[config(default = "Vec::new()")]
     pub augment: Vec<Augment>,
     /// Knowledge distillation from cached teacher logits; none: supervised training.
@@ -87,37 +155,39 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks every setting; the error names the setting at fault.
     pub fn validate(&self) -> Result<(), StudentError> {
-        let bad = |m: &str| Err(StudentError::BadConfig(m.to_string()));
-        if self.epochs == 0 {
-            return bad("--epochs must be at least 1");
-        }
-        if self.batch_size == 0 {
-            return bad("--batch-size must be at least 1");
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad("--lr must be a positive number");
-        }
-        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return bad("--weight-decay must be >= 0");
-        }
+        self.optimisation.validate()?;
         if self.num_classes < 2 {
-            return bad("the labels name fewer than 2 classes");
+            return Err(StudentError::setting(
+                "num_classes",
+                "the labels name fewer than 2 classes",
+            ));
         }
         if let Some(v) = &self.validation {
             v.validate()?;
         }
         if let Some(d) = &self.distill {
             d.loss.validate()?;
-            if !self.augment.is_empty() {
-                return bad(
-                    "--augment cannot be used with --cache: the cached logits belong to the unaugmented images",
-                );
-            }
         }
+        check_augment(&self.augment, self.distill.is_some())?;
         if self.preprocess.layout != distill_data::Layout::Nchw {
-            return bad("students take NCHW input: use --layout nchw");
+            return Err(StudentError::setting(
+                "layout",
+                "students take NCHW input: the layout must be nchw",
+            ));
         }
         Ok(())
     }
+}
+
+/// Augmentation changes the images; cached logits belong to the unaugmented ones.
+pub(crate) fn check_augment(augment: &[Augment], distilling: bool) -> Result<(), StudentError> {
+    if distilling && !augment.is_empty() {
+        return Err(StudentError::setting(
+            "augment",
+            "augmentation cannot be combined with distillation from a cache: the cached logits belong to the unaugmented images",
+        ));
+    }
+    Ok(())
 }

@@ -17,19 +17,39 @@ pub struct Validation {
 }
 
 impl Validation {
+    /// Checks the fraction; the error names the setting.
     pub fn validate(&self) -> Result<(), StudentError> {
         if !(self.fraction > 0.0 && self.fraction < 1.0) {
-            return Err(StudentError::BadConfig(format!(
-                "the validation fraction must be in (0, 1), got {}",
-                self.fraction
-            )));
+            return Err(StudentError::setting(
+                "fraction",
+                format!(
+                    "the validation fraction must be in (0, 1), got {}",
+                    self.fraction
+                ),
+            ));
         }
         Ok(())
     }
 
-    /// Number of held-out samples among `samples` (at least one, at most all but one).
+    /// An error unless `samples` leave at least two to train on after the held-out ones.
+    pub fn check_room(&self, samples: usize) -> Result<(), StudentError> {
+        if samples < 2 || samples - self.count(samples) < 2 {
+            return Err(StudentError::setting(
+                "fraction",
+                format!(
+                    "the training split has {samples} samples: too few to hold {} out for validation",
+                    self.count(samples)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of held-out samples among `samples` (at least one, at most all but one; none
+    /// of a single sample).
     pub fn count(&self, samples: usize) -> usize {
-        ((samples as f64 * self.fraction).round() as usize).clamp(1, samples.saturating_sub(1))
+        let wanted = (samples as f64 * self.fraction).round() as usize;
+        wanted.max(1).min(samples.saturating_sub(1))
     }
 
     /// Positions of the held-out samples among `samples`, ascending.

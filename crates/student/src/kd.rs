@@ -14,6 +14,8 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
+use distill_data::ParseError;
+
 use crate::StudentError;
 
 /// The hard-label term.
@@ -28,14 +30,12 @@ pub enum HardLoss {
 }
 
 impl std::str::FromStr for HardLoss {
-    type Err = StudentError;
+    type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "ce" => Ok(HardLoss::Ce),
             "mse" => Ok(HardLoss::Mse),
-            _ => Err(StudentError::BadConfig(format!(
-                "--hard-loss '{s}' is not ce or mse"
-            ))),
+            _ => Err(ParseError::new("hard loss", s, "expected ce or mse")),
         }
     }
 }
@@ -43,34 +43,52 @@ impl std::str::FromStr for HardLoss {
 /// How the two terms are computed and mixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KdLoss {
+    /// The temperature T that softens both distributions.
     pub temperature: f64,
     /// Weight of the distillation term; `1 - alpha` weights the hard term.
     pub alpha: f64,
+    /// The hard-label term.
     pub hard_loss: HardLoss,
     /// Multiply the distillation term by T² (on by default).
     pub t2_scaling: bool,
 }
 
+impl Default for KdLoss {
+    /// T = 4, alpha = 0.5, cross-entropy, T² scaling on.
+    fn default() -> Self {
+        KdLoss {
+            temperature: 4.0,
+            alpha: 0.5,
+            hard_loss: HardLoss::Ce,
+            t2_scaling: true,
+        }
+    }
+}
+
 /// One batch's loss: the total to differentiate and its two terms (unweighted).
 pub struct KdTerms {
+    /// `alpha * kd + (1 - alpha) * hard`, `[1]`.
     pub total: Tensor<1>,
+    /// The distillation term, `[1]`.
     pub kd: Tensor<1>,
+    /// The hard-label term, `[1]`.
     pub hard: Tensor<1>,
 }
 
 impl KdLoss {
+    /// Checks the temperature and alpha; the error names the setting at fault.
     pub fn validate(&self) -> Result<(), StudentError> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(StudentError::BadConfig(format!(
-                "--temperature must be a positive number, not {}",
-                self.temperature
-            )));
+            return Err(StudentError::setting(
+                "temperature",
+                format!("temperature {} must be a positive number", self.temperature),
+            ));
         }
         if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(StudentError::BadConfig(format!(
-                "--alpha must be in [0, 1], not {}",
-                self.alpha
-            )));
+            return Err(StudentError::setting(
+                "alpha",
+                format!("alpha {} is outside [0, 1]", self.alpha),
+            ));
         }
         Ok(())
     }

@@ -1,6 +1,14 @@
-//! Student models for distill: architectures from a short spec, supervised training with
-//! burn on the flex CPU backend, evaluation, and ONNX export.
+//! Student models for distill: architectures from a short spec, the run spec (everything a
+//! run depends on), supervised and distillation training with burn on the flex CPU
+//! backend, evaluation, and ONNX export.
+//!
+//! A run is a [`RunSpec`]: [`RunSpec::execute`] loads its data, joins the teacher's cached
+//! logits, trains (resuming from the run directory's checkpoint) and exports. The pieces are
+//! public too: [`train`] for a [`TrainConfig`] on data already loaded, [`export_onnx`],
+//! [`TeacherTargets::join`].
+#![warn(missing_docs)]
 
+mod arch;
 mod batcher;
 mod config;
 mod error;
@@ -13,22 +21,25 @@ mod model;
 mod rng;
 mod run;
 mod run_dir;
-mod spec;
+mod run_spec;
 mod stats;
 mod targets;
 mod train;
 
-pub use config::{Augment, DataIdentity, DistillConfig, TrainConfig};
-pub use error::StudentError;
-pub use evaluate::{accuracy, agreement, argmax_rows, mean_kl, predict_logits};
+pub use arch::{ArchKind, ArchSpec};
+pub use config::{Augment, DataIdentity, DistillConfig, Optimisation, TrainConfig};
+pub use error::{RunDirProblem, StudentError};
+pub use evaluate::predict_logits;
 pub use export::export_onnx;
 pub use holdout::Validation;
 pub use kd::{HardLoss, KdLoss, KdTerms};
 pub use metrics::EpochMetrics;
 pub use model::{Student, compute_device};
 pub use run::{RunResult, train_and_export};
-pub use run_dir::{RunDir, write_atomic};
-pub use spec::{ArchKind, ArchSpec};
+pub use run_dir::{RunDir, SPEC_FILE, write_atomic};
+pub use run_spec::{
+    DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec, TrainingPlan,
+};
 pub use stats::{ModelStats, model_stats};
-pub use targets::{CacheIdentity, TeacherTargets};
+pub use targets::{CacheIdentity, TeacherLogits, TeacherTargets};
 pub use train::{Quiet, Targets, TrainObserver, cosine_lr, train};

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What one epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
+    /// The epoch, 1-based.
     pub epoch: usize,
     /// Mean total loss over the epoch's batches.
     pub train_loss: f64,
@@ -11,10 +13,12 @@ pub struct EpochMetrics {
     pub kd_loss: Option<f64>,
     /// Mean hard-label term.
     pub hard_loss: f64,
+    /// Top-1 accuracy on the training batches (while training).
     pub train_accuracy: f64,
     /// Accuracy on the held-out validation samples (null without a validation split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f64>,
+    /// Accuracy on the test split after the epoch.
     pub test_accuracy: f64,
     /// Top-1 agreement with the cached teacher on the test split (null without one).
     pub teacher_agreement: Option<f64>,
@@ -24,5 +28,6 @@ pub struct EpochMetrics {
     pub lr: f64,
     /// Wall time of the epoch's training steps (evaluation excluded).
     pub seconds: f64,
+    /// Training samples per second of the epoch.
     pub samples_per_second: f64,
 }

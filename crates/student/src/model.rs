@@ -49,6 +49,8 @@ impl ConvBlock {
     }
 }
 
+/// A student: conv blocks (none for an MLP), hidden dense layers with dropout, a linear
+/// head.
 #[derive(Module, Debug)]
 pub struct Student {
     blocks: Vec<ConvBlock>,
@@ -112,9 +114,9 @@ impl Student {
     pub fn save(&self, path: &std::path::Path) -> Result<(), crate::StudentError> {
         self.clone()
             .save_file(path)
-            .map_err(|e| crate::StudentError::Export {
+            .map_err(|source| crate::StudentError::Save {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                source,
             })
     }
 }

@@ -12,13 +12,18 @@ use crate::{RunDir, StudentError, Targets, TrainConfig, TrainObserver, export_on
 /// `result.json` of a finished run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
+    /// The student's architecture.
     pub arch: String,
+    /// Its learnable parameters.
     pub params: u64,
+    /// Its multiply-accumulates per sample.
     pub macs: u64,
+    /// Epochs trained.
     pub epochs: usize,
     /// Accuracy on the held-out validation samples (with a validation split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f64>,
+    /// Accuracy on the test split after the last epoch.
     pub test_accuracy: f64,
     /// Top-1 agreement with the teacher on the test split (with a test cache).
     pub teacher_agreement: Option<f64>,
@@ -26,8 +31,11 @@ pub struct RunResult {
     pub test_kl: Option<f64>,
     /// The teacher the student was distilled from (sha256 of its ONNX file).
     pub teacher_sha256: Option<String>,
+    /// Seconds of training steps over all epochs (evaluation excluded).
     pub train_seconds: f64,
+    /// The exported model.
     pub onnx: PathBuf,
+    /// Its size.
     pub onnx_bytes: u64,
 }
 
@@ -62,20 +70,22 @@ pub fn train_and_export(
         ),
         (
             "distill.preprocess",
-            serde_json::to_string(&config.preprocess)
-                .map_err(|e| StudentError::BadConfig(e.to_string()))?,
+            serde_json::to_string(&config.preprocess).map_err(|source| StudentError::Json {
+                path: run.onnx_path(),
+                source,
+            })?,
         ),
         ("distill.version", env!("CARGO_PKG_VERSION").to_string()),
     ];
     export_onnx(&model, shape, &metadata, &run.onnx_path())?;
     let last = metrics
         .last()
-        .ok_or_else(|| StudentError::BadConfig("training produced no epochs".into()))?;
+        .ok_or_else(|| StudentError::setting("epochs", "training produced no epochs"))?;
     let stats = model_stats(&config.arch, shape, config.num_classes);
     let onnx_bytes = std::fs::metadata(run.onnx_path())
-        .map_err(|e| StudentError::Read {
+        .map_err(|source| StudentError::Read {
             path: run.onnx_path(),
-            reason: e.to_string(),
+            source,
         })?
         .len();
     let result = RunResult {

@@ -1,6 +1,7 @@
-//! The run directory: `config.json`, `metrics.jsonl`, `checkpoint/` (for resuming), and at
-//! the end `model.bpk`, `model.onnx` and `result.json`. Every file appears under its final
-//! name only when complete (written to a temporary name, synced, renamed).
+//! The run directory: `run.json` (the spec), `config.json`, `metrics.jsonl`, `checkpoint/`
+//! (for resuming), and at the end `model.bpk`, `model.onnx` and `result.json`. Every file
+//! appears under its final name only when complete (written to a temporary name, synced,
+//! renamed).
 
 use std::fs;
 use std::io::Write;
@@ -8,10 +9,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EpochMetrics, StudentError, TrainConfig};
+use crate::error::RunDirProblem;
+use crate::{EpochMetrics, RunSpec, StudentError, TrainConfig};
 
+/// The file of a run directory that holds its spec.
+pub const SPEC_FILE: &str = "run.json";
+
+/// A run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
+    /// Its path.
     pub path: PathBuf,
 }
 
@@ -22,10 +29,10 @@ pub struct CheckpointState {
     pub epoch: usize,
 }
 
-fn err(path: &Path, reason: impl Into<String>) -> StudentError {
+fn problem(path: &Path, reason: RunDirProblem) -> StudentError {
     StudentError::RunDir {
         path: path.to_path_buf(),
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -36,6 +43,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudentError> {
             path: path.to_path_buf(),
             source,
         }
+    })
+}
+
+/// Writes `value` to `path` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StudentError> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| StudentError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Whether `path` is a directory holding nothing, or nothing but a run spec (a sweep writes
+/// the spec before its trainer starts).
+fn holds_no_run(path: &Path) -> bool {
+    fs::read_dir(path).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .all(|e| e.file_name() == SPEC_FILE)
     })
 }
 
@@ -51,73 +77,90 @@ impl RunDir {
         let run = RunDir {
             path: path.to_path_buf(),
         };
-        let config_json = serde_json::to_value(config).map_err(|e| err(path, e.to_string()))?;
+        let config_json = serde_json::to_value(config).map_err(|source| StudentError::Json {
+            path: run.config_path(),
+            source,
+        })?;
         if path.exists() {
             if !path.is_dir() {
-                return Err(err(path, "exists and is not a directory"));
+                return Err(problem(path, RunDirProblem::NotADirectory));
             }
-            let existing = fs::read_to_string(run.config_path()).ok();
-            let is_empty = fs::read_dir(path)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            match existing {
+            match fs::read_to_string(run.config_path()).ok() {
                 // Only ever delete what is recognisably a distill run.
                 Some(_) if overwrite => {
-                    fs::remove_dir_all(path)
-                        .map_err(|e| err(path, format!("cannot clear: {e}")))?;
+                    fs::remove_dir_all(path).map_err(|source| StudentError::Write {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
                 }
                 Some(text) => {
-                    let old: serde_json::Value = serde_json::from_str(&text)
-                        .map_err(|e| err(path, format!("config.json is not valid JSON: {e}")))?;
-                    let mut diffs = Vec::new();
-                    distill_data::json_diff(&old, &config_json, "", &mut diffs);
-                    if !diffs.is_empty() {
-                        return Err(err(
-                            path,
-                            format!(
-                                "holds a run with a different config ({}); choose another --out or pass --overwrite",
-                                diffs.join("; ")
-                            ),
-                        ));
-                    }
+                    run.check_same(&text, &config_json)?;
                     return Ok(run);
                 }
-                None if !is_empty => {
-                    return Err(err(
-                        path,
-                        "is not empty and holds no distill run (no config.json); choose another --out (such a directory is never deleted, even with --overwrite)",
-                    ));
+                None if !holds_no_run(path) => {
+                    return Err(problem(path, RunDirProblem::NotARun));
                 }
                 None => {}
             }
         }
-        fs::create_dir_all(run.checkpoint_dir()).map_err(|e| StudentError::Write {
+        fs::create_dir_all(run.checkpoint_dir()).map_err(|source| StudentError::Write {
             path: run.checkpoint_dir(),
-            source: e,
+            source,
         })?;
-        let text =
-            serde_json::to_string_pretty(&config_json).map_err(|e| err(path, e.to_string()))?;
-        write_atomic(&run.config_path(), text.as_bytes())?;
+        write_json(&run.config_path(), &config_json)?;
         Ok(run)
     }
 
+    /// Refuses a directory whose `config.json` (`text`) differs from `config`.
+    fn check_same(&self, text: &str, config: &serde_json::Value) -> Result<(), StudentError> {
+        let old: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| StudentError::Json {
+                path: self.config_path(),
+                source,
+            })?;
+        let mut diffs = Vec::new();
+        distill_data::json_diff(&old, config, "", &mut diffs);
+        if !diffs.is_empty() {
+            return Err(problem(
+                &self.path,
+                RunDirProblem::OtherRun(diffs.join("; ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `run.json`: the spec the run was made from.
+    pub fn spec_path(&self) -> PathBuf {
+        self.path.join(SPEC_FILE)
+    }
+    /// `config.json`: the resolved configuration.
     pub fn config_path(&self) -> PathBuf {
         self.path.join("config.json")
     }
+    /// `metrics.jsonl`: one line per epoch.
     pub fn metrics_path(&self) -> PathBuf {
         self.path.join("metrics.jsonl")
     }
+    /// `checkpoint/`: the state to resume from.
     pub fn checkpoint_dir(&self) -> PathBuf {
         self.path.join("checkpoint")
     }
+    /// `model.bpk`: the trained weights.
     pub fn model_path(&self) -> PathBuf {
         self.path.join("model.bpk")
     }
+    /// `model.onnx`: the exported student.
     pub fn onnx_path(&self) -> PathBuf {
         self.path.join("model.onnx")
     }
+    /// `result.json`: written last; its presence marks a finished run.
     pub fn result_path(&self) -> PathBuf {
         self.path.join("result.json")
+    }
+
+    /// Writes the run's spec as `run.json`.
+    pub fn write_spec(&self, spec: &RunSpec) -> Result<(), StudentError> {
+        write_json(&self.spec_path(), spec)
     }
 
     /// The last finished epoch saved in `checkpoint/`, if any.
@@ -131,9 +174,12 @@ impl RunDir {
     pub fn metrics_until(&self, epoch: usize) -> Result<Vec<EpochMetrics>, StudentError> {
         let text = fs::read_to_string(self.metrics_path()).unwrap_or_default();
         let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let m: EpochMetrics = serde_json::from_str(line)
-                .map_err(|e| err(&self.metrics_path(), format!("line {}: {e}", i + 1)))?;
+        for line in text.lines() {
+            let m: EpochMetrics =
+                serde_json::from_str(line).map_err(|source| StudentError::Json {
+                    path: self.metrics_path(),
+                    source,
+                })?;
             if m.epoch <= epoch {
                 out.push(m);
             }
@@ -145,14 +191,18 @@ impl RunDir {
     pub fn write_metrics(&self, metrics: &[EpochMetrics]) -> Result<(), StudentError> {
         let mut text = String::new();
         for m in metrics {
-            text.push_str(&serde_json::to_string(m).map_err(|e| err(&self.path, e.to_string()))?);
+            let line = serde_json::to_string(m).map_err(|source| StudentError::Json {
+                path: self.metrics_path(),
+                source,
+            })?;
+            text.push_str(&line);
             text.push('\n');
         }
         write_atomic(&self.metrics_path(), text.as_bytes())
     }
 
+    /// Writes `value` to `path` as pretty JSON, atomically.
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StudentError> {
-        let text = serde_json::to_string_pretty(value).map_err(|e| err(path, e.to_string()))?;
-        write_atomic(path, text.as_bytes())
+        write_json(path, value)
     }
 }

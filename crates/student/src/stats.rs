@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ArchSpec;
 
+/// Size and cost of a student.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelStats {
     /// Learnable parameters (batch-norm running statistics are not counted, as in PyTorch).
@@ -14,6 +15,7 @@ pub struct ModelStats {
     pub macs: u64,
 }
 
+/// Parameters and multiply-accumulates of `spec` for samples of `input`.
 pub fn model_stats(spec: &ArchSpec, input: SampleShape, num_classes: usize) -> ModelStats {
     let (mut params, mut macs) = (0u64, 0u64);
     let (mut c, mut h, mut w) = (

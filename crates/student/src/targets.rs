@@ -9,34 +9,43 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use distill_cache::{CacheReader, Manifest};
+use distill_cache::{CacheReader, Manifest, OutputKind};
 use distill_data::Dataset;
 use serde::{Deserialize, Serialize};
 
-use crate::StudentError;
 use crate::rng::SplitMix64;
+use crate::{DistillSpec, StudentError, Targets};
 
 /// What a run records of a cache, so every result can be traced to the teacher that
 /// produced it (and a rerun against another cache is refused).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheIdentity {
+    /// The cache directory as given.
     pub dir: String,
+    /// The teacher's ONNX file as it was given to `cache-logits`.
     pub teacher_file: String,
+    /// SHA-256 of the teacher's ONNX file.
     pub teacher_sha256: String,
-    pub output_kind: String,
+    /// What the teacher's output held.
+    pub output_kind: OutputKind,
+    /// The split cached.
     pub split: String,
+    /// Its samples.
     pub samples: usize,
+    /// Its fingerprint.
     pub fingerprint: String,
+    /// Classes of the teacher's output.
     pub num_classes: usize,
 }
 
 impl CacheIdentity {
+    /// The identity of the cache in `dir` with manifest `m`.
     pub fn of(dir: &Path, m: &Manifest) -> Self {
         CacheIdentity {
             dir: dir.display().to_string(),
             teacher_file: m.teacher.file.clone(),
             teacher_sha256: m.teacher.sha256.clone(),
-            output_kind: m.teacher.output_kind.clone(),
+            output_kind: m.teacher.output_kind,
             split: m.dataset.split.clone(),
             samples: m.dataset.samples,
             fingerprint: m.dataset.fingerprint.clone(),
@@ -58,9 +67,64 @@ enum Storage {
 
 /// Teacher logits for every sample of one dataset split.
 pub struct TeacherTargets {
+    /// The cache they come from.
     pub identity: CacheIdentity,
+    /// Classes per row.
     pub classes: usize,
     storage: Storage,
+}
+
+/// The teacher's cached logits joined to a run's training split and, where a test cache is
+/// given, its test split.
+pub struct TeacherLogits {
+    /// The training split's logits.
+    pub train: TeacherTargets,
+    /// The test split's logits.
+    pub test: Option<TeacherTargets>,
+}
+
+impl TeacherLogits {
+    /// Joins the caches of `distill` to `train` and `test`: the training cache loaded whole
+    /// within `max_memory` (else streamed), the test cache whole; both must come from the
+    /// same teacher.
+    pub fn join(
+        distill: &DistillSpec,
+        train: &Dataset,
+        test: &Dataset,
+        max_memory: u64,
+    ) -> Result<Self, StudentError> {
+        let targets = TeacherTargets::join(&distill.cache, train, max_memory)?;
+        let test_targets = match &distill.test_cache {
+            Some(dir) => {
+                let t = TeacherTargets::join(dir, test, u64::MAX)?;
+                if t.identity.teacher_sha256 != targets.identity.teacher_sha256
+                    || t.classes != targets.classes
+                {
+                    return Err(mismatch(
+                        dir,
+                        format!(
+                            "the test cache was made by another teacher than the training cache {}",
+                            distill.cache.display()
+                        ),
+                    ));
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        Ok(TeacherLogits {
+            train: targets,
+            test: test_targets,
+        })
+    }
+
+    /// The logits as training borrows them.
+    pub fn as_targets(&self) -> Targets<'_> {
+        Targets {
+            train: &self.train,
+            test: self.test.as_ref(),
+        }
+    }
 }
 
 /// A run of an epoch over rows that share one logits buffer: the whole array (in memory),
@@ -101,10 +165,49 @@ impl SegmentData<'_> {
 }
 
 fn mismatch(dir: &Path, what: String) -> StudentError {
-    StudentError::Cache {
+    StudentError::CacheMismatch {
         path: dir.to_path_buf(),
         reason: what,
     }
+}
+
+/// Checks that the cache in `dir` is complete and was made from `data` with enough classes
+/// for its labels.
+fn open_for(dir: &Path, data: &Dataset) -> Result<CacheReader, StudentError> {
+    let reader = CacheReader::open(dir)?;
+    reader.require_complete()?;
+    let m = reader.manifest();
+    let refuse = |reason: String| Err(mismatch(dir, reason));
+    if m.dataset.split != data.split {
+        return refuse(format!(
+            "the cache holds split '{}' but the data is split '{}' of {}",
+            m.dataset.split, data.split, data.source
+        ));
+    }
+    if m.dataset.samples != data.len() {
+        return refuse(format!(
+            "the cache holds {} samples but split '{}' of {} has {}",
+            m.dataset.samples,
+            data.split,
+            data.source,
+            data.len()
+        ));
+    }
+    let fingerprint = data.fingerprint();
+    if m.dataset.fingerprint != fingerprint {
+        return refuse(format!(
+            "the cache was made from other data (dataset fingerprint {} in the cache, {fingerprint} for split '{}' of {})",
+            m.dataset.fingerprint, data.split, data.source
+        ));
+    }
+    let needed = data.num_classes();
+    if m.num_classes < needed || m.num_classes < 2 {
+        return refuse(format!(
+            "the teacher has {} classes but the labels of {} need {needed}",
+            m.num_classes, data.source
+        ));
+    }
+    Ok(reader)
 }
 
 impl TeacherTargets {
@@ -113,53 +216,9 @@ impl TeacherTargets {
     /// sample count), or with fewer classes than the labels need. With `max_memory` bytes
     /// or more for the logits the cache is loaded whole, else streamed part by part.
     pub fn join(dir: &Path, data: &Dataset, max_memory: u64) -> Result<Self, StudentError> {
-        let cache_err = |e: distill_cache::CacheError| mismatch(dir, e.to_string());
-        let reader = CacheReader::open(dir).map_err(cache_err)?;
-        reader.require_complete().map_err(cache_err)?;
+        let reader = open_for(dir, data)?;
         let m = reader.manifest().clone();
-        if m.dataset.split != data.split {
-            return Err(mismatch(
-                dir,
-                format!(
-                    "the cache holds split '{}' but the data is split '{}' of {}",
-                    m.dataset.split, data.split, data.source
-                ),
-            ));
-        }
-        if m.dataset.samples != data.len() {
-            return Err(mismatch(
-                dir,
-                format!(
-                    "the cache holds {} samples but split '{}' of {} has {}",
-                    m.dataset.samples,
-                    data.split,
-                    data.source,
-                    data.len()
-                ),
-            ));
-        }
-        let fingerprint = data.fingerprint();
-        if m.dataset.fingerprint != fingerprint {
-            return Err(mismatch(
-                dir,
-                format!(
-                    "the cache was made from other data (dataset fingerprint {} in the cache, {fingerprint} for split '{}' of {})",
-                    m.dataset.fingerprint, data.split, data.source
-                ),
-            ));
-        }
-        let needed = data.num_classes();
-        if m.num_classes < needed || m.num_classes < 2 {
-            return Err(mismatch(
-                dir,
-                format!(
-                    "the teacher has {} classes but the labels of {} need {needed}",
-                    m.num_classes, data.source
-                ),
-            ));
-        }
         let classes = m.num_classes;
-        let identity = CacheIdentity::of(dir, &m);
         let position_of: HashMap<u64, usize> = data
             .ids
             .iter()
@@ -176,7 +235,7 @@ impl TeacherTargets {
         let storage = if bytes <= max_memory {
             let mut logits = vec![0f32; data.len() * classes];
             for part in reader.parts() {
-                let part = part.map_err(cache_err)?;
+                let part = part?;
                 for (r, &id) in part.sample_ids.iter().enumerate() {
                     let pos = locate(id)?;
                     logits[pos * classes..(pos + 1) * classes]
@@ -187,8 +246,7 @@ impl TeacherTargets {
         } else {
             let mut part_positions = Vec::new();
             for part in reader.parts() {
-                let part = part.map_err(cache_err)?;
-                let positions = part
+                let positions = part?
                     .sample_ids
                     .iter()
                     .map(|&id| locate(id))
@@ -201,12 +259,13 @@ impl TeacherTargets {
             }
         };
         Ok(TeacherTargets {
-            identity,
+            identity: CacheIdentity::of(dir, &m),
             classes,
             storage,
         })
     }
 
+    /// Whether the logits are read part by part rather than held in memory.
     pub fn is_streamed(&self) -> bool {
         matches!(self.storage, Storage::Streamed { .. })
     }
@@ -286,9 +345,7 @@ impl TeacherTargets {
                 },
                 Some(p),
             ) => {
-                let part = reader
-                    .part(p)
-                    .map_err(|e| mismatch(reader.dir(), e.to_string()))?;
+                let part = reader.part(p)?;
                 Ok(SegmentData {
                     logits: Cow::Owned(part.logits),
                     positions: Some(part_positions[p].clone()),

@@ -2,23 +2,35 @@
 
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use distill_data::Dataset;
+use distill_data::{Dataset, Preprocess, accuracy, agreement, mean_kl};
 
 use crate::batcher::Batcher;
-use crate::evaluate::{accuracy, agreement, mean_kl, predict_logits};
+use crate::evaluate::predict_logits;
 use crate::model::compute_device;
 use crate::run_dir::{CheckpointState, RunDir};
-use crate::targets::{Segment, TeacherTargets, epoch_order};
-use crate::{EpochMetrics, Student, StudentError, TrainConfig};
+use crate::run_spec::TrainingPlan;
+use crate::targets::{Segment, SegmentData, TeacherLogits, TeacherTargets, epoch_order};
+use crate::{EpochMetrics, KdLoss, Student, StudentError, TrainConfig};
 
-/// Hooks for progress reporting; the library itself prints nothing.
+/// Hooks for progress reporting; the library itself prints nothing. Every method does
+/// nothing by default.
 pub trait TrainObserver {
+    /// A split was loaded in `seconds`.
+    fn data_loaded(&mut self, _data: &Dataset, _seconds: f64) {}
+    /// The teacher's cached logits were joined to the data in `seconds`.
+    fn teacher_joined(&mut self, _teacher: &TeacherLogits, _seconds: f64) {}
+    /// Training is about to start.
+    fn training_started(&mut self, _plan: &TrainingPlan) {}
+    /// The run resumes after epoch `from_epoch` of its checkpoint.
     fn resumed(&mut self, _from_epoch: usize) {}
+    /// Epoch `epoch` of `epochs` starts over `samples` samples.
     fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _samples: usize) {}
+    /// A step over `samples` samples finished with this loss.
     fn batch_done(&mut self, _samples: usize, _loss: f64) {}
+    /// An epoch finished (and was checkpointed).
     fn epoch_finished(&mut self, _metrics: &EpochMetrics) {}
 }
 
@@ -26,12 +38,33 @@ pub trait TrainObserver {
 pub struct Quiet;
 impl TrainObserver for Quiet {}
 
-/// Per-sample sums of the loss terms over an epoch.
+/// The teacher's logits a distillation run learns from: for the training split, and
+/// optionally for the test split (for agreement and KL after every epoch).
+#[derive(Clone, Copy)]
+pub struct Targets<'a> {
+    /// The training split's logits.
+    pub train: &'a TeacherTargets,
+    /// The test split's logits.
+    pub test: Option<&'a TeacherTargets>,
+}
+
+/// Per-sample sums over an epoch's steps.
 #[derive(Default)]
-struct LossSums {
+struct EpochSums {
     total: f64,
     kd: f64,
     hard: f64,
+    correct: usize,
+    seen: usize,
+    /// Learning rate of the last step.
+    lr: f64,
+}
+
+/// One batch of a segment: its rows of the buffer, the buffer, the epoch.
+struct Batch<'r, 'b> {
+    rows: &'r [usize],
+    buffer: Option<&'r SegmentData<'b>>,
+    epoch: usize,
 }
 
 /// The teacher logits of buffer `rows`, `[rows.len(), classes]`.
@@ -56,22 +89,326 @@ fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
         .with_beta_1(0.9)
         .with_beta_2(0.999)
         .with_epsilon(1e-8)
-        .with_weight_decay(config.weight_decay as f32)
+        .with_weight_decay(config.optimisation.weight_decay as f32)
         .init()
 }
 
-fn read_err(path: std::path::PathBuf, e: impl std::fmt::Display) -> StudentError {
-    StudentError::Read {
-        path,
-        reason: e.to_string(),
+/// The model, its optimizer and the metrics so far: fresh, or from the run's checkpoint.
+struct State {
+    model: Student,
+    optim: ModuleOptimizer,
+    metrics: Vec<EpochMetrics>,
+    /// The first epoch still to train (1-based).
+    next_epoch: usize,
+}
+
+impl State {
+    fn start(
+        config: &TrainConfig,
+        train: &Dataset,
+        run: &RunDir,
+        device: &Device,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<State, StudentError> {
+        let mut state = State {
+            model: Student::new(&config.arch, train.shape, config.num_classes, device),
+            optim: optimizer(config),
+            metrics: Vec::new(),
+            next_epoch: 1,
+        };
+        if let Some(CheckpointState { epoch }) = run.checkpoint() {
+            let dir = run.checkpoint_dir();
+            let (model_file, optim_file) = (dir.join("model.bpk"), dir.join("optim.bpk"));
+            state.model =
+                state
+                    .model
+                    .try_load_file(&model_file)
+                    .map_err(|source| StudentError::Load {
+                        path: model_file,
+                        source,
+                    })?;
+            state.optim = state
+                .optim
+                .load(&optim_file)
+                .map_err(|source| StudentError::Load {
+                    path: optim_file,
+                    source,
+                })?;
+            state.metrics = run.metrics_until(epoch)?;
+            state.next_epoch = epoch + 1;
+            // Dropout draws from burn's global RNG: give the resumed epochs their own stream.
+            device.seed(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+            observer.resumed(epoch);
+        }
+        Ok(state)
+    }
+
+    /// Checkpoint: weights and optimizer first, then the state that points at them.
+    fn save(&self, run: &RunDir, epoch: usize) -> Result<(), StudentError> {
+        let dir = run.checkpoint_dir();
+        let (model_file, optim_file) = (dir.join("model.bpk"), dir.join("optim.bpk"));
+        self.model
+            .clone()
+            .save_file(&model_file)
+            .map_err(|source| StudentError::Save {
+                path: model_file,
+                source,
+            })?;
+        self.optim
+            .save(&optim_file)
+            .map_err(|source| StudentError::Save {
+                path: optim_file,
+                source,
+            })?;
+        run.write_metrics(&self.metrics)?;
+        run.write_json(&dir.join("state.json"), &CheckpointState { epoch })
     }
 }
 
-/// The teacher's logits a distillation run learns from: for the training split, and
-/// optionally for the test split (for agreement and KL after every epoch).
-pub struct Targets<'a> {
-    pub train: &'a TeacherTargets,
-    pub test: Option<&'a TeacherTargets>,
+/// What every epoch of a run shares: the data, the loss, the order of visits.
+struct Epochs<'a> {
+    config: &'a TrainConfig,
+    train: &'a Dataset,
+    test: &'a Dataset,
+    batcher: Batcher<'a>,
+    preprocess: &'a Preprocess,
+    kd: Option<(&'a KdLoss, Targets<'a>)>,
+    loss_fn: CrossEntropyLoss,
+    /// `held_out[p]`: position `p` of the training split is a validation sample.
+    held_out: Option<Vec<bool>>,
+    val: Option<Dataset>,
+    test_teacher: Option<Vec<f32>>,
+    steps_per_epoch: usize,
+    total_steps: usize,
+}
+
+impl<'a> Epochs<'a> {
+    fn new(
+        config: &'a TrainConfig,
+        train: &'a Dataset,
+        test: &'a Dataset,
+        preprocess: &'a Preprocess,
+        kd: Option<(&'a KdLoss, Targets<'a>)>,
+        device: &Device,
+    ) -> Result<Self, StudentError> {
+        // The validation samples stay in `train` (the cache is joined to the whole split)
+        // and are skipped by every epoch.
+        let mut epochs = Epochs {
+            config,
+            train,
+            test,
+            batcher: Batcher {
+                dataset: train,
+                preprocess,
+                augment: &config.augment,
+            },
+            preprocess,
+            kd,
+            loss_fn: CrossEntropyLossConfig::new().init(device),
+            held_out: config.validation.map(|v| v.mask(train.len())),
+            val: config
+                .validation
+                .map(|v| train.select(&v.positions(train.len()))),
+            test_teacher: match kd.and_then(|(_, t)| t.test) {
+                Some(t) => Some(t.all()?),
+                None => None,
+            },
+            steps_per_epoch: 0,
+            total_steps: 0,
+        };
+        epochs.steps_per_epoch = epochs
+            .segments(1)
+            .iter()
+            .map(|s| s.rows.len().div_ceil(config.optimisation.batch_size))
+            .sum();
+        epochs.total_steps = epochs.steps_per_epoch * config.optimisation.epochs;
+        Ok(epochs)
+    }
+
+    /// The order in which `epoch` visits the training samples.
+    fn segments(&self, epoch: usize) -> Vec<Segment> {
+        let (n, seed, held_out) = (self.train.len(), self.config.seed, self.held_out.as_deref());
+        match self.kd {
+            Some((_, t)) => t.train.epoch_segments(n, seed, epoch, held_out),
+            None => vec![Segment::plain(epoch_order(n, seed, epoch)).without(held_out)],
+        }
+    }
+
+    /// Trains `model` one epoch, a step per batch.
+    fn train_epoch(
+        &self,
+        mut model: Student,
+        optim: &mut ModuleOptimizer,
+        epoch: usize,
+        device: &Device,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<(Student, EpochSums), StudentError> {
+        let batch_size = self.config.optimisation.batch_size;
+        let mut sums = EpochSums {
+            lr: self.config.optimisation.lr,
+            ..EpochSums::default()
+        };
+        let mut step = (epoch - 1) * self.steps_per_epoch;
+        for segment in self.segments(epoch) {
+            let buffer = match self.kd {
+                Some((_, t)) => Some(t.train.load(&segment)?),
+                None => None,
+            };
+            for rows in segment.rows.chunks(batch_size) {
+                sums.lr = cosine_lr(self.config.optimisation.lr, step, self.total_steps);
+                step += 1;
+                if rows.len() < 2 {
+                    continue; // batch-norm needs at least two samples for batch statistics
+                }
+                let batch = Batch {
+                    rows,
+                    buffer: buffer.as_ref(),
+                    epoch,
+                };
+                let (stepped, loss) = self.step(model, optim, &batch, &mut sums, device);
+                model = stepped;
+                observer.batch_done(rows.len(), loss);
+            }
+        }
+        Ok((model, sums))
+    }
+
+    /// One optimizer step over a batch; returns the stepped model and the batch's loss.
+    fn step(
+        &self,
+        model: Student,
+        optim: &mut ModuleOptimizer,
+        batch: &Batch<'_, '_>,
+        sums: &mut EpochSums,
+        device: &Device,
+    ) -> (Student, f64) {
+        let (rows, buffer, epoch) = (batch.rows, batch.buffer, batch.epoch);
+        let chunk: Vec<usize> = match buffer {
+            Some(b) => rows.iter().map(|&r| b.position(r)).collect(),
+            None => rows.to_vec(),
+        };
+        let x = self
+            .batcher
+            .images(&chunk, device, self.config.seed, epoch as u64);
+        let y = self.batcher.labels(&chunk, device);
+        let logits = model.forward(x);
+        let predicted: Vec<i64> = logits
+            .clone()
+            .detach()
+            .argmax(1)
+            .try_into_vec_as::<i64>()
+            .expect("argmax gives integers");
+        sums.correct += predicted
+            .iter()
+            .zip(&chunk)
+            .filter(|&(&p, &pos)| p == self.train.labels[pos] as i64)
+            .count();
+        let weight = rows.len() as f64;
+        let (loss, kd_value) = match (self.kd, buffer) {
+            (Some((loss, t)), Some(b)) => {
+                let teacher = teacher_batch(&b.logits, rows, t.train.classes, device);
+                let terms = loss.forward(logits, teacher, y);
+                let kd_value = terms.kd.into_scalar::<f32>() as f64;
+                sums.hard += terms.hard.into_scalar::<f32>() as f64 * weight;
+                (terms.total, Some(kd_value))
+            }
+            _ => {
+                let loss = self.loss_fn.forward(logits, y);
+                sums.hard += loss.clone().into_scalar::<f32>() as f64 * weight;
+                (loss, None)
+            }
+        };
+        let loss_value = loss.clone().into_scalar::<f32>() as f64;
+        sums.total += loss_value * weight;
+        if let Some(v) = kd_value {
+            sums.kd += v * weight;
+        }
+        sums.seen += rows.len();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (optim.step(sums.lr, model, grads), loss_value)
+    }
+
+    /// The metrics of `epoch`: the training sums, and the model evaluated on the validation
+    /// and test splits (and against the teacher's test logits).
+    fn metrics(
+        &self,
+        model: &Student,
+        epoch: usize,
+        sums: &EpochSums,
+        seconds: f64,
+    ) -> EpochMetrics {
+        let eval_device = compute_device();
+        let valid = model.valid();
+        let logits =
+            |d: &Dataset| predict_logits(&valid, d, self.preprocess, EVAL_BATCH, &eval_device);
+        let test_logits = logits(self.test);
+        let per_sample = |sum: f64| sum / sums.seen.max(1) as f64;
+        let classes = self.config.num_classes;
+        EpochMetrics {
+            epoch,
+            train_loss: per_sample(sums.total),
+            kd_loss: self.kd.map(|_| per_sample(sums.kd)),
+            hard_loss: per_sample(sums.hard),
+            train_accuracy: sums.correct as f64 / sums.seen.max(1) as f64,
+            val_accuracy: self
+                .val
+                .as_ref()
+                .map(|v| accuracy(&logits(v), classes, &v.labels)),
+            test_accuracy: accuracy(&test_logits, classes, &self.test.labels),
+            teacher_agreement: self
+                .test_teacher
+                .as_ref()
+                .map(|t| agreement(t, &test_logits, classes)),
+            test_kl: self
+                .test_teacher
+                .as_ref()
+                .map(|t| mean_kl(t, &test_logits, classes)),
+            lr: sums.lr,
+            seconds,
+            samples_per_second: sums.seen as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// The distillation loss and teacher logits of a run, checked to come together, and the
+/// data checked to be at the student's input size already.
+fn check<'a>(
+    config: &'a TrainConfig,
+    train: &Dataset,
+    test: &Dataset,
+    targets: Option<Targets<'a>>,
+) -> Result<Option<(&'a KdLoss, Targets<'a>)>, StudentError> {
+    config.validate()?;
+    let kd = match (&config.distill, targets) {
+        (Some(d), Some(t)) => Some((&d.loss, t)),
+        (None, None) => None,
+        _ => {
+            return Err(StudentError::setting(
+                "distill",
+                "distillation settings and teacher logits must be given together",
+            ));
+        }
+    };
+    train.check(&config.preprocess)?;
+    // The data comes already brought to the student's input size and channels
+    // (`Dataset::into_geometry`); batches are only normalised.
+    let in_shape = |d: &Dataset| {
+        !matches!(d.samples, distill_data::Samples::Encoded(_))
+            && config.preprocess.output_shape(d.shape) == d.shape
+    };
+    if !in_shape(train) || !in_shape(test) {
+        return Err(StudentError::setting(
+            "preprocess",
+            "the data must be brought to the student's input size first (Dataset::into_geometry)",
+        ));
+    }
+    if train.is_float() && !config.augment.is_empty() {
+        return Err(StudentError::setting(
+            "augment",
+            "augmentation flips and shifts images; this data holds float features",
+        ));
+    }
+    Ok(kd)
 }
 
 /// Trains a student on `train`, evaluating on `test` after every epoch: with hard labels,
@@ -86,191 +423,23 @@ pub fn train(
     observer: &mut dyn TrainObserver,
     targets: Option<Targets<'_>>,
 ) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
-    config.validate()?;
-    let kd = match (&config.distill, &targets) {
-        (Some(d), Some(t)) => Some((&d.loss, t)),
-        (None, None) => None,
-        _ => {
-            return Err(StudentError::BadConfig(
-                "distillation settings and teacher logits must be given together".into(),
-            ));
-        }
-    };
-    config.preprocess.validate(train)?;
-    // The data comes already brought to the student's input size and channels
-    // (`Dataset::into_geometry`); batches are only normalised.
-    let in_shape = |d: &Dataset| {
-        !matches!(d.samples, distill_data::Samples::Encoded(_))
-            && config.preprocess.output_shape(d.shape) == d.shape
-    };
-    if !in_shape(train) || !in_shape(test) {
-        return Err(StudentError::BadConfig(
-            "the data must be brought to the student's input size first (Dataset::into_geometry)"
-                .into(),
-        ));
-    }
+    let kd = check(config, train, test, targets)?;
     let preprocess = config.preprocess.normalisation_only();
-    if train.is_float() && !config.augment.is_empty() {
-        return Err(StudentError::BadConfig(
-            "--augment flips and shifts images; this data holds float features".into(),
-        ));
-    }
     let device = compute_device().autodiff();
-    let eval_device = compute_device();
     device.seed(config.seed);
-    let mut model = Student::new(&config.arch, train.shape, config.num_classes, &device);
-    let mut optim = optimizer(config);
-
-    let mut start_epoch = 1;
-    let mut metrics = Vec::new();
-    if let Some(CheckpointState { epoch }) = run.checkpoint() {
-        let dir = run.checkpoint_dir();
-        model = model
-            .try_load_file(dir.join("model.bpk"))
-            .map_err(|e| read_err(dir.join("model.bpk"), e))?;
-        optim = optim
-            .load(dir.join("optim.bpk"))
-            .map_err(|e| read_err(dir.join("optim.bpk"), e))?;
-        metrics = run.metrics_until(epoch)?;
-        start_epoch = epoch + 1;
-        // Dropout draws from burn's global RNG: give the resumed epochs their own stream.
-        device.seed(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-        observer.resumed(epoch);
-    }
-
-    let batcher = Batcher {
-        dataset: train,
-        preprocess: &preprocess,
-        augment: &config.augment,
-    };
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    // The validation samples stay in `train` (the cache is joined to the whole split) and
-    // are skipped by every epoch.
-    let held_out = config.validation.map(|v| v.mask(train.len()));
-    let held_out = held_out.as_deref();
-    let val = config
-        .validation
-        .map(|v| train.select(&v.positions(train.len())));
-    let segments = |epoch: usize| match kd {
-        Some((_, t)) => t
-            .train
-            .epoch_segments(train.len(), config.seed, epoch, held_out),
-        None => {
-            vec![Segment::plain(epoch_order(train.len(), config.seed, epoch)).without(held_out)]
-        }
-    };
-    let steps_per_epoch: usize = segments(1)
-        .iter()
-        .map(|s| s.rows.len().div_ceil(config.batch_size))
-        .sum();
-    let total_steps = steps_per_epoch * config.epochs;
-    let test_teacher = match kd.and_then(|(_, t)| t.test) {
-        Some(t) => Some(t.all()?),
-        None => None,
-    };
-
-    for epoch in start_epoch..=config.epochs {
-        observer.epoch_started(epoch, config.epochs, train.len());
+    let mut state = State::start(config, train, run, &device, observer)?;
+    let epochs = Epochs::new(config, train, test, &preprocess, kd, &device)?;
+    for epoch in state.next_epoch..=config.optimisation.epochs {
+        observer.epoch_started(epoch, config.optimisation.epochs, train.len());
         let started = Instant::now();
-        let mut sums = LossSums::default();
-        let (mut correct, mut seen, mut lr) = (0usize, 0usize, config.lr);
-        let mut step = (epoch - 1) * steps_per_epoch;
-        for segment in segments(epoch) {
-            let buffer = match kd {
-                Some((_, t)) => Some(t.train.load(&segment)?),
-                None => None,
-            };
-            for rows in segment.rows.chunks(config.batch_size) {
-                lr = cosine_lr(config.lr, step, total_steps);
-                step += 1;
-                if rows.len() < 2 {
-                    continue; // batch-norm needs at least two samples for batch statistics
-                }
-                let chunk: Vec<usize> = match &buffer {
-                    Some(b) => rows.iter().map(|&r| b.position(r)).collect(),
-                    None => rows.to_vec(),
-                };
-                let x = batcher.images(&chunk, &device, config.seed, epoch as u64);
-                let y = batcher.labels(&chunk, &device);
-                let logits = model.forward(x);
-                let predicted: Vec<i64> = logits
-                    .clone()
-                    .detach()
-                    .argmax(1)
-                    .try_into_vec_as::<i64>()
-                    .expect("argmax gives integers");
-                correct += predicted
-                    .iter()
-                    .zip(&chunk)
-                    .filter(|&(&p, &pos)| p == train.labels[pos] as i64)
-                    .count();
-                let (loss, kd_value) = match (kd, &buffer) {
-                    (Some((loss, t)), Some(b)) => {
-                        let teacher = teacher_batch(&b.logits, rows, t.train.classes, &device);
-                        let terms = loss.forward(logits, teacher, y);
-                        let kd_value = terms.kd.into_scalar::<f32>() as f64;
-                        sums.hard += terms.hard.into_scalar::<f32>() as f64 * rows.len() as f64;
-                        (terms.total, Some(kd_value))
-                    }
-                    _ => {
-                        let loss = loss_fn.forward(logits, y);
-                        let v = loss.clone().into_scalar::<f32>() as f64;
-                        sums.hard += v * rows.len() as f64;
-                        (loss, None)
-                    }
-                };
-                let loss_value = loss.clone().into_scalar::<f32>() as f64;
-                sums.total += loss_value * rows.len() as f64;
-                if let Some(v) = kd_value {
-                    sums.kd += v * rows.len() as f64;
-                }
-                seen += rows.len();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(lr, model, grads);
-                observer.batch_done(rows.len(), loss_value);
-            }
-        }
+        let (model, sums) =
+            epochs.train_epoch(state.model, &mut state.optim, epoch, &device, observer)?;
+        state.model = model;
         let seconds = started.elapsed().as_secs_f64();
-
-        let valid = model.valid();
-        let test_logits = predict_logits(&valid, test, &preprocess, EVAL_BATCH, &eval_device);
-        let per_sample = |sum: f64| sum / seen.max(1) as f64;
-        let classes = config.num_classes;
-        let m = EpochMetrics {
-            epoch,
-            train_loss: per_sample(sums.total),
-            kd_loss: kd.map(|_| per_sample(sums.kd)),
-            hard_loss: per_sample(sums.hard),
-            train_accuracy: correct as f64 / seen.max(1) as f64,
-            val_accuracy: val.as_ref().map(|v| {
-                let logits = predict_logits(&valid, v, &preprocess, EVAL_BATCH, &eval_device);
-                accuracy(&logits, classes, &v.labels)
-            }),
-            test_accuracy: accuracy(&test_logits, classes, &test.labels),
-            teacher_agreement: test_teacher
-                .as_ref()
-                .map(|t| agreement(t, &test_logits, classes)),
-            test_kl: test_teacher
-                .as_ref()
-                .map(|t| mean_kl(t, &test_logits, classes)),
-            lr,
-            seconds,
-            samples_per_second: seen as f64 / seconds.max(1e-9),
-        };
-        metrics.push(m.clone());
-
-        // Checkpoint: weights and optimizer first, then the state that points at them.
-        let dir = run.checkpoint_dir();
-        model
-            .clone()
-            .save_file(dir.join("model.bpk"))
-            .map_err(|e| read_err(dir.join("model.bpk"), e))?;
-        optim
-            .save(dir.join("optim.bpk"))
-            .map_err(|e| read_err(dir.join("optim.bpk"), e))?;
-        run.write_metrics(&metrics)?;
-        run.write_json(&dir.join("state.json"), &CheckpointState { epoch })?;
+        let m = epochs.metrics(&state.model, epoch, &sums, seconds);
+        state.metrics.push(m.clone());
+        state.save(run, epoch)?;
         observer.epoch_finished(&m);
     }
-    Ok((model.valid(), metrics))
+    Ok((state.model.valid(), state.metrics))
 }

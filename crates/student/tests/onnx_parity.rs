@@ -4,8 +4,8 @@ mod common;
 
 use burn::prelude::*;
 use distill_data::Preprocess;
+use distill_runtime::OnnxModel;
 use distill_student::{export_onnx, predict_logits};
-use distill_teacher::OnnxModel;
 
 fn parity(arch: &str) {
     let _guard = common::rng_lock();
@@ -38,7 +38,7 @@ fn parity(arch: &str) {
     // Two batch sizes through the same session: the dynamic axis really is dynamic.
     let mut ort_logits = Vec::new();
     for chunk in (0..test.len()).collect::<Vec<_>>().chunks(128) {
-        let x = pre.batch(&test, chunk);
+        let x = test.batch(&pre, chunk);
         let (shape, out) = session.run_f32(&x, &[chunk.len(), 1, 28, 28], 0).unwrap();
         assert_eq!(shape, vec![chunk.len(), 10]);
         ort_logits.extend(out);

@@ -5,9 +5,8 @@ mod common;
 
 use burn::prelude::*;
 use distill_data::Preprocess;
-use distill_student::{
-    DistillConfig, HardLoss, KdLoss, Targets, TeacherTargets, accuracy, predict_logits,
-};
+use distill_data::accuracy;
+use distill_student::{DistillConfig, HardLoss, KdLoss, Targets, TeacherTargets, predict_logits};
 
 /// Weights of a short training run, and its logits on 200 test images.
 fn train_briefly(arch: &str, seed: u64) -> (Vec<f32>, Vec<f32>) {
@@ -47,7 +46,7 @@ fn mlp_learns_fashion_mnist() {
     let _guard = common::rng_lock();
     let train = common::split("train", 2000);
     let test = common::split("test", 1000);
-    let config = common::config("mlp:128", &train, &test, 5, 1).with_lr(3e-3);
+    let config = common::with_lr(common::config("mlp:128", &train, &test, 5, 1), 3e-3);
     let (model, _dir) = common::train(&config, &train, &test);
     let logits = predict_logits(&model, &test, &Preprocess::default(), 500, &Device::flex());
     let acc = accuracy(&logits, 10, &test.labels);
@@ -120,7 +119,7 @@ fn streamed_cache_trains_and_follows_the_teacher() {
     assert!(t_train.is_streamed());
     let t_test = TeacherTargets::join(&dir.path().join("test"), &test, 0).unwrap();
     let config = distilling(
-        common::config("mlp:64", &train, &test, 3, 4).with_lr(3e-3),
+        common::with_lr(common::config("mlp:64", &train, &test, 3, 4), 3e-3),
         1.0,
         &t_train,
         &t_test,

@@ -23,63 +23,55 @@
 
 use std::path::Path;
 
-use distill_student::{ArchSpec, HardLoss};
+use distill_student::{ArchSpec, HardLoss, KdLoss, Optimisation, StudentError};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::SweepError;
 
-/// The training settings a configuration shares with its hard-label baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainSettings {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub hard_loss: HardLoss,
-}
-
-/// The distillation settings of a configuration (none: the hard-label baseline).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KdSettings {
-    pub temperature: f64,
-    pub alpha: f64,
-    pub t2_scaling: bool,
-}
-
 /// One row of the report: a student and how it is trained, over several seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Configuration {
+    /// The student's architecture.
     pub arch: ArchSpec,
-    pub train: TrainSettings,
-    pub kd: Option<KdSettings>,
+    /// Epochs, batch size, learning rate, weight decay: shared with its baseline.
+    pub optimisation: Optimisation,
+    /// The loss: the hard-label baseline distils with alpha = 0 at T = 1.
+    pub loss: KdLoss,
+    /// The seeds it is trained with.
     pub seeds: Vec<u64>,
 }
 
 impl Configuration {
+    /// Whether this is a hard-label baseline (the distillation term weighs nothing).
+    pub fn is_baseline(&self) -> bool {
+        self.loss.alpha == 0.0
+    }
+
     /// `hard`, or `T2-a0.5` (plus `-noT2` without T² scaling).
     pub fn kd_tag(&self) -> String {
-        match &self.kd {
-            None => "hard".into(),
-            Some(kd) => format!(
-                "T{}-a{}{}",
-                kd.temperature,
-                kd.alpha,
-                if kd.t2_scaling { "" } else { "-noT2" }
-            ),
+        if self.is_baseline() {
+            return "hard".into();
         }
+        let kd = &self.loss;
+        format!(
+            "T{}-a{}{}",
+            kd.temperature,
+            kd.alpha,
+            if kd.t2_scaling { "" } else { "-noT2" }
+        )
     }
 
     /// `e10-b256-lr0.001-wd0.0001` (plus `-mse` for the MSE hard term).
     pub fn train_tag(&self) -> String {
-        let t = &self.train;
+        let t = &self.optimisation;
         format!(
             "e{}-b{}-lr{}-wd{}{}",
             t.epochs,
             t.batch_size,
             t.lr,
             t.weight_decay,
-            if t.hard_loss == HardLoss::Mse {
+            if self.loss.hard_loss == HardLoss::Mse {
                 "-mse"
             } else {
                 ""
@@ -89,13 +81,32 @@ impl Configuration {
 
     /// Whether `other` is this configuration's hard-label baseline.
     pub fn baseline_is(&self, other: &Configuration) -> bool {
-        other.kd.is_none() && other.arch == self.arch && other.train == self.train
+        other.is_baseline()
+            && other.arch == self.arch
+            && other.optimisation == self.optimisation
+            && other.loss.hard_loss == self.loss.hard_loss
+    }
+
+    /// What a run of it with `seed` trains, in words.
+    pub fn describe(&self, seed: u64) -> String {
+        let epochs = self.optimisation.epochs;
+        if self.is_baseline() {
+            return format!(
+                "{} hard-label baseline, {epochs} epochs, seed {seed}",
+                self.arch
+            );
+        }
+        format!(
+            "{} distilled (T = {}, alpha = {}), {epochs} epochs, seed {seed}",
+            self.arch, self.loss.temperature, self.loss.alpha
+        )
     }
 }
 
 /// A parsed and checked grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
+    /// Every configuration, in grid order: per block and architecture, the baseline first.
     pub configurations: Vec<Configuration>,
 }
 
@@ -147,12 +158,6 @@ settings! {
     t2_scaling: Spanned<bool>,
 }
 
-/// Defaults of the training settings a grid leaves out (those of `train-student`).
-const DEFAULT_EPOCHS: usize = 10;
-const DEFAULT_BATCH: usize = 128;
-const DEFAULT_LR: f64 = 1e-3;
-const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
-
 struct Source<'a> {
     path: &'a Path,
     text: &'a str,
@@ -197,41 +202,63 @@ impl Source<'_> {
         }
     }
 
-    fn at_least(
-        &self,
-        value: &Option<Spanned<i64>>,
-        key: &str,
-        min: i64,
-        default: usize,
-    ) -> Result<usize, SweepError> {
+    /// A non-negative integer setting (what it must be beyond that is the run's to say).
+    fn count(&self, value: &Option<Spanned<i64>>, key: &str) -> Result<Option<usize>, SweepError> {
         match value {
-            None => Ok(default),
-            Some(v) if *v.get_ref() >= min => Ok(*v.get_ref() as usize),
-            Some(v) => self.error(
-                v.span(),
-                format!("`{key}` must be at least {min}, got {}", v.get_ref()),
-            ),
+            None => Ok(None),
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => self.error(
+                    v.span(),
+                    format!("`{key}` must be a count, got {}", v.get_ref()),
+                ),
+            },
         }
     }
 
-    fn positive_f64(
-        &self,
-        value: &Option<Spanned<f64>>,
-        key: &str,
-        default: f64,
-        zero_ok: bool,
-    ) -> Result<f64, SweepError> {
-        match value {
-            None => Ok(default),
-            Some(v) => {
-                let x = *v.get_ref();
-                if x.is_finite() && (x > 0.0 || (zero_ok && x == 0.0)) {
-                    Ok(x)
-                } else {
-                    let bound = if zero_ok { ">= 0" } else { "> 0" };
-                    self.error(v.span(), format!("`{key}` must be {bound}, got {x}"))
-                }
+    /// The span of the key the run's check names, for the error's line.
+    fn setting_span(block: &Spanned<Block>, setting: &str) -> std::ops::Range<usize> {
+        let b = block.get_ref();
+        let span = match setting {
+            "epochs" => b.epochs.as_ref().map(Spanned::span),
+            "batch_size" => b.batch_size.as_ref().map(Spanned::span),
+            "lr" => b.lr.as_ref().map(Spanned::span),
+            "weight_decay" => b.weight_decay.as_ref().map(Spanned::span),
+            _ => None,
+        };
+        span.unwrap_or_else(|| block.span())
+    }
+
+    /// The optimisation settings of a block over the defaults, checked as a run checks them.
+    fn optimisation(&self, b: &Spanned<Block>) -> Result<Optimisation, SweepError> {
+        let block = b.get_ref();
+        let mut o = Optimisation::new();
+        if let Some(n) = self.count(&block.epochs, "epochs")? {
+            o.epochs = n;
+        }
+        if let Some(n) = self.count(&block.batch_size, "batch_size")? {
+            o.batch_size = n;
+        }
+        if let Some(v) = &block.lr {
+            o.lr = *v.get_ref();
+        }
+        if let Some(v) = &block.weight_decay {
+            o.weight_decay = *v.get_ref();
+        }
+        match o.validate() {
+            Ok(()) => Ok(o),
+            Err(StudentError::Setting { setting, reason }) => {
+                self.error(Self::setting_span(b, setting), reason)
             }
+            Err(e) => self.error(b.span(), e.to_string()),
+        }
+    }
+
+    /// The error of a loss setting, at the list element that holds it.
+    fn check_loss(&self, loss: &KdLoss, span: std::ops::Range<usize>) -> Result<(), SweepError> {
+        match loss.validate() {
+            Ok(()) => Ok(()),
+            Err(e) => self.error(span, e.to_string()),
         }
     }
 }
@@ -239,10 +266,7 @@ impl Source<'_> {
 impl Grid {
     /// Reads and checks the grid file at `path`.
     pub fn read(path: &Path) -> Result<Grid, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError::Read {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
         Grid::parse(path, &text)
     }
 
@@ -287,7 +311,9 @@ impl Grid {
 
 /// Adds `c` to the list, merging its seeds into an equal configuration already there.
 fn add(list: &mut Vec<Configuration>, c: Configuration) {
-    let same = |o: &Configuration| o.arch == c.arch && o.train == c.train && o.kd == c.kd;
+    let same = |o: &Configuration| {
+        o.arch == c.arch && o.optimisation == c.optimisation && o.loss == c.loss
+    };
     match list.iter_mut().find(|o| same(o)) {
         Some(o) => {
             for s in c.seeds {
@@ -302,98 +328,120 @@ fn add(list: &mut Vec<Configuration>, c: Configuration) {
 }
 
 impl Source<'_> {
-    /// The configurations of one block: per architecture the baseline, then T × alpha.
-    fn block(&self, b: &Spanned<Block>) -> Result<Vec<Configuration>, SweepError> {
-        let block = b.get_ref();
+    /// The architectures of a block.
+    fn archs(&self, b: &Spanned<Block>) -> Result<Vec<ArchSpec>, SweepError> {
         let mut archs = Vec::new();
-        for a in self.list(&block.arch, "arch", b)? {
+        for a in self.list(&b.get_ref().arch, "arch", b)? {
             match a.get_ref().parse::<ArchSpec>() {
                 Ok(spec) => archs.push(spec),
                 Err(e) => return self.error(a.span(), e.to_string()),
             }
         }
+        Ok(archs)
+    }
+
+    /// The distillation losses of a block (temperature × alpha, alpha > 0), each value
+    /// checked as a run checks it.
+    fn losses(&self, b: &Spanned<Block>, base: &KdLoss) -> Result<Vec<KdLoss>, SweepError> {
+        let block = b.get_ref();
         let mut alphas = Vec::new();
         for a in self.list(&block.alpha, "alpha", b)? {
-            let x = *a.get_ref();
-            if !(0.0..=1.0).contains(&x) {
-                return self.error(a.span(), format!("alpha {x} is outside [0, 1]"));
-            }
-            alphas.push(x);
+            let alpha = *a.get_ref();
+            self.check_loss(
+                &KdLoss {
+                    alpha,
+                    ..base.clone()
+                },
+                a.span(),
+            )?;
+            alphas.push(alpha);
         }
         let mut temperatures = Vec::new();
         if alphas.iter().any(|&a| a > 0.0) || block.temperature.is_some() {
             for t in self.list(&block.temperature, "temperature", b)? {
-                let x = *t.get_ref();
-                if !(x > 0.0 && x.is_finite()) {
-                    return self.error(
-                        t.span(),
-                        format!("temperature {x} must be a positive number"),
-                    );
-                }
-                temperatures.push(x);
+                let temperature = *t.get_ref();
+                self.check_loss(
+                    &KdLoss {
+                        temperature,
+                        ..base.clone()
+                    },
+                    t.span(),
+                )?;
+                temperatures.push(temperature);
             }
+        }
+        let mut losses = Vec::new();
+        for &temperature in &temperatures {
+            for &alpha in alphas.iter().filter(|&&a| a > 0.0) {
+                losses.push(KdLoss {
+                    temperature,
+                    alpha,
+                    ..base.clone()
+                });
+            }
+        }
+        Ok(losses)
+    }
+
+    /// The seeds of a block (1 when it sets none), without repeats.
+    fn seeds(&self, b: &Spanned<Block>) -> Result<Vec<u64>, SweepError> {
+        if b.get_ref().seeds.is_none() {
+            return Ok(vec![1]);
         }
         let mut seeds = Vec::new();
-        match &block.seeds {
-            None => seeds.push(1),
-            Some(_) => {
-                for s in self.list(&block.seeds, "seeds", b)? {
-                    let x = *s.get_ref();
-                    if x < 0 {
-                        return self.error(s.span(), format!("seed {x} must be >= 0"));
-                    }
-                    if !seeds.contains(&(x as u64)) {
-                        seeds.push(x as u64);
-                    }
-                }
+        for s in self.list(&b.get_ref().seeds, "seeds", b)? {
+            let seed = u64::try_from(*s.get_ref())
+                .or_else(|_| self.error(s.span(), format!("seed {} must be >= 0", s.get_ref())))?;
+            if !seeds.contains(&seed) {
+                seeds.push(seed);
             }
         }
+        Ok(seeds)
+    }
+
+    /// The hard-label baseline's loss of a block: alpha = 0, T = 1, its hard term.
+    fn baseline_loss(&self, b: &Spanned<Block>) -> Result<KdLoss, SweepError> {
+        let block = b.get_ref();
         let hard_loss = match &block.hard_loss {
-            None => HardLoss::Ce,
-            Some(h) => match h.get_ref().parse::<HardLoss>() {
-                Ok(h) => h,
-                Err(_) => {
-                    return self.error(
-                        h.span(),
-                        format!("hard_loss '{}' is not \"ce\" or \"mse\"", h.get_ref()),
-                    );
-                }
-            },
+            None => HardLoss::default(),
+            Some(h) => h
+                .get_ref()
+                .parse::<HardLoss>()
+                .or_else(|e| self.error(h.span(), e.to_string()))?,
         };
-        let train = TrainSettings {
-            epochs: self.at_least(&block.epochs, "epochs", 1, DEFAULT_EPOCHS)?,
-            // Batch-norm needs two samples for batch statistics.
-            batch_size: self.at_least(&block.batch_size, "batch_size", 2, DEFAULT_BATCH)?,
-            lr: self.positive_f64(&block.lr, "lr", DEFAULT_LR, false)?,
-            weight_decay: self.positive_f64(
-                &block.weight_decay,
-                "weight_decay",
-                DEFAULT_WEIGHT_DECAY,
-                true,
-            )?,
+        Ok(KdLoss {
+            temperature: 1.0,
+            alpha: 0.0,
             hard_loss,
-        };
-        let t2_scaling = block.t2_scaling.as_ref().is_none_or(|t| *t.get_ref());
+            t2_scaling: block.t2_scaling.as_ref().is_none_or(|t| *t.get_ref()),
+        })
+    }
+
+    /// The configurations of one block: per architecture the baseline, then T × alpha.
+    fn block(&self, b: &Spanned<Block>) -> Result<Vec<Configuration>, SweepError> {
+        let archs = self.archs(b)?;
+        let baseline = self.baseline_loss(b)?;
+        let losses = self.losses(b, &baseline)?;
+        let seeds = self.seeds(b)?;
+        let optimisation = self.optimisation(b)?;
         let mut out = Vec::new();
         for arch in archs {
-            let config = |kd| Configuration {
-                arch: arch.clone(),
-                train: train.clone(),
-                kd,
-                seeds: seeds.clone(),
+            // The baseline always scales by T² (irrelevant at alpha = 0), so one baseline
+            // serves blocks that differ only in `t2_scaling`.
+            let baseline = KdLoss {
+                t2_scaling: true,
+                ..baseline.clone()
             };
-            add(&mut out, config(None));
-            for &temperature in &temperatures {
-                for &alpha in alphas.iter().filter(|&&a| a > 0.0) {
-                    add(
-                        &mut out,
-                        config(Some(KdSettings {
-                            temperature,
-                            alpha,
-                            t2_scaling,
-                        })),
-                    );
-                }
+            for loss in std::iter::once(baseline).chain(losses.iter().cloned()) {
+                add(
+                    &mut out,
+                    Configuration {
+                        arch: arch.clone(),
+                        optimisation: optimisation.clone(),
+                        loss,
+                        seeds: seeds.clone(),
+                    },
+                );
             }
         }
         Ok(out)

@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
-use crate::{Grid, SweepError};
+use distill_data::ParseError;
+
+use crate::Grid;
 
 /// One training run: a configuration (by index into the grid) and a seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedRun {
+    /// Index of its configuration in the grid.
     pub configuration: usize,
+    /// Its seed.
     pub seed: u64,
     /// Relative to the sweep directory: `runs/ARCH/KD_TRAIN/seedN`.
     pub dir: PathBuf,
@@ -43,24 +47,28 @@ pub fn plan(grid: &Grid) -> Vec<PlannedRun> {
 /// `--shard I/N`: the I-th of N processes (1-based) trains runs I, I+N, I+2N, … of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// Which shard, 1-based.
     pub index: usize,
+    /// How many shards.
     pub count: usize,
 }
 
 impl Shard {
+    /// The one shard of an unsplit sweep.
     pub fn all() -> Self {
         Shard { index: 1, count: 1 }
     }
 
+    /// Whether run `run` (0-based, in plan order) is this shard's.
     pub fn includes(&self, run: usize) -> bool {
         run % self.count == self.index - 1
     }
 }
 
 impl std::str::FromStr for Shard {
-    type Err = SweepError;
+    type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || SweepError::BadShard(s.to_string());
+        let bad = || ParseError::new("shard", s, "expected I/N with 1 <= I <= N, e.g. 1/2");
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let index: usize = i.trim().parse().map_err(|_| bad())?;
         let count: usize = n.trim().parse().map_err(|_| bad())?;

@@ -124,68 +124,56 @@ fn marks(r: &Row) -> String {
     }
 }
 
-/// `results.md`: the table, what each column means, and the picked student.
-pub fn markdown(report: &Report) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "| | student | train | seeds | params | ONNX | ms/sample b1 | ms/sample b256 | val acc % | test acc % | distillation beat hard? | teacher agreement % | smaller | faster | drop vs teacher (pp) |"
-    );
-    let _ = writeln!(
-        o,
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
-    );
-    if let Some(t) = &report.teacher {
-        let m = t.measure;
-        let _ = writeln!(
-            o,
-            "| teacher | {} | | | {} | {} | {} | {} | — | {} | | | 1× | 1× | |",
-            t.file.file_name().map_or_else(
-                || t.file.display().to_string(),
-                |f| f.to_string_lossy().into_owned()
-            ),
-            m.map_or_else(|| "—".into(), |m| m.params.to_string()),
-            m.map_or_else(|| "—".into(), |m| kb(m.onnx_bytes)),
-            ms(m.map(|m| m.latency_ms_batch1)),
-            ms(m.and_then(|m| m.latency_ms_batch256)),
-            t.test_accuracy
-                .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
-        );
-    }
-    for r in &report.rows {
-        let gain = match &r.gain_over_hard {
-            Some(g) => format!("{} ({:+.2} pp)", g.verdict, g.pp),
-            None if r.temperature.is_none() => "(baseline)".into(),
-            None => "baseline not run".into(),
-        };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            marks(r),
-            r.label,
-            r.train,
-            r.seeds.len(),
-            r.seeds_planned,
-            r.params,
-            kb(r.onnx_bytes),
-            ms(r.latency_ms_batch1),
-            ms(r.latency_ms_batch256),
-            pct(r.val_accuracy),
-            pct(Some(r.test_accuracy)),
-            gain,
-            r.teacher_agreement
-                .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
-            ratio(r.size_ratio),
-            ratio(r.speed_ratio),
-            r.accuracy_drop_pp
-                .map_or_else(|| "—".into(), |d| format!("{d:.2}")),
-        );
-    }
-    o.push('\n');
-    let _ = writeln!(
-        o,
-        "Latency: ONNX Runtime, one intra-op thread, mean per sample, all models measured in one process. Params: elements of the ONNX initializers. \"front\": on the Pareto front of validation accuracy vs batch-1 latency. Selection uses the validation split only; test accuracy is reported, never selected on."
-    );
+/// The teacher's line of the table.
+fn teacher_line(t: &crate::TeacherRow) -> String {
+    let m = t.measure;
+    format!(
+        "| teacher | {} | | | {} | {} | {} | {} | — | {} | | | 1× | 1× | |",
+        t.file.file_name().map_or_else(
+            || t.file.display().to_string(),
+            |f| f.to_string_lossy().into_owned()
+        ),
+        m.map_or_else(|| "—".into(), |m| m.params.to_string()),
+        m.map_or_else(|| "—".into(), |m| kb(m.onnx_bytes)),
+        ms(m.map(|m| m.latency_ms_batch1)),
+        ms(m.and_then(|m| m.latency_ms_batch256)),
+        t.test_accuracy
+            .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
+    )
+}
+
+/// A student's line of the table.
+fn row_line(r: &Row) -> String {
+    let gain = match &r.gain_over_hard {
+        Some(g) => format!("{} ({:+.2} pp)", g.verdict, g.pp),
+        None if r.temperature.is_none() => "(baseline)".into(),
+        None => "baseline not run".into(),
+    };
+    format!(
+        "| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        marks(r),
+        r.label,
+        r.train,
+        r.seeds.len(),
+        r.seeds_planned,
+        r.params,
+        kb(r.onnx_bytes),
+        ms(r.latency_ms_batch1),
+        ms(r.latency_ms_batch256),
+        pct(r.val_accuracy),
+        pct(Some(r.test_accuracy)),
+        gain,
+        r.teacher_agreement
+            .map_or_else(|| "—".into(), |a| format!("{:.2}", 100.0 * a)),
+        ratio(r.size_ratio),
+        ratio(r.speed_ratio),
+        r.accuracy_drop_pp
+            .map_or_else(|| "—".into(), |d| format!("{d:.2}")),
+    )
+}
+
+/// The sentence naming the picked student (or that none fits), and the runs still missing.
+fn pick_and_missing(report: &Report, o: &mut String) {
     match report.best {
         Some(b) => {
             let r = &report.rows[b];
@@ -215,17 +203,42 @@ pub fn markdown(report: &Report) -> String {
         None => {}
     }
     if !report.missing.is_empty() {
+        let missing: Vec<String> = report
+            .missing
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         let _ = writeln!(
             o,
             "\n{} planned run(s) not finished yet: {}",
             report.missing.len(),
-            report
-                .missing
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
     }
+}
+
+/// `results.md`: the table, what each column means, and the picked student.
+pub fn markdown(report: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "| | student | train | seeds | params | ONNX | ms/sample b1 | ms/sample b256 | val acc % | test acc % | distillation beat hard? | teacher agreement % | smaller | faster | drop vs teacher (pp) |"
+    );
+    let _ = writeln!(
+        o,
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    );
+    if let Some(t) = &report.teacher {
+        let _ = writeln!(o, "{}", teacher_line(t));
+    }
+    for r in &report.rows {
+        let _ = writeln!(o, "{}", row_line(r));
+    }
+    o.push('\n');
+    let _ = writeln!(
+        o,
+        "Latency: ONNX Runtime, one intra-op thread, mean per sample, all models measured in one process. Params: elements of the ONNX initializers. \"front\": on the Pareto front of validation accuracy vs batch-1 latency. Selection uses the validation split only; test accuracy is reported, never selected on."
+    );
+    pick_and_missing(report, &mut o);
     o
 }

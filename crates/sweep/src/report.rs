@@ -7,43 +7,30 @@
 
 use std::path::PathBuf;
 
-use distill_student::RunResult;
+use distill_data::ModelMeasure;
 use serde::{Deserialize, Serialize};
 
-use crate::{Configuration, Grid, PlannedRun};
+use crate::{Configuration, FinishedRun, Grid, PlannedRun};
 
-/// What is measured of one ONNX model, the same way for every model of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Measure {
-    /// Elements of the graph's initializers (weights, biases, batch-norm statistics),
-    /// counted the same way for the teacher and the students.
-    pub params: u64,
-    pub onnx_bytes: u64,
-    /// Mean milliseconds per sample at batch 1 (ONNX Runtime, one intra-op thread).
-    pub latency_ms_batch1: f64,
-    /// Mean milliseconds per sample at batch 256 (none for a fixed-batch model).
-    pub latency_ms_batch256: Option<f64>,
-}
-
+/// The teacher's row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeacherRow {
+    /// Its ONNX file.
     pub file: PathBuf,
+    /// SHA-256 of the file.
     pub sha256: String,
     /// Top-1 of the cached test logits against the labels.
     pub test_accuracy: Option<f64>,
-    pub measure: Option<Measure>,
+    /// Its size and latency, measured like the students'.
+    pub measure: Option<ModelMeasure>,
 }
 
-/// A finished run and its `result.json`.
-pub struct FinishedRun {
-    pub planned: PlannedRun,
-    pub result: RunResult,
-}
-
-/// `--budget-latency MS` (batch 1) and `--budget-params N`.
+/// Limits on the picked student.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
+    /// At most this batch-1 latency, in milliseconds per sample.
     pub latency_ms: Option<f64>,
+    /// At most this many parameters.
     pub params: Option<u64>,
 }
 
@@ -61,12 +48,16 @@ impl Budget {
 /// Mean and sample standard deviation (0 for one value).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
+    /// The mean.
     pub mean: f64,
+    /// The sample standard deviation.
     pub std: f64,
+    /// How many values.
     pub n: usize,
 }
 
 impl Stat {
+    /// The statistics of `values`; none for no values.
     pub fn of(values: &[f64]) -> Option<Stat> {
         if values.is_empty() {
             return None;
@@ -95,23 +86,36 @@ pub struct Gain {
     pub verdict: String,
 }
 
+/// One configuration's row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// `mlp:128 T=2 alpha=0.5` or `mlp:128 hard`.
     pub label: String,
+    /// The student's architecture.
     pub arch: String,
+    /// The distillation temperature (none for the hard-label baseline).
     pub temperature: Option<f64>,
+    /// The weight of the distillation term (0 for the baseline).
     pub alpha: f64,
+    /// The training settings' tag.
     pub train: String,
     /// Seeds finished, of `seeds_planned`.
     pub seeds: Vec<u64>,
+    /// Seeds planned.
     pub seeds_planned: usize,
+    /// Parameters (ONNX initializer elements when measured).
     pub params: u64,
+    /// Multiply-accumulates per sample.
     pub macs: u64,
+    /// Size of the ONNX file.
     pub onnx_bytes: u64,
+    /// Milliseconds per sample at batch 1.
     pub latency_ms_batch1: Option<f64>,
+    /// Milliseconds per sample at batch 256.
     pub latency_ms_batch256: Option<f64>,
+    /// Validation accuracy over the finished seeds (when every one has it).
     pub val_accuracy: Option<Stat>,
+    /// Test accuracy over the finished seeds.
     pub test_accuracy: Stat,
     /// Mean top-1 agreement with the teacher on the test split.
     pub teacher_agreement: Option<f64>,
@@ -129,24 +133,30 @@ pub struct Row {
     pub best: bool,
     /// The seed with the best validation accuracy: the run `best.onnx` is copied from.
     pub best_run: PathBuf,
+    /// Every finished run of it.
     pub runs: Vec<PathBuf>,
 }
 
+/// The report of a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The teacher's row, where known.
     pub teacher: Option<TeacherRow>,
+    /// One row per configuration with a finished run, in grid order.
     pub rows: Vec<Row>,
     /// Planned runs with no result yet.
     pub missing: Vec<PathBuf>,
+    /// The limits the pick was made within.
     pub budget: Budget,
     /// Index into `rows` of the picked student.
     pub best: Option<usize>,
 }
 
 fn label(c: &Configuration) -> String {
-    match &c.kd {
-        None => format!("{} hard", c.arch),
-        Some(kd) => format!("{} T={} alpha={}", c.arch, kd.temperature, kd.alpha),
+    if c.is_baseline() {
+        format!("{} hard", c.arch)
+    } else {
+        format!("{} T={} alpha={}", c.arch, c.loss.temperature, c.loss.alpha)
     }
 }
 
@@ -168,101 +178,58 @@ fn gain(row: &Stat, baseline: &Stat) -> Gain {
     }
 }
 
-/// Builds the report of `grid` from the finished runs. `measure(arch)` gives the
-/// measurement of that architecture's ONNX model (one per architecture: every seed and
-/// setting of it shares the graph), if it was measured.
-pub fn build(
-    grid: &Grid,
-    planned: &[PlannedRun],
-    finished: &[FinishedRun],
-    measure: &dyn Fn(&str) -> Option<Measure>,
-    teacher: Option<TeacherRow>,
-    budget: Budget,
-) -> Report {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut row_of_config = vec![None; grid.configurations.len()];
-    for (i, c) in grid.configurations.iter().enumerate() {
-        let runs: Vec<&FinishedRun> = finished
-            .iter()
-            .filter(|f| f.planned.configuration == i)
-            .collect();
-        let Some(first) = runs.first() else { continue };
-        let test: Vec<f64> = runs.iter().map(|r| r.result.test_accuracy).collect();
-        let val: Vec<f64> = runs.iter().filter_map(|r| r.result.val_accuracy).collect();
-        let agreement: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.result.teacher_agreement)
-            .collect();
-        let best_run = runs
-            .iter()
-            .max_by(|a, b| {
-                let key = |r: &FinishedRun| r.result.val_accuracy.unwrap_or(f64::NEG_INFINITY);
-                key(a)
-                    .total_cmp(&key(b))
-                    .then(b.planned.seed.cmp(&a.planned.seed))
-            })
-            .map_or_else(|| first.planned.dir.clone(), |r| r.planned.dir.clone());
-        let arch = c.arch.to_string();
-        let m = measure(&arch);
-        row_of_config[i] = Some(rows.len());
-        rows.push(Row {
-            label: label(c),
-            arch,
-            temperature: c.kd.as_ref().map(|k| k.temperature),
-            alpha: c.kd.as_ref().map_or(0.0, |k| k.alpha),
-            train: c.train_tag(),
-            seeds: runs.iter().map(|r| r.planned.seed).collect(),
-            seeds_planned: c.seeds.len(),
-            params: m.map_or(first.result.params, |m| m.params),
-            macs: first.result.macs,
-            onnx_bytes: m.map_or(first.result.onnx_bytes, |m| m.onnx_bytes),
-            latency_ms_batch1: m.map(|m| m.latency_ms_batch1),
-            latency_ms_batch256: m.and_then(|m| m.latency_ms_batch256),
-            val_accuracy: if val.len() == runs.len() {
-                Stat::of(&val)
-            } else {
-                None
-            },
-            test_accuracy: Stat::of(&test).expect("at least one run"),
-            teacher_agreement: Stat::of(&agreement).map(|s| s.mean),
-            gain_over_hard: None,
-            size_ratio: None,
-            speed_ratio: None,
-            accuracy_drop_pp: None,
-            pareto: false,
-            best: false,
-            best_run,
-            runs: runs.iter().map(|r| r.planned.dir.clone()).collect(),
-        });
-    }
-    // Gains over each configuration's own baseline.
-    for (i, c) in grid.configurations.iter().enumerate() {
-        let Some(r) = row_of_config[i] else { continue };
-        if c.kd.is_none() {
-            continue;
-        }
-        let baseline = grid
-            .configurations
-            .iter()
-            .position(|o| c.baseline_is(o))
-            .and_then(|b| row_of_config[b]);
-        if let Some(b) = baseline {
-            rows[r].gain_over_hard = Some(gain(&rows[r].test_accuracy, &rows[b].test_accuracy));
-        }
-    }
-    // Ratios against the teacher.
-    if let Some(t) = &teacher {
-        for row in &mut rows {
-            if let Some(tm) = &t.measure {
-                row.size_ratio = Some(tm.params as f64 / row.params.max(1) as f64);
-                row.speed_ratio = row.latency_ms_batch1.map(|l| tm.latency_ms_batch1 / l);
-            }
-            row.accuracy_drop_pp = t
-                .test_accuracy
-                .map(|a| 100.0 * (a - row.test_accuracy.mean));
-        }
-    }
-    // Pareto front of validation accuracy (higher) vs batch-1 latency (lower).
+/// The row of configuration `c` from its finished runs (at least one).
+fn row(c: &Configuration, runs: &[&FinishedRun], m: Option<ModelMeasure>) -> Option<Row> {
+    let first = runs.first()?;
+    let test: Vec<f64> = runs.iter().map(|r| r.result.test_accuracy).collect();
+    let val: Vec<f64> = runs.iter().filter_map(|r| r.result.val_accuracy).collect();
+    let agreement: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.result.teacher_agreement)
+        .collect();
+    let best_run = runs
+        .iter()
+        .max_by(|a, b| {
+            let key = |r: &FinishedRun| r.result.val_accuracy.unwrap_or(f64::NEG_INFINITY);
+            key(a)
+                .total_cmp(&key(b))
+                .then(b.planned.seed.cmp(&a.planned.seed))
+        })
+        .map_or_else(|| first.planned.dir.clone(), |r| r.planned.dir.clone());
+    Some(Row {
+        label: label(c),
+        arch: c.arch.to_string(),
+        temperature: (!c.is_baseline()).then_some(c.loss.temperature),
+        alpha: c.loss.alpha,
+        train: c.train_tag(),
+        seeds: runs.iter().map(|r| r.planned.seed).collect(),
+        seeds_planned: c.seeds.len(),
+        params: m.map_or(first.result.params, |m| m.params),
+        macs: first.result.macs,
+        onnx_bytes: m.map_or(first.result.onnx_bytes, |m| m.onnx_bytes),
+        latency_ms_batch1: m.map(|m| m.latency_ms_batch1),
+        latency_ms_batch256: m.and_then(|m| m.latency_ms_batch256),
+        val_accuracy: if val.len() == runs.len() {
+            Stat::of(&val)
+        } else {
+            None
+        },
+        test_accuracy: Stat::of(&test)?,
+        teacher_agreement: Stat::of(&agreement).map(|s| s.mean),
+        gain_over_hard: None,
+        size_ratio: None,
+        speed_ratio: None,
+        accuracy_drop_pp: None,
+        pareto: false,
+        best: false,
+        best_run,
+        runs: runs.iter().map(|r| r.planned.dir.clone()).collect(),
+    })
+}
+
+/// Marks every row on the Pareto front of validation accuracy (higher) vs batch-1 latency
+/// (lower).
+fn mark_front(rows: &mut [Row]) {
     let point = |r: &Row| Some((r.latency_ms_batch1?, r.val_accuracy?.mean));
     for i in 0..rows.len() {
         let Some((li, ai)) = point(&rows[i]) else {
@@ -273,9 +240,11 @@ pub fn build(
         });
         rows[i].pareto = !dominated;
     }
-    // The most accurate student (validation) within the budgets; ties go to the faster.
-    let best = rows
-        .iter()
+}
+
+/// The most accurate row (validation) within the budget; ties go to the faster.
+fn pick(rows: &[Row], budget: Budget) -> Option<usize> {
+    rows.iter()
         .enumerate()
         .filter(|(_, r)| r.val_accuracy.is_some() && budget.admits(r))
         .max_by(|(_, a), (_, b)| {
@@ -287,7 +256,65 @@ pub fn build(
                 lb.total_cmp(&la)
             })
         })
-        .map(|(i, _)| i);
+        .map(|(i, _)| i)
+}
+
+/// Sets each row's ratios against the teacher.
+fn compare_with_teacher(rows: &mut [Row], t: &TeacherRow) {
+    for row in rows {
+        if let Some(tm) = &t.measure {
+            row.size_ratio = Some(tm.params as f64 / row.params.max(1) as f64);
+            row.speed_ratio = row.latency_ms_batch1.map(|l| tm.latency_ms_batch1 / l);
+        }
+        row.accuracy_drop_pp = t
+            .test_accuracy
+            .map(|a| 100.0 * (a - row.test_accuracy.mean));
+    }
+}
+
+/// Builds the report of `grid` from the finished runs. `measure(arch)` gives the
+/// measurement of that architecture's ONNX model (one per architecture: every seed and
+/// setting of it shares the graph), if it was measured.
+pub fn build(
+    grid: &Grid,
+    planned: &[PlannedRun],
+    finished: &[FinishedRun],
+    measure: &dyn Fn(&str) -> Option<ModelMeasure>,
+    teacher: Option<TeacherRow>,
+    budget: Budget,
+) -> Report {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row_of_config = vec![None; grid.configurations.len()];
+    for (i, c) in grid.configurations.iter().enumerate() {
+        let runs: Vec<&FinishedRun> = finished
+            .iter()
+            .filter(|f| f.planned.configuration == i)
+            .collect();
+        if let Some(r) = row(c, &runs, measure(&c.arch.to_string())) {
+            row_of_config[i] = Some(rows.len());
+            rows.push(r);
+        }
+    }
+    // Gains over each configuration's own baseline.
+    for (i, c) in grid.configurations.iter().enumerate() {
+        let Some(r) = row_of_config[i] else { continue };
+        if c.is_baseline() {
+            continue;
+        }
+        let baseline = grid
+            .configurations
+            .iter()
+            .position(|o| c.baseline_is(o))
+            .and_then(|b| row_of_config[b]);
+        if let Some(b) = baseline {
+            rows[r].gain_over_hard = Some(gain(&rows[r].test_accuracy, &rows[b].test_accuracy));
+        }
+    }
+    if let Some(t) = &teacher {
+        compare_with_teacher(&mut rows, t);
+    }
+    mark_front(&mut rows);
+    let best = pick(&rows, budget);
     if let Some(b) = best {
         rows[b].best = true;
     }

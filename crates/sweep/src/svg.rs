@@ -61,28 +61,74 @@ fn free_spot(placed: &mut Vec<[f64; 4]>, x: f64, y: f64, chars: usize) -> (f64, 
     (x, y)
 }
 
+/// A point of the plot: one configuration's student, or the teacher.
+struct Point {
+    latency: f64,
+    accuracy: f64,
+    params: u64,
+}
+
+/// The plot's scales: latency on a log axis, accuracy linear, marker radius by parameters.
+struct Scale {
+    lo: f64,
+    hi: f64,
+    alo: f64,
+    ahi: f64,
+    pmax: u64,
+}
+
+impl Scale {
+    fn of<'a>(points: impl Iterator<Item = &'a Point>) -> Scale {
+        let (mut lmin, mut lmax) = (f64::INFINITY, 0f64);
+        let (mut amin, mut amax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut pmax = 1u64;
+        for p in points {
+            lmin = lmin.min(p.latency);
+            lmax = lmax.max(p.latency);
+            amin = amin.min(p.accuracy);
+            amax = amax.max(p.accuracy);
+            pmax = pmax.max(p.params);
+        }
+        Scale {
+            lo: lmin / 1.6,
+            hi: lmax * 1.6,
+            alo: (amin - 0.5).floor(),
+            ahi: (amax + 0.5).ceil(),
+            pmax,
+        }
+    }
+
+    fn x(&self, l: f64) -> f64 {
+        LEFT + (l.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
+            * (W - LEFT - RIGHT)
+    }
+
+    fn y(&self, a: f64) -> f64 {
+        H - BOTTOM - (a - self.alo) / (self.ahi - self.alo) * (H - TOP - BOTTOM)
+    }
+
+    fn radius(&self, p: u64) -> f64 {
+        3.0 + 18.0 * (p as f64 / self.pmax as f64).sqrt()
+    }
+}
+
 /// The plot of `report`; none when no row has a latency.
 pub fn svg(report: &Report) -> Option<String> {
-    struct P {
-        latency: f64,
-        accuracy: f64,
-        params: u64,
-    }
     let teacher = report.teacher.as_ref().and_then(|t| {
-        Some(P {
+        Some(Point {
             latency: t.measure?.latency_ms_batch1,
             accuracy: 100.0 * t.test_accuracy?,
             params: t.measure?.params,
         })
     });
-    let points: Vec<(usize, P)> = report
+    let points: Vec<(usize, Point)> = report
         .rows
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
             Some((
                 i,
-                P {
+                Point {
                     latency: r.latency_ms_batch1?,
                     accuracy: 100.0 * r.test_accuracy.mean,
                     params: r.params,
@@ -93,24 +139,7 @@ pub fn svg(report: &Report) -> Option<String> {
     if points.is_empty() {
         return None;
     }
-    let all = || points.iter().map(|(_, p)| p).chain(teacher.as_ref());
-    let (mut lmin, mut lmax) = (f64::INFINITY, 0f64);
-    let (mut amin, mut amax) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut pmax = 1u64;
-    for p in all() {
-        lmin = lmin.min(p.latency);
-        lmax = lmax.max(p.latency);
-        amin = amin.min(p.accuracy);
-        amax = amax.max(p.accuracy);
-        pmax = pmax.max(p.params);
-    }
-    let (lo, hi) = (lmin / 1.6, lmax * 1.6);
-    let (alo, ahi) = ((amin - 0.5).floor(), (amax + 0.5).ceil());
-    let x =
-        |l: f64| LEFT + (l.log10() - lo.log10()) / (hi.log10() - lo.log10()) * (W - LEFT - RIGHT);
-    let y = |a: f64| H - BOTTOM - (a - alo) / (ahi - alo) * (H - TOP - BOTTOM);
-    let radius = |p: u64| 3.0 + 18.0 * (p as f64 / pmax as f64).sqrt();
-
+    let scale = Scale::of(points.iter().map(|(_, p)| p).chain(teacher.as_ref()));
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -121,9 +150,21 @@ pub fn svg(report: &Report) -> Option<String> {
         s,
         r#"<text x="{LEFT}" y="24" font-size="15" font-weight="bold">Students: test accuracy vs batch-1 latency (ONNX Runtime, 1 thread)</text>"#
     );
-    // Grid and axes.
-    for t in log_ticks(lo, hi) {
-        let px = x(t);
+    axes(&mut s, &scale);
+    front(&mut s, &scale, report, &points);
+    students(&mut s, &scale, report, &points);
+    if let Some(t) = &teacher {
+        teacher_marker(&mut s, &scale, t);
+    }
+    legend(&mut s);
+    s.push_str("</svg>\n");
+    Some(s)
+}
+
+/// Grid lines, ticks, the frame and the axis titles.
+fn axes(s: &mut String, scale: &Scale) {
+    for t in log_ticks(scale.lo, scale.hi) {
+        let px = scale.x(t);
         let _ = writeln!(
             s,
             r##"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{:.1}" stroke="#e5e5e5"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
@@ -132,10 +173,14 @@ pub fn svg(report: &Report) -> Option<String> {
             fmt_ms(t)
         );
     }
-    let mut a = alo;
-    let step = if ahi - alo > 8.0 { 2.0 } else { 1.0 };
-    while a <= ahi + 1e-9 {
-        let py = y(a);
+    let mut a = scale.alo;
+    let step = if scale.ahi - scale.alo > 8.0 {
+        2.0
+    } else {
+        1.0
+    };
+    while a <= scale.ahi + 1e-9 {
+        let py = scale.y(a);
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e5e5e5"/><text x="{:.1}" y="{:.1}" text-anchor="end">{a:.0}</text>"##,
@@ -162,8 +207,11 @@ pub fn svg(report: &Report) -> Option<String> {
         r#"<text transform="translate(20 {:.1}) rotate(-90)" text-anchor="middle">test accuracy, %</text>"#,
         TOP + (H - TOP - BOTTOM) / 2.0
     );
-    // Pareto front, in latency order.
-    let mut front: Vec<&(usize, P)> = points
+}
+
+/// The Pareto front as a dashed line, in latency order.
+fn front(s: &mut String, scale: &Scale, report: &Report, points: &[(usize, Point)]) {
+    let mut front: Vec<&(usize, Point)> = points
         .iter()
         .filter(|(i, _)| report.rows[*i].pareto)
         .collect();
@@ -171,7 +219,7 @@ pub fn svg(report: &Report) -> Option<String> {
     if front.len() > 1 {
         let path: Vec<String> = front
             .iter()
-            .map(|(_, p)| format!("{:.1},{:.1}", x(p.latency), y(p.accuracy)))
+            .map(|(_, p)| format!("{:.1},{:.1}", scale.x(p.latency), scale.y(p.accuracy)))
             .collect();
         let _ = writeln!(
             s,
@@ -179,11 +227,19 @@ pub fn svg(report: &Report) -> Option<String> {
             path.join(" ")
         );
     }
-    // Students.
+}
+
+/// A marker and a label per student: hollow for baselines, filled when distilled, ringed
+/// when picked.
+fn students(s: &mut String, scale: &Scale, report: &Report, points: &[(usize, Point)]) {
     let mut placed: Vec<[f64; 4]> = Vec::new();
-    for (i, p) in &points {
+    for (i, p) in points {
         let r = &report.rows[*i];
-        let (px, py, rad) = (x(p.latency), y(p.accuracy), radius(p.params));
+        let (px, py, rad) = (
+            scale.x(p.latency),
+            scale.y(p.accuracy),
+            scale.radius(p.params),
+        );
         let style = if r.temperature.is_none() {
             r##"fill="white" fill-opacity="0.6" stroke="#777" stroke-width="1.5""##
         } else {
@@ -213,25 +269,30 @@ pub fn svg(report: &Report) -> Option<String> {
             escape(&text)
         );
     }
-    if let Some(t) = &teacher {
-        let (px, py) = (x(t.latency), y(t.accuracy));
-        let d = 9.0;
-        let _ = writeln!(
-            s,
-            r##"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="#c0392b"/><text x="{:.1}" y="{:.1}" font-weight="bold" fill="#c0392b" text-anchor="end">teacher</text>"##,
-            px,
-            py - d,
-            px + d,
-            py,
-            px,
-            py + d,
-            px - d,
-            py,
-            px - d - 3.0,
-            py + 4.0
-        );
-    }
-    // Legend.
+}
+
+/// The teacher as a red diamond.
+fn teacher_marker(s: &mut String, scale: &Scale, t: &Point) {
+    let (px, py) = (scale.x(t.latency), scale.y(t.accuracy));
+    let d = 9.0;
+    let _ = writeln!(
+        s,
+        r##"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="#c0392b"/><text x="{:.1}" y="{:.1}" font-weight="bold" fill="#c0392b" text-anchor="end">teacher</text>"##,
+        px,
+        py - d,
+        px + d,
+        py,
+        px,
+        py + d,
+        px - d,
+        py,
+        px - d - 3.0,
+        py + 4.0
+    );
+}
+
+/// The legend, right of the plot.
+fn legend(s: &mut String) {
     let lx = W - RIGHT + 20.0;
     let legend = [
         (
@@ -278,6 +339,4 @@ pub fn svg(report: &Report) -> Option<String> {
         r##"<text x="{lx:.1}" y="{:.1}" font-size="11" fill="#555">marker area ∝ parameters</text>"##,
         TOP + 20.0 + 26.0 * legend.len() as f64
     );
-    s.push_str("</svg>\n");
-    Some(s)
 }

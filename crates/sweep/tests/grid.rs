@@ -45,7 +45,11 @@ seeds = [3]
             "cnn:4,8 T4-a0.9 [1, 2]",
         ]
     );
-    assert!(grid.configurations.iter().all(|c| c.train.epochs == 3));
+    assert!(
+        grid.configurations
+            .iter()
+            .all(|c| c.optimisation.epochs == 3)
+    );
     let runs = plan(&grid);
     assert_eq!(runs.len(), 22);
     assert_eq!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use distill_data::{Dataset, Preprocess, read_idx_split};
-use distill_student::{ArchSpec, DataIdentity, Quiet, RunDir, Student, TrainConfig};
+use distill_student::{ArchSpec, DataIdentity, Optimisation, Quiet, RunDir, Student, TrainConfig};
 
 pub fn mini() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/fashion-mnist-mini")
@@ -48,9 +48,14 @@ pub fn config(
         identity(train),
         identity(test),
     )
-    .with_epochs(epochs)
-    .with_batch_size(64)
+    .with_optimisation(Optimisation::new().with_epochs(epochs).with_batch_size(64))
     .with_seed(seed)
+}
+
+/// `config` with peak learning rate `lr`.
+pub fn with_lr(config: TrainConfig, lr: f64) -> TrainConfig {
+    let optimisation = config.optimisation.clone().with_lr(lr);
+    config.with_optimisation(optimisation)
 }
 
 /// Trains `config` in a fresh temporary run directory.
@@ -63,7 +68,7 @@ pub fn train(
     let run = RunDir::prepare(&dir.path().join("run"), config, false).unwrap();
     let (model, metrics) =
         distill_student::train(config, train, test, &run, &mut Quiet, None).unwrap();
-    assert_eq!(metrics.len(), config.epochs);
+    assert_eq!(metrics.len(), config.optimisation.epochs);
     (model, dir)
 }
 
@@ -75,7 +80,7 @@ pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
         format_version: distill_cache::FORMAT_VERSION,
         num_classes: 10,
         dtype: LogitDtype::F32,
-        storage: "dense".into(),
+        storage: distill_cache::Storage::Dense,
         rows_per_part,
         teacher: TeacherInfo {
             file: "made-up.onnx".into(),
@@ -84,7 +89,7 @@ pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
             input_shape: vec![None, Some(1), Some(28), Some(28)],
             output: "y".into(),
             output_shape: vec![None, Some(10)],
-            output_kind: "logits".into(),
+            output_kind: distill_cache::OutputKind::Logits,
         },
         dataset: DatasetInfo {
             source: data.source.clone(),

@@ -1,4 +1,4 @@
-//! Stage one: a teacher over a dataset into a logit cache.
+//! The stage-one pipeline: a teacher over a dataset into a logit cache writer.
 //!
 //! Three stages overlap through bounded channels, so memory stays at a few batches however
 //! large the dataset: a producer thread preprocesses batches (in parallel with rayon), the
@@ -9,16 +9,16 @@
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use distill_cache::{CacheWriter, Manifest};
+use distill_cache::{CacheWriter, Manifest, OutputKind};
 use distill_data::{Dataset, Preprocess};
 
-use crate::{InferencePlan, OnnxModel, OutputKind, TeacherError};
+use crate::{InferencePlan, OnnxModel, RuntimeError};
 
 /// Batches in flight between two stages.
 const CHANNEL_DEPTH: usize = 2;
 
 /// What to run and how.
-pub struct CacheLogitsJob<'a> {
+pub(crate) struct Job<'a> {
     pub data: &'a Dataset,
     pub preprocess: &'a Preprocess,
     pub plan: &'a InferencePlan,
@@ -53,12 +53,12 @@ fn first_nonfinite(logits: &[f32], classes: usize) -> Option<(usize, f32)> {
 
 /// Runs `job`, appending to `writer` from where it stands, and returns the finished
 /// manifest. `on_rows` is called with the number of rows each written batch added.
-pub fn cache_logits(
+pub(crate) fn cache_logits(
     model: &mut OnnxModel,
-    job: &CacheLogitsJob<'_>,
+    job: &Job<'_>,
     writer: CacheWriter,
     on_rows: &(dyn Fn(usize) + Sync),
-) -> Result<Manifest, TeacherError> {
+) -> Result<Manifest, RuntimeError> {
     let data = job.data;
     let classes = writer.manifest().num_classes;
     let todo = batches(&writer, data.len(), job.plan.batch_rows(job.batch_size));
@@ -73,22 +73,18 @@ pub fn cache_logits(
         let inferred = infer(model, job, classes, from_producer, to_writer);
         let written = writing
             .join()
-            .map_err(|_| TeacherError::Pipeline("the cache writer thread panicked".into()))?;
+            .map_err(|_| RuntimeError::Pipeline("the cache writer thread panicked".into()))?;
         // A writer error explains an inference stop caused by it, so it comes first.
         let manifest = written?;
         inferred?;
-        manifest.ok_or_else(|| TeacherError::Pipeline("inference stopped early".into()))
+        manifest.ok_or_else(|| RuntimeError::Pipeline("inference stopped early".into()))
     })
 }
 
-fn produce(
-    job: &CacheLogitsJob<'_>,
-    todo: Vec<Range<usize>>,
-    to_model: SyncSender<(Range<usize>, Vec<f32>)>,
-) {
+fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<(Range<usize>, Vec<f32>)>) {
     for range in todo {
         let positions: Vec<usize> = range.clone().collect();
-        let values = job.preprocess.batch(job.data, &positions);
+        let values = job.data.batch(job.preprocess, &positions);
         if to_model.send((range, values)).is_err() {
             return; // inference stopped
         }
@@ -97,15 +93,15 @@ fn produce(
 
 fn infer(
     model: &mut OnnxModel,
-    job: &CacheLogitsJob<'_>,
+    job: &Job<'_>,
     classes: usize,
     from_producer: Receiver<(Range<usize>, Vec<f32>)>,
     to_writer: SyncSender<(Range<usize>, Vec<f32>)>,
-) -> Result<(), TeacherError> {
+) -> Result<(), RuntimeError> {
     for (range, values) in from_producer {
         let (got, mut logits) = model.run_batch(job.plan, &values, range.len())?;
         if got != classes {
-            return Err(TeacherError::Shape {
+            return Err(RuntimeError::Shape {
                 path: model.path.clone(),
                 reason: format!("output has {got} classes for this batch, {classes} before"),
             });
@@ -114,7 +110,7 @@ fn infer(
         if !job.allow_nonfinite
             && let Some((row, value)) = first_nonfinite(&logits, classes)
         {
-            return Err(TeacherError::NonFinite {
+            return Err(RuntimeError::NonFinite {
                 path: model.path.clone(),
                 sample_id: job.data.ids[range.start + row],
                 value,
@@ -132,7 +128,7 @@ fn consume(
     mut writer: CacheWriter,
     from_model: Receiver<(Range<usize>, Vec<f32>)>,
     on_rows: &(dyn Fn(usize) + Sync),
-) -> Result<Option<Manifest>, TeacherError> {
+) -> Result<Option<Manifest>, RuntimeError> {
     let mut labels = Vec::new();
     for (range, logits) in from_model {
         labels.clear();

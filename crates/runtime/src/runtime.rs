@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use ort::environment::Environment;
 
-use crate::TeacherError;
+use crate::RuntimeError;
 
 const LIB_NAME: &str = "libonnxruntime.so";
 
@@ -34,18 +34,18 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 /// The first existing runtime library among the candidates.
-pub fn locate_runtime() -> Result<PathBuf, TeacherError> {
+pub fn locate_runtime() -> Result<PathBuf, RuntimeError> {
     let all = candidates();
     // ORT_DYLIB_PATH, when set, is authoritative: a wrong value is an error, not a fallback.
     if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()) && !all[0].is_file() {
-        return Err(TeacherError::RuntimeNotFound {
+        return Err(RuntimeError::RuntimeNotFound {
             searched: format!("ORT_DYLIB_PATH={}", all[0].display()),
         });
     }
     all.iter()
         .find(|p| p.is_file())
         .cloned()
-        .ok_or_else(|| TeacherError::RuntimeNotFound {
+        .ok_or_else(|| RuntimeError::RuntimeNotFound {
             searched: all
                 .iter()
                 .map(|p| p.display().to_string())
@@ -58,17 +58,21 @@ static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
 /// The process-wide ONNX Runtime environment, loading the library on first use. ONNX
 /// Runtime allows one environment per process.
-pub fn environment() -> Result<Environment, TeacherError> {
+pub fn environment() -> Result<Environment, RuntimeError> {
     let mut slot = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(env) = slot.as_ref() {
         return Ok(env.clone());
     }
     let path = locate_runtime()?;
+    let load_err = |source: Box<dyn std::error::Error + Send + Sync>| RuntimeError::RuntimeLoad {
+        path: path.clone(),
+        source,
+    };
     let env = ort::init_from(&path)
-        .map_err(|e| TeacherError::RuntimeLoad(e.to_string()))?
+        .map_err(|e| load_err(e.into()))?
         .with_name("distill")
         .build()
-        .map_err(|e| TeacherError::RuntimeLoad(format!("{}: {e}", path.display())))?;
+        .map_err(|e| load_err(e.into()))?;
     *slot = Some(env.clone());
     Ok(env)
 }

@@ -10,14 +10,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+use distill_data::ParseError;
 use serde::{Deserialize, Serialize};
 
-use crate::StudentError;
-
+/// The family of a student.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArchKind {
+    /// A multi-layer perceptron on the flattened input.
     Mlp,
+    /// Blocks of two 3x3 convolutions with batch-norm and ReLU, then 2x2 max-pooling, then
+    /// dense layers.
     Cnn,
 }
 
@@ -25,6 +28,7 @@ pub enum ArchKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ArchSpec {
+    /// The family.
     pub kind: ArchKind,
     /// MLP: hidden widths. CNN: output channels of each conv block.
     pub widths: Vec<usize>,
@@ -53,13 +57,10 @@ impl ArchSpec {
 }
 
 impl FromStr for ArchSpec {
-    type Err = StudentError;
+    type Err = ParseError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: String| StudentError::BadArch {
-            spec: text.to_string(),
-            reason,
-        };
+        let bad = |reason: String| ParseError::new("architecture", text, reason);
         let (kind, rest) = text
             .split_once(':')
             .ok_or_else(|| bad("expected KIND:WIDTHS, e.g. mlp:512,256 or cnn:32,64".into()))?;
@@ -75,7 +76,7 @@ impl FromStr for ArchSpec {
             dropout: 0.0,
         };
         for item in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let positive = |v: &str| -> Result<usize, StudentError> {
+            let positive = |v: &str| -> Result<usize, ParseError> {
                 match v.parse::<usize>() {
                     Ok(n) if n > 0 => Ok(n),
                     _ => Err(bad(format!("'{v}' is not a positive integer width"))),
@@ -121,7 +122,7 @@ impl fmt::Display for ArchSpec {
 }
 
 impl TryFrom<String> for ArchSpec {
-    type Error = StudentError;
+    type Error = ParseError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         s.parse()
     }

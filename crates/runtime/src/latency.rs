@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use distill_data::{Dataset, Preprocess};
 
-use crate::{InferencePlan, OnnxModel, TeacherError};
+use crate::{InferencePlan, OnnxModel, RuntimeError};
 
 /// Milliseconds per sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,16 +28,18 @@ pub struct LatencyProbe {
 pub const LARGE_BATCH: usize = 256;
 
 impl LatencyProbe {
+    /// Inputs for timing a model of `plan`: real samples of `data`, preprocessed, at batch 1
+    /// (the model's own batch when fixed) and at batch 256.
     pub fn new(plan: &InferencePlan, data: &Dataset, preprocess: &Preprocess) -> Self {
         let positions = |n: usize| -> Vec<usize> { (0..n).map(|i| i % data.len()).collect() };
         let small_batch = plan.fixed_batch.unwrap_or(1);
         LatencyProbe {
             small_batch,
-            small: preprocess.batch(data, &positions(small_batch)),
+            small: data.batch(preprocess, &positions(small_batch)),
             large: plan
                 .fixed_batch
                 .is_none()
-                .then(|| preprocess.batch(data, &positions(LARGE_BATCH))),
+                .then(|| data.batch(preprocess, &positions(LARGE_BATCH))),
         }
     }
 
@@ -49,7 +51,7 @@ impl LatencyProbe {
         values: &[f32],
         batch: usize,
         runs: usize,
-    ) -> Result<f64, TeacherError> {
+    ) -> Result<f64, RuntimeError> {
         for _ in 0..runs.div_ceil(10).max(3) {
             model.run_batch(plan, values, batch)?;
         }
@@ -67,7 +69,7 @@ impl LatencyProbe {
         plan: &InferencePlan,
         small_runs: usize,
         large_runs: usize,
-    ) -> Result<Latency, TeacherError> {
+    ) -> Result<Latency, RuntimeError> {
         let batch1_ms = Self::time(
             model,
             plan,

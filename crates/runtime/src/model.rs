@@ -7,24 +7,29 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use distill_data::{Dataset, Preprocess};
-
-use crate::{InferencePlan, TeacherError, environment};
+use crate::{InferencePlan, RuntimeError, environment};
 
 /// Element type of a model input or output, as far as distill cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElementType {
+    /// 32-bit float.
     F32,
+    /// 16-bit float.
     F16,
+    /// 64-bit float.
     F64,
+    /// Anything else (integers, strings, sequences, maps).
     Other,
 }
 
 /// Name, element type and shape of one input or output; dynamic dims are `None`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
+    /// Its name in the graph.
     pub name: String,
+    /// Its element type.
     pub element: ElementType,
+    /// Its declared shape; `None` for a dynamic dim.
     pub shape: Vec<Option<usize>>,
 }
 
@@ -58,37 +63,42 @@ impl TensorInfo {
     }
 }
 
+/// A model opened in ONNX Runtime, with its declared inputs and outputs.
 pub struct OnnxModel {
+    /// The model file.
     pub path: PathBuf,
     session: Session,
+    /// Its inputs, in order.
     pub inputs: Vec<TensorInfo>,
+    /// Its outputs, in order.
     pub outputs: Vec<TensorInfo>,
 }
 
 impl OnnxModel {
     /// Opens `path` with `threads` intra-op threads (`None`: ONNX Runtime's default, one per
     /// physical core).
-    pub fn open(path: &Path, threads: Option<usize>) -> Result<Self, TeacherError> {
-        let open_err = |reason: String| TeacherError::Open {
+    pub fn open(path: &Path, threads: Option<usize>) -> Result<Self, RuntimeError> {
+        let open_err = |source| RuntimeError::Open {
             path: path.to_path_buf(),
-            reason,
+            source,
         };
         if !path.is_file() {
-            return Err(open_err("no such file".into()));
+            return Err(RuntimeError::Read {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
         }
         let env = environment()?;
         let mut builder = Session::builder(&env)
-            .map_err(|e| open_err(e.to_string()))?
+            .map_err(open_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| open_err(e.to_string()))?;
+            .map_err(|e| open_err(e.into()))?;
         if let Some(n) = threads {
             builder = builder
                 .with_intra_threads(n)
-                .map_err(|e| open_err(e.to_string()))?;
+                .map_err(|e| open_err(e.into()))?;
         }
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|e| open_err(e.to_string()))?;
+        let session = builder.commit_from_file(path).map_err(open_err)?;
         let inputs = session
             .inputs()
             .iter()
@@ -127,30 +137,32 @@ impl OnnxModel {
         data: &[f32],
         shape: &[usize],
         output: usize,
-    ) -> Result<(Vec<usize>, Vec<f32>), TeacherError> {
-        let run_err = |reason: String| TeacherError::Run {
-            path: self.path.clone(),
-            reason,
+    ) -> Result<(Vec<usize>, Vec<f32>), RuntimeError> {
+        let path = self.path.clone();
+        let run_err = |source| RuntimeError::Run {
+            path: path.clone(),
+            source,
         };
-        let input = TensorRef::from_array_view((shape.to_vec(), data))
-            .map_err(|e| run_err(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![input])
-            .map_err(|e| run_err(e.to_string()))?;
+        let input = TensorRef::from_array_view((shape.to_vec(), data)).map_err(run_err)?;
+        let outputs = self.session.run(ort::inputs![input]).map_err(run_err)?;
         if output >= outputs.len() {
-            return Err(run_err(format!("model has no output #{output}")));
+            return Err(RuntimeError::Shape {
+                path,
+                reason: format!("the model has no output #{output}"),
+            });
         }
         let value = &outputs[output];
         let dims = |d: &[i64]| d.iter().map(|&d| d.max(0) as usize).collect();
         if let Ok((out_shape, values)) = value.try_extract_tensor::<f32>() {
             return Ok((dims(out_shape), values.to_vec()));
         }
-        let (out_shape, values) = value.try_extract_tensor::<f64>().map_err(|e| {
-            run_err(format!(
-                "output #{output} is neither a float32 nor a float64 tensor: {e}"
-            ))
-        })?;
+        let (out_shape, values) =
+            value
+                .try_extract_tensor::<f64>()
+                .map_err(|_| RuntimeError::OutputType {
+                    path: path.clone(),
+                    output,
+                })?;
         Ok((dims(out_shape), values.iter().map(|&v| v as f32).collect()))
     }
 
@@ -163,11 +175,11 @@ impl OnnxModel {
         plan: &InferencePlan,
         values: &[f32],
         rows: usize,
-    ) -> Result<(usize, Vec<f32>), TeacherError> {
+    ) -> Result<(usize, Vec<f32>), RuntimeError> {
         let batch = plan.fixed_batch.unwrap_or(rows);
         let per_sample = plan.sample_len();
         let path = self.path.clone();
-        let bad = |reason: String| TeacherError::Shape { path, reason };
+        let bad = |reason: String| RuntimeError::Shape { path, reason };
         if rows > batch || values.len() != rows * per_sample {
             return Err(bad(format!(
                 "{} values for {rows} samples of {per_sample} (batch size {batch})",
@@ -198,18 +210,5 @@ impl OnnxModel {
         let mut out = out;
         out.truncate(rows * classes);
         Ok((classes, out))
-    }
-
-    /// Preprocesses the samples of `data` at `positions` and runs them: `(classes, logits)`
-    /// with `logits` `[positions.len(), classes]`, as [`Self::run_batch`] returns them.
-    pub fn run_positions(
-        &mut self,
-        plan: &InferencePlan,
-        data: &Dataset,
-        preprocess: &Preprocess,
-        positions: &[usize],
-    ) -> Result<(usize, Vec<f32>), TeacherError> {
-        let values = preprocess.batch(data, positions);
-        self.run_batch(plan, &values, positions.len())
     }
 }

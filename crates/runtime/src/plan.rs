@@ -4,65 +4,7 @@
 
 use distill_data::{Layout, Preprocess, SampleShape};
 
-use crate::{ElementType, OnnxModel, TeacherError, TensorInfo};
-
-/// What a classifier's output holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutputKind {
-    /// Raw scores (pre-softmax): stored as they are.
-    #[default]
-    Logits,
-    /// Softmax probabilities: stored as `ln(max(p, 1e-30))`, which are valid logits.
-    Probs,
-    /// Log-probabilities: stored as they are, floored at `ln(1e-30)`.
-    LogProbs,
-}
-
-/// Probabilities below this are stored as `ln(PROB_FLOOR)` (DESIGN.md).
-pub const PROB_FLOOR: f32 = 1e-30;
-
-impl OutputKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputKind::Logits => "logits",
-            OutputKind::Probs => "probs",
-            OutputKind::LogProbs => "log-probs",
-        }
-    }
-
-    /// Turns model output into values usable as logits, in place. NaN stays NaN so that it
-    /// can be reported.
-    pub fn to_logits(self, values: &mut [f32]) {
-        let floor = PROB_FLOOR.ln();
-        match self {
-            OutputKind::Logits => {}
-            OutputKind::Probs => {
-                for v in values.iter_mut().filter(|v| !v.is_nan()) {
-                    *v = v.max(PROB_FLOOR).ln();
-                }
-            }
-            OutputKind::LogProbs => {
-                for v in values.iter_mut().filter(|v| !v.is_nan()) {
-                    *v = v.max(floor);
-                }
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for OutputKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "logits" => Ok(OutputKind::Logits),
-            "probs" => Ok(OutputKind::Probs),
-            "log-probs" => Ok(OutputKind::LogProbs),
-            _ => Err(format!(
-                "'{s}' is not one of logits, probs, log-probs (what the teacher's output holds)"
-            )),
-        }
-    }
-}
+use crate::{ElementType, OnnxModel, RuntimeError, TensorInfo};
 
 /// Whether every row of `values` (`[rows, classes]`) is a probability distribution: a
 /// sign that a teacher ends in softmax.
@@ -113,19 +55,29 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
     p
 }
 
+/// The metadata key under which distill's exports record their preprocessing.
+pub const PREPROCESS_KEY: &str = "distill.preprocess";
+
 /// The preprocessing a model asks for: the values recorded in its metadata
 /// (`distill.preprocess`, which distill's exports carry) over the defaults read from its
-/// input shape ([`preprocess_for_input`]). Command-line flags go on top of this.
-pub fn model_preprocess(model: &OnnxModel, data: SampleShape) -> Preprocess {
+/// input shape ([`preprocess_for_input`]). Explicit settings go on top of this. Recorded
+/// metadata that is not a preprocessing is an error, not a silent fall-back to defaults.
+pub fn model_preprocess(model: &OnnxModel, data: SampleShape) -> Result<Preprocess, RuntimeError> {
     let Some(input) = model.inputs.first() else {
-        return Preprocess::default();
+        return Ok(Preprocess::default());
     };
     let from_shape = preprocess_for_input(input, data);
-    match model
-        .metadata()
-        .get("distill.preprocess")
-        .and_then(|p| serde_json::from_str::<Preprocess>(p).ok())
-    {
+    let recorded = match model.metadata().get(PREPROCESS_KEY) {
+        Some(text) => Some(serde_json::from_str::<Preprocess>(text).map_err(|source| {
+            RuntimeError::Metadata {
+                path: model.path.clone(),
+                key: PREPROCESS_KEY,
+                source,
+            }
+        })?),
+        None => None,
+    };
+    Ok(match recorded {
         Some(recorded) => Preprocess {
             // A recorded shorter-side resize or crop already fixes the size.
             resize: if recorded.resize_shorter.is_some() || recorded.crop.is_some() {
@@ -137,14 +89,17 @@ pub fn model_preprocess(model: &OnnxModel, data: SampleShape) -> Preprocess {
             ..recorded
         },
         None => from_shape,
-    }
+    })
 }
 
 /// Which input and output of a model are used, and how batches are shaped.
 #[derive(Debug, Clone)]
 pub struct InferencePlan {
+    /// The input fed.
     pub input: TensorInfo,
+    /// The output read.
     pub output: TensorInfo,
+    /// The output's index among the model's outputs.
     pub output_index: usize,
     /// The model's fixed batch size, if it has one: batches are padded to it.
     pub fixed_batch: Option<usize>,
@@ -158,6 +113,11 @@ fn dims_text(dims: &[usize]) -> String {
     format!("[batch, {}]", dims.join(", "))
 }
 
+/// Whether an output can hold a classifier's scores: float, `[batch, classes]`.
+fn classifier_output(o: &TensorInfo) -> bool {
+    matches!(o.element, ElementType::F32 | ElementType::F64) && o.shape.len() == 2
+}
+
 impl InferencePlan {
     /// Plans feeding `model` samples of `sample_dims` and reading output `output` (by name;
     /// by default the first float output shaped `[batch, classes]`).
@@ -165,8 +125,25 @@ impl InferencePlan {
         model: &OnnxModel,
         sample_dims: &[usize],
         output: Option<&str>,
-    ) -> Result<Self, TeacherError> {
-        let bad = |reason: String| TeacherError::Shape {
+    ) -> Result<Self, RuntimeError> {
+        let (input, sample_dims) = Self::input(model, sample_dims)?;
+        let output_index = Self::output(model, output)?;
+        Ok(InferencePlan {
+            fixed_batch: input.shape[0],
+            input,
+            output: model.outputs[output_index].clone(),
+            output_index,
+            sample_dims,
+        })
+    }
+
+    /// The model's one float input, checked to take samples of `sample_dims`; and the
+    /// sample dims as it takes them.
+    fn input(
+        model: &OnnxModel,
+        sample_dims: &[usize],
+    ) -> Result<(TensorInfo, Vec<usize>), RuntimeError> {
+        let bad = |reason: String| RuntimeError::Shape {
             path: model.path.clone(),
             reason,
         };
@@ -174,13 +151,11 @@ impl InferencePlan {
             [input] => input.clone(),
             [] => return Err(bad("the model has no inputs".into())),
             many => {
+                let names: Vec<&str> = many.iter().map(|i| i.name.as_str()).collect();
                 return Err(bad(format!(
                     "the model has {} inputs ({}); distill feeds models with one image or feature input",
                     many.len(),
-                    many.iter()
-                        .map(|i| i.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    names.join(", ")
                 )));
             }
         };
@@ -202,70 +177,63 @@ impl InferencePlan {
                 .zip(&sample_dims)
                 .all(|(d, e)| d.is_none_or(|d| d == *e));
         if !fits {
-            return Err(bad(format!(
-                "input '{}' has shape {} but the preprocessed data is {} (check --layout, --resize and --channels)",
-                input.name,
-                input.shape_text(),
-                dims_text(&sample_dims)
-            )));
+            return Err(RuntimeError::InputMismatch {
+                path: model.path.clone(),
+                input: input.name.clone(),
+                expected: input.shape_text(),
+                got: dims_text(&sample_dims),
+            });
         }
-        let classifier_output = |o: &TensorInfo| {
-            matches!(o.element, ElementType::F32 | ElementType::F64) && o.shape.len() == 2
+        Ok((input, sample_dims))
+    }
+
+    /// The index of the output to read: the one named, or the first that can hold a
+    /// classifier's scores.
+    fn output(model: &OnnxModel, output: Option<&str>) -> Result<usize, RuntimeError> {
+        let bad = |reason: String| RuntimeError::Shape {
+            path: model.path.clone(),
+            reason,
         };
         let list = || {
-            model
+            let all: Vec<String> = model
                 .outputs
                 .iter()
                 .map(|o| format!("'{}' {:?} {}", o.name, o.element, o.shape_text()))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            all.join(", ")
         };
-        let output_index = match output {
-            Some(name) => {
-                let i = model
+        let Some(name) = output else {
+            return model.outputs.iter().position(classifier_output).ok_or_else(|| {
+                // skl2onnx's default ends classifiers in a ZipMap (a sequence of maps).
+                let zipmap = model
                     .outputs
                     .iter()
-                    .position(|o| o.name == name)
-                    .ok_or_else(|| {
-                        bad(format!("no output named '{name}' (outputs: {})", list()))
-                    })?;
-                if !classifier_output(&model.outputs[i]) {
-                    return Err(bad(format!(
-                        "output '{name}' is {:?} {}; a classifier output must be float shaped [batch, classes]",
-                        model.outputs[i].element,
-                        model.outputs[i].shape_text()
-                    )));
-                }
-                i
-            }
-            None => model
-                .outputs
-                .iter()
-                .position(classifier_output)
-                .ok_or_else(|| {
-                    // skl2onnx's default ends classifiers in a ZipMap (a sequence of maps).
-                    let zipmap = model
-                        .outputs
-                        .iter()
-                        .any(|o| o.element == ElementType::Other && o.shape.is_empty());
-                    bad(format!(
-                        "no float output shaped [batch, classes] (outputs: {}){}",
-                        list(),
-                        if zipmap {
-                            "; a scikit-learn model converted with a ZipMap output must be converted again with skl2onnx's options={id(model): {'zipmap': False}} to give probabilities as a tensor"
-                        } else {
-                            ""
-                        }
-                    ))
-                })?,
+                    .any(|o| o.element == ElementType::Other && o.shape.is_empty());
+                bad(format!(
+                    "no float output shaped [batch, classes] (outputs: {}){}",
+                    list(),
+                    if zipmap {
+                        "; a scikit-learn model converted with a ZipMap output must be converted again with skl2onnx's options={id(model): {'zipmap': False}} to give probabilities as a tensor"
+                    } else {
+                        ""
+                    }
+                ))
+            });
         };
-        Ok(InferencePlan {
-            fixed_batch: input.shape[0],
-            input,
-            output: model.outputs[output_index].clone(),
-            output_index,
-            sample_dims,
-        })
+        let i = model
+            .outputs
+            .iter()
+            .position(|o| o.name == name)
+            .ok_or_else(|| bad(format!("no output named '{name}' (outputs: {})", list())))?;
+        let o = &model.outputs[i];
+        if !classifier_output(o) {
+            return Err(bad(format!(
+                "output '{name}' is {:?} {}; a classifier output must be float shaped [batch, classes]",
+                o.element,
+                o.shape_text()
+            )));
+        }
+        Ok(i)
     }
 
     /// Rows per run: the model's fixed batch size, else `wanted`.
@@ -273,11 +241,7 @@ impl InferencePlan {
         self.fixed_batch.unwrap_or(wanted).max(1)
     }
 
-    /// Class count as the model declares it, if it does.
-    pub fn declared_classes(&self) -> Option<usize> {
-        self.output.shape.get(1).copied().flatten()
-    }
-
+    /// Values in one preprocessed sample.
     pub fn sample_len(&self) -> usize {
         self.sample_dims.iter().product()
     }
@@ -328,16 +292,7 @@ mod tests {
     }
 
     #[test]
-    fn probabilities_become_floored_log_probabilities() {
-        let mut v = [1.0, 0.0, 0.5, f32::NAN];
-        OutputKind::Probs.to_logits(&mut v);
-        assert_eq!(v[0], 0.0);
-        assert_eq!(v[1], PROB_FLOOR.ln());
-        assert!((v[2] - 0.5f32.ln()).abs() < 1e-7);
-        assert!(v[3].is_nan(), "NaN must survive to be reported");
-        let mut v = [f32::NEG_INFINITY, -1.0];
-        OutputKind::LogProbs.to_logits(&mut v);
-        assert_eq!(v, [PROB_FLOOR.ln(), -1.0]);
+    fn probability_rows_are_recognised() {
         assert!(looks_like_probs(&[0.2, 0.8, 1.0, 0.0], 2));
         assert!(!looks_like_probs(&[2.0, -1.0], 2));
     }

@@ -1,8 +1,9 @@
-use rayon::prelude::*;
+//! How raw values become model input: [`Preprocess`] and its pixel arithmetic.
+
 use serde::{Deserialize, Serialize};
 
 use crate::resize::{bilinear_u8, centre_crop, pil_bilinear_u8, shorter_side_size};
-use crate::{DataError, Dataset, SampleRef, SampleShape};
+use crate::{ParseError, PreprocessError, SampleRef, SampleShape};
 
 /// Memory layout of a preprocessed batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -18,15 +19,17 @@ pub enum Layout {
 }
 
 impl std::str::FromStr for Layout {
-    type Err = DataError;
+    type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "nchw" => Ok(Layout::Nchw),
             "nhwc" => Ok(Layout::Nhwc),
             "flat" => Ok(Layout::Flat),
-            _ => Err(DataError::BadPreprocess(format!(
-                "layout '{s}' is not one of nchw, nhwc, flat"
-            ))),
+            _ => Err(ParseError::new(
+                "layout",
+                s,
+                "expected one of nchw, nhwc, flat",
+            )),
         }
     }
 }
@@ -40,11 +43,13 @@ impl std::str::FromStr for Layout {
 /// metadata of exported ONNX models, so a model never loses the preprocessing it expects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
+    /// Raw values are multiplied by this first (1/255 for bytes).
     pub scale: f32,
     /// One value, or one per channel.
     pub mean: Vec<f32>,
     /// One value, or one per channel.
     pub std: Vec<f32>,
+    /// Memory layout of the batch the model takes.
     pub layout: Layout,
     /// Bilinear resize to `[height, width]` (see `resize.rs`); none keeps the source size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,68 +132,55 @@ impl Preprocess {
         }
     }
 
-    /// Checks the values against a dataset.
-    pub fn validate(&self, data: &Dataset) -> Result<(), DataError> {
-        self.validate_shape(data.shape)?;
-        if data.is_float() && !self.keeps_geometry(data.shape) {
-            return Err(DataError::BadPreprocess(format!(
-                "{}: --resize, --resize-shorter, --crop and --channels work on 8-bit images, and this data holds floats",
-                data.source
-            )));
-        }
-        let out = self.output_shape(data.shape);
-        if out.height == 0 || out.width == 0 {
-            return Err(DataError::BadPreprocess(format!(
-                "the images of {} have different sizes: give --resize HxW, or --resize-shorter N with --crop HxW, to bring them to one size",
-                data.source
-            )));
-        }
-        Ok(())
-    }
-
     /// Checks the values against a source sample shape.
-    pub fn validate_shape(&self, shape: SampleShape) -> Result<(), DataError> {
+    pub fn validate_shape(&self, shape: SampleShape) -> Result<(), PreprocessError> {
         if let Some(c) = self.channels {
             let from = shape.channels;
             if !(c == from || from == 1 || (from == 3 && c == 1)) {
-                return Err(DataError::BadPreprocess(format!(
-                    "--channels {c}: cannot convert {from}-channel data to {c} channels (supported: 1 to N by replication, 3 to 1 by luma)"
-                )));
+                return Err(PreprocessError::new(
+                    "channels",
+                    format!(
+                        "cannot convert {from}-channel data to {c} channels (supported: 1 to N by replication, 3 to 1 by luma)"
+                    ),
+                ));
             }
         }
-        for (flag, size) in [("--resize", self.resize), ("--crop", self.crop)] {
+        for (setting, size) in [("resize", self.resize), ("crop", self.crop)] {
             if let Some([h, w]) = size
                 && (h == 0 || w == 0)
             {
-                return Err(DataError::BadPreprocess(format!(
-                    "{flag} {h}x{w}: height and width must be positive"
-                )));
+                return Err(PreprocessError::new(
+                    setting,
+                    format!("{h}x{w}: height and width must be positive"),
+                ));
             }
         }
         if self.resize_shorter == Some(0) {
-            return Err(DataError::BadPreprocess(
-                "--resize-shorter 0: the size must be positive".into(),
+            return Err(PreprocessError::new(
+                "resize_shorter",
+                "0: the size must be positive",
             ));
         }
         let channels = self.output_shape(shape).channels;
-        for (name, v) in [("mean", &self.mean), ("std", &self.std)] {
+        for (setting, v) in [("mean", &self.mean), ("std", &self.std)] {
             if v.len() != 1 && v.len() != channels {
-                return Err(DataError::BadPreprocess(format!(
-                    "--{name} has {} values but the data has {} channel(s): give one value or one per channel",
-                    v.len(),
-                    channels
-                )));
+                return Err(PreprocessError::new(
+                    setting,
+                    format!(
+                        "{} values but the data has {channels} channel(s): give one value or one per channel",
+                        v.len()
+                    ),
+                ));
             }
         }
         if self.std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
-            return Err(DataError::BadPreprocess(
-                "--std must be finite and non-zero".into(),
-            ));
+            return Err(PreprocessError::new("std", "must be finite and non-zero"));
         }
-        if !self.scale.is_finite() || self.mean.iter().any(|m| !m.is_finite()) {
-            return Err(DataError::BadPreprocess(
-                "--scale and --mean must be finite".into(),
-            ));
+        if !self.scale.is_finite() {
+            return Err(PreprocessError::new("scale", "must be finite"));
+        }
+        if self.mean.iter().any(|m| !m.is_finite()) {
+            return Err(PreprocessError::new("mean", "must be finite"));
         }
         Ok(())
     }
@@ -273,7 +265,7 @@ impl Preprocess {
 
     /// Preprocesses one sample (`[C, H, W]` values of shape `shape`) into `dst`, which
     /// holds `self.output_shape(shape).len()` values in `self.layout`. Float samples are
-    /// only normalised ([`Self::validate`] refuses geometry for them).
+    /// only normalised (a dataset's check refuses geometry for them).
     pub fn sample_into(&self, shape: SampleShape, src: SampleRef<'_>, dst: &mut [f32]) {
         let plane = shape.height * shape.width;
         match src {
@@ -331,23 +323,7 @@ impl Preprocess {
         }
     }
 
-    /// Preprocesses the samples at `positions` into one batch, in parallel
-    /// (`[positions.len(), C, H, W]` for NCHW and flat, `[…, H, W, C]` for NHWC, with the
-    /// output shape of [`Self::output_shape`]).
-    /// Images are decoded here, in parallel too.
-    pub fn batch(&self, dataset: &Dataset, positions: &[usize]) -> Vec<f32> {
-        let n = self.output_shape(dataset.shape).len();
-        let mut out = vec![0f32; positions.len() * n];
-        out.par_chunks_mut(n)
-            .zip(positions.par_iter())
-            .for_each(|(dst, &pos)| {
-                dataset.with_sample(pos, |shape, src| self.sample_into(shape, src, dst))
-            });
-        out
-    }
-
-    /// The same preprocessing without the geometry: for data that [`Dataset::into_geometry`]
-    /// has already brought to the output size.
+    /// The same preprocessing without the geometry: for data that has already been brought to the output size.
     pub fn normalisation_only(&self) -> Preprocess {
         Preprocess {
             resize: None,
@@ -357,17 +333,4 @@ impl Preprocess {
             ..self.clone()
         }
     }
-}
-
-/// Parses `--resize`: `HxW` (e.g. `224x224`) or one number for a square.
-pub fn parse_size(text: &str) -> Result<[usize; 2], DataError> {
-    let bad = || {
-        DataError::BadPreprocess(format!(
-            "--resize '{text}': expected HEIGHTxWIDTH (e.g. 32x32) or one number"
-        ))
-    };
-    let (h, w) = text.split_once(['x', 'X']).unwrap_or((text, text));
-    let h = h.trim().parse().map_err(|_| bad())?;
-    let w = w.trim().parse().map_err(|_| bad())?;
-    Ok([h, w])
 }

@@ -1,0 +1,132 @@
+//! Checking a cache against what it claims to come from: the teacher (by the SHA-256 of its
+//! file), the dataset split (by fingerprint), and the teacher's top-1 accuracy on the
+//! cached labels.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{CacheError, CacheReader, LogitDtype, Manifest, Storage};
+
+/// The teacher's top-1 accuracy on the rows that have a label.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TeacherAccuracy {
+    /// Share of labelled rows whose largest logit is the label.
+    pub accuracy: f64,
+    /// Rows with a label.
+    pub labelled: usize,
+}
+
+impl CacheReader {
+    /// An error unless `teacher` is the file the cache was made with (same SHA-256).
+    pub fn verify_teacher(&self, teacher: &Path) -> Result<(), CacheError> {
+        let sha = distill_core::sha256_file(teacher).map_err(|source| CacheError::Io {
+            path: teacher.to_path_buf(),
+            source,
+        })?;
+        let cached = &self.manifest().teacher.sha256;
+        if &sha != cached {
+            return Err(CacheError::OtherTeacher {
+                cache: self.dir().to_path_buf(),
+                teacher: teacher.to_path_buf(),
+                cached: cached.clone(),
+                given: sha,
+            });
+        }
+        Ok(())
+    }
+
+    /// An error unless the cache was made from a split named `split` of `samples` samples
+    /// with this dataset `fingerprint` (see `distill_data::Dataset::fingerprint`).
+    pub fn verify_dataset(
+        &self,
+        split: &str,
+        samples: usize,
+        fingerprint: &str,
+    ) -> Result<(), CacheError> {
+        let d = &self.manifest().dataset;
+        if d.split != split || d.samples != samples || d.fingerprint != fingerprint {
+            return Err(CacheError::OtherData {
+                cache: self.dir().to_path_buf(),
+                cached: format!(
+                    "split '{}', {} samples, fingerprint {}",
+                    d.split, d.samples, d.fingerprint
+                ),
+                given: format!("split '{split}', {samples} samples, fingerprint {fingerprint}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The teacher's top-1 accuracy on the cached labels (none when no row has one),
+    /// reading and verifying every part.
+    pub fn teacher_accuracy(&self) -> Result<Option<TeacherAccuracy>, CacheError> {
+        let classes = self.manifest().num_classes;
+        let (mut correct, mut labelled) = (0, 0);
+        for part in self.parts() {
+            let (c, l) = part?.top1_correct(classes);
+            correct += c;
+            labelled += l;
+        }
+        Ok((labelled > 0).then(|| TeacherAccuracy {
+            accuracy: correct as f64 / labelled as f64,
+            labelled,
+        }))
+    }
+}
+
+/// What a cache holds, whether it is complete and intact, and its teacher's accuracy:
+/// everything `distill inspect` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheReport {
+    /// The cache directory.
+    pub cache: PathBuf,
+    /// Whether every part is written.
+    pub complete: bool,
+    /// Rows written.
+    pub rows: usize,
+    /// Rows of the finished cache.
+    pub expected_rows: usize,
+    /// Classes per row.
+    pub num_classes: usize,
+    /// Element type of the stored logits.
+    pub dtype: LogitDtype,
+    /// How rows are stored.
+    pub storage: Storage,
+    /// Part files written.
+    pub parts: usize,
+    /// Size of the manifest and the parts.
+    pub bytes_on_disk: u64,
+    /// `bytes_on_disk` per row.
+    pub bytes_per_sample: f64,
+    /// Teacher top-1 accuracy over the rows that have a label (null when none has one).
+    pub teacher_accuracy: Option<f64>,
+    /// Rows with a label.
+    pub labelled_rows: usize,
+    /// The manifest itself.
+    pub manifest: Manifest,
+}
+
+impl CacheReader {
+    /// Reads and verifies every part, and reports what the cache holds.
+    pub fn report(&self) -> Result<CacheReport, CacheError> {
+        let accuracy = self.teacher_accuracy()?;
+        let m = self.manifest().clone();
+        let bytes_on_disk = self.size_on_disk();
+        Ok(CacheReport {
+            cache: self.dir().to_path_buf(),
+            complete: m.complete,
+            rows: m.rows(),
+            expected_rows: m.dataset.samples,
+            num_classes: m.num_classes,
+            dtype: m.dtype,
+            storage: m.storage,
+            parts: m.parts.len(),
+            bytes_on_disk,
+            bytes_per_sample: bytes_on_disk as f64 / m.rows().max(1) as f64,
+            teacher_accuracy: accuracy.map(|a| a.accuracy),
+            labelled_rows: accuracy.map_or(0, |a| a.labelled),
+            manifest: m,
+        })
+    }
+}

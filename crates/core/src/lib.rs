@@ -1,0 +1,31 @@
+//! The vocabulary every distill crate shares, with no heavy dependencies: the shape of a
+//! sample, how raw values become model input ([`Preprocess`]), top-1 scores of logit
+//! arrays, what is measured of a model, content hashes, atomic file writes, key-by-key
+//! JSON differences, and the one way settings are parsed from text ([`ParseError`]).
+//!
+//! Reading a logit cache needs these and nothing of the dataset sources (image decoders,
+//! archives, CSV), which is why they live here rather than in `distill-data`.
+#![warn(missing_docs)]
+
+mod error;
+mod fs;
+mod hash;
+mod json_diff;
+mod measure;
+mod overrides;
+mod parse;
+mod preprocess;
+mod resize;
+mod sample;
+mod scores;
+
+pub use error::PreprocessError;
+pub use fs::write_atomic;
+pub use hash::{hex, sha256_file, sha256_hex};
+pub use json_diff::json_diff;
+pub use measure::ModelMeasure;
+pub use overrides::PreprocessOverrides;
+pub use parse::{ParseError, parse_bytes, parse_size};
+pub use preprocess::{Layout, Preprocess};
+pub use sample::{SampleRef, SampleShape, SkippedSample};
+pub use scores::{accuracy, agreement, argmax, argmax_rows, mean_kl};

@@ -1,0 +1,126 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong with ONNX Runtime and a model; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No `libonnxruntime.so` where it was looked for.
+    #[error("ONNX Runtime library not found (looked in: {searched})")]
+    RuntimeNotFound {
+        /// The places looked in.
+        searched: String,
+    },
+    /// The library was found but could not be loaded.
+    #[error("cannot load ONNX Runtime from {path}", path = .path.display())]
+    RuntimeLoad {
+        /// The library.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A model file that is missing or not a model ONNX Runtime accepts.
+    #[error("cannot open ONNX model {path}", path = .path.display())]
+    Open {
+        /// The model file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ort::Error,
+    },
+    /// A file that could not be read.
+    #[error("cannot read {path}", path = .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model whose inputs or outputs distill cannot use.
+    #[error("{path}: {reason}", path = .path.display())]
+    Shape {
+        /// The model file.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// A model input that the preprocessed data does not fill.
+    #[error(
+        "{path}: input '{input}' has shape {expected} but the preprocessed data is {got}",
+        path = .path.display()
+    )]
+    InputMismatch {
+        /// The model file.
+        path: PathBuf,
+        /// The input's name.
+        input: String,
+        /// Its declared shape.
+        expected: String,
+        /// The shape of the preprocessed samples.
+        got: String,
+    },
+    /// Model metadata that cannot be read.
+    #[error("{path}: metadata '{key}' is not valid", path = .path.display())]
+    Metadata {
+        /// The model file.
+        path: PathBuf,
+        /// The metadata key.
+        key: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A preprocessing that does not fit the data.
+    #[error("preprocessing for {path}", path = .path.display())]
+    Preprocess {
+        /// The model file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: distill_data::PreprocessError,
+    },
+    /// A session run that failed.
+    #[error("running {path} failed", path = .path.display())]
+    Run {
+        /// The model file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ort::Error,
+    },
+    /// A model output that is neither float32 nor float64.
+    #[error("{path}: output #{output} is neither a float32 nor a float64 tensor", path = .path.display())]
+    OutputType {
+        /// The model file.
+        path: PathBuf,
+        /// The output's index.
+        output: usize,
+    },
+    /// A teacher output that is NaN or infinite.
+    #[error(
+        "{path} produced {value} for sample id {sample_id}; refusing to cache non-finite logits",
+        path = .path.display()
+    )]
+    NonFinite {
+        /// The model file.
+        path: PathBuf,
+        /// The first sample with a non-finite output.
+        sample_id: u64,
+        /// The value.
+        value: f32,
+    },
+    /// A setting that cannot be used (`batch_size`, `rows_per_part`).
+    #[error("{reason}")]
+    Setting {
+        /// The setting at fault.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The stage-one pipeline broke down.
+    #[error("cache-logits pipeline: {0}")]
+    Pipeline(String),
+    /// The cache being written.
+    #[error(transparent)]
+    Cache(#[from] distill_cache::CacheError),
+}

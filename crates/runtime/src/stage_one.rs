@@ -1,0 +1,301 @@
+//! Stage one as a library: a teacher over a dataset into a logit cache.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::path::Path;
+//! use distill_data::{DatasetSpec, SourceOptions};
+//! use distill_runtime::CacheLogits;
+//!
+//! let data = "idx:datasets/fashion-mnist-mini".parse::<DatasetSpec>()?
+//!     .load("train", &SourceOptions::default())?;
+//! let summary = CacheLogits::new("teacher.onnx")
+//!     .batch_size(128)
+//!     .prepare(&data)?          // opens the teacher, plans, runs the first batch
+//!     .open(Path::new("cache"))? // a new cache, or the one to resume
+//!     .run(&|_rows| {})?;        // the pipeline; the closure sees progress
+//! println!("{} rows, {:.0} samples/s", summary.samples, summary.samples_per_second);
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use distill_cache::{
+    CacheReader, CacheWriter, DatasetInfo, FORMAT_VERSION, LogitDtype, Manifest, OutputKind,
+    Storage, TeacherInfo,
+};
+use distill_data::{Dataset, PreprocessOverrides};
+use serde::Serialize;
+
+use crate::pipeline::{Job, cache_logits};
+use crate::{PreparedModel, RuntimeError, looks_like_probs};
+
+/// How a teacher is run over a dataset and its logits stored.
+#[derive(Debug, Clone)]
+pub struct CacheLogits {
+    teacher: PathBuf,
+    preprocess: PreprocessOverrides,
+    output: Option<String>,
+    output_kind: OutputKind,
+    batch_size: usize,
+    threads: Option<usize>,
+    dtype: LogitDtype,
+    rows_per_part: usize,
+    overwrite: bool,
+    allow_nonfinite: bool,
+}
+
+/// What a finished (or resumed and finished) stage one did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheSummary {
+    /// The cache directory.
+    pub cache: PathBuf,
+    /// Rows in the cache.
+    pub samples: usize,
+    /// Rows computed by this run (fewer than `samples` when it resumed).
+    pub computed: usize,
+    /// Rows that were already cached when this run started.
+    pub resumed_from: usize,
+    /// Seconds of this run's pipeline.
+    pub seconds: f64,
+    /// Rows computed per second.
+    pub samples_per_second: f64,
+    /// Size of the manifest and the parts.
+    pub bytes_on_disk: u64,
+    /// `bytes_on_disk` per row.
+    pub bytes_per_sample: f64,
+    /// Classes of the teacher's output.
+    pub num_classes: usize,
+}
+
+impl CacheLogits {
+    /// Stage one for the ONNX teacher at `teacher`, with the defaults: its output read as
+    /// logits, batches of 256, f32 logits in parts of 10,000 rows, an existing cache of
+    /// other settings refused, non-finite outputs refused.
+    pub fn new(teacher: impl Into<PathBuf>) -> Self {
+        CacheLogits {
+            teacher: teacher.into(),
+            preprocess: PreprocessOverrides::default(),
+            output: None,
+            output_kind: OutputKind::Logits,
+            batch_size: 256,
+            threads: None,
+            dtype: LogitDtype::F32,
+            rows_per_part: 10_000,
+            overwrite: false,
+            allow_nonfinite: false,
+        }
+    }
+
+    /// Preprocessing over the teacher's own (recorded in its metadata, or read from its
+    /// input shape).
+    pub fn preprocess(mut self, overrides: PreprocessOverrides) -> Self {
+        self.preprocess = overrides;
+        self
+    }
+
+    /// The output to cache [default: the first float output shaped `[batch, classes]`].
+    pub fn output(mut self, name: Option<String>) -> Self {
+        self.output = name;
+        self
+    }
+
+    /// What the output holds.
+    pub fn output_kind(mut self, kind: OutputKind) -> Self {
+        self.output_kind = kind;
+        self
+    }
+
+    /// Samples per session run (a model with a fixed batch size uses its own).
+    pub fn batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows;
+        self
+    }
+
+    /// ONNX Runtime's intra-op threads [default: one per physical core].
+    pub fn threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// The stored logit type.
+    pub fn dtype(mut self, dtype: LogitDtype) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
+    /// Rows per Parquet part; an interrupted run resumes at a part boundary.
+    pub fn rows_per_part(mut self, rows: usize) -> Self {
+        self.rows_per_part = rows;
+        self
+    }
+
+    /// Replace an existing cache made with other settings (never a folder that holds no
+    /// cache).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Store NaN/Inf outputs instead of refusing them.
+    pub fn allow_nonfinite(mut self, allow: bool) -> Self {
+        self.allow_nonfinite = allow;
+        self
+    }
+
+    /// Opens the teacher for `data`, plans its input and output, and runs the first batch
+    /// to learn the class count: everything that can be wrong with the teacher is found
+    /// before anything is written.
+    pub fn prepare(self, data: &Dataset) -> Result<PreparedCache<'_>, RuntimeError> {
+        for (setting, value) in [
+            ("batch_size", self.batch_size),
+            ("rows_per_part", self.rows_per_part),
+        ] {
+            if value == 0 {
+                return Err(RuntimeError::Setting {
+                    setting,
+                    reason: format!("{setting} must be positive"),
+                });
+            }
+        }
+        let mut model = PreparedModel::open(
+            &self.teacher,
+            self.threads,
+            data,
+            &self.preprocess,
+            self.output.as_deref(),
+        )?;
+        let rows = model.plan.batch_rows(self.batch_size).min(data.len());
+        let positions: Vec<usize> = (0..rows).collect();
+        let (num_classes, first) = model.run(data, &positions)?;
+        let looks_like_probs =
+            self.output_kind == OutputKind::Logits && looks_like_probs(&first, num_classes);
+        Ok(PreparedCache {
+            settings: self,
+            model,
+            data,
+            num_classes,
+            looks_like_probs,
+        })
+    }
+}
+
+/// A teacher opened and checked for one dataset, ready to write its cache.
+pub struct PreparedCache<'d> {
+    settings: CacheLogits,
+    /// The teacher, its plan and the preprocessing of its input.
+    pub model: PreparedModel,
+    data: &'d Dataset,
+    /// Classes of the teacher's output.
+    pub num_classes: usize,
+    /// The first batch's outputs look like probabilities (rows in [0, 1] summing to 1)
+    /// although they are read as logits: the teacher may end in softmax.
+    pub looks_like_probs: bool,
+}
+
+/// A cache opened for writing: new, or resumed after its intact parts.
+pub struct OpenCache<'d> {
+    prepared: PreparedCache<'d>,
+    writer: CacheWriter,
+    out: PathBuf,
+    /// Rows already cached by an earlier run.
+    pub resumed_from: usize,
+}
+
+impl<'d> PreparedCache<'d> {
+    /// The manifest the cache will have (without parts): the teacher by hash, the data by
+    /// fingerprint, the preprocessing, the storage.
+    pub fn manifest(&self) -> Result<Manifest, RuntimeError> {
+        let s = &self.settings;
+        let sha256 =
+            distill_data::sha256_file(&s.teacher).map_err(|source| RuntimeError::Read {
+                path: s.teacher.clone(),
+                source,
+            })?;
+        let plan = &self.model.plan;
+        let data = self.data;
+        Ok(Manifest {
+            format_version: FORMAT_VERSION,
+            num_classes: self.num_classes,
+            dtype: s.dtype,
+            storage: Storage::Dense,
+            rows_per_part: s.rows_per_part,
+            teacher: TeacherInfo {
+                file: s.teacher.display().to_string(),
+                sha256,
+                input: plan.input.name.clone(),
+                input_shape: plan.input.shape.clone(),
+                output: plan.output.name.clone(),
+                output_shape: plan.output.shape.clone(),
+                output_kind: s.output_kind,
+            },
+            dataset: DatasetInfo {
+                source: data.source.clone(),
+                split: data.split.clone(),
+                samples: data.len(),
+                fingerprint: data.fingerprint(),
+                classes: data.class_names.clone(),
+                skipped: data.skipped.clone(),
+            },
+            preprocess: self.model.preprocess.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            parts: Vec::new(),
+            complete: false,
+        })
+    }
+
+    /// Opens the cache directory `out`: a new cache, or the same cache to resume (another
+    /// one is refused unless overwriting).
+    pub fn open(self, out: &Path) -> Result<OpenCache<'d>, RuntimeError> {
+        let writer = CacheWriter::open(out, self.manifest()?, self.settings.overwrite)?;
+        Ok(OpenCache {
+            resumed_from: writer.rows_done(),
+            out: out.to_path_buf(),
+            writer,
+            prepared: self,
+        })
+    }
+}
+
+impl OpenCache<'_> {
+    /// Rows the finished cache will hold.
+    pub fn samples(&self) -> usize {
+        self.prepared.data.len()
+    }
+
+    /// Runs the pipeline to the end of the data; `on_rows` is called (from the writer
+    /// thread) with the rows each written batch added.
+    pub fn run(self, on_rows: &(dyn Fn(usize) + Sync)) -> Result<CacheSummary, RuntimeError> {
+        let OpenCache {
+            mut prepared,
+            writer,
+            out,
+            resumed_from,
+        } = self;
+        let started = Instant::now();
+        let s = &prepared.settings;
+        let job = Job {
+            data: prepared.data,
+            preprocess: &prepared.model.preprocess,
+            plan: &prepared.model.plan,
+            kind: s.output_kind,
+            batch_size: s.batch_size,
+            allow_nonfinite: s.allow_nonfinite,
+        };
+        let manifest = cache_logits(&mut prepared.model.model, &job, writer, on_rows)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let bytes_on_disk = CacheReader::open(&out)?.size_on_disk();
+        let computed = manifest.rows() - resumed_from;
+        Ok(CacheSummary {
+            cache: out,
+            samples: manifest.rows(),
+            computed,
+            resumed_from,
+            seconds,
+            samples_per_second: computed as f64 / seconds.max(1e-9),
+            bytes_on_disk,
+            bytes_per_sample: bytes_on_disk as f64 / manifest.rows().max(1) as f64,
+            num_classes: manifest.num_classes,
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! The run spec: everything a training run depends on, as plain settings. `train-student`
+//! builds one from its flags (or reads one with `--spec`), a sweep builds one per run from
+//! its grid and hands it to the trainer as a file; the run directory keeps it as
+//! `run.json`. A new training setting is added here, once.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use distill_data::{Dataset, Preprocess, PreprocessOverrides, TrainTestData};
+use serde::{Deserialize, Serialize};
+
+use crate::config::check_augment;
+use crate::run_dir::write_json;
+use crate::{
+    ArchSpec, Augment, DataIdentity, DistillConfig, KdLoss, ModelStats, Optimisation, RunDir,
+    RunResult, StudentError, TeacherLogits, TrainConfig, TrainObserver, Validation, model_stats,
+    train_and_export,
+};
+
+/// The default seed of a run.
+pub const DEFAULT_SEED: u64 = 42;
+/// The default memory budget for the training split's cached logits: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+
+fn default_max_memory() -> u64 {
+    DEFAULT_MAX_MEMORY
+}
+
+/// Distillation from a teacher's cached logits: the caches and the loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillSpec {
+    /// Cache of the training split (from `cache-logits`).
+    pub cache: PathBuf,
+    /// Cache of the test split: agreement with the teacher and KL after every epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_cache: Option<PathBuf>,
+    /// The distillation loss.
+    pub loss: KdLoss,
+}
+
+/// Everything a training run depends on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The student's architecture.
+    pub arch: ArchSpec,
+    /// The training and test splits.
+    pub data: TrainTestData,
+    /// Preprocessing settings over the defaults (the student has no model to read them from).
+    #[serde(default)]
+    pub preprocess: PreprocessOverrides,
+    /// Epochs, batch size, learning rate, weight decay.
+    #[serde(default)]
+    pub optimisation: Optimisation,
+    /// Seed for initialisation, shuffling, augmentation and dropout.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Augmentations of supervised training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub augment: Vec<Augment>,
+    /// Distillation from cached logits; none: supervised training on the labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillSpec>,
+    /// Samples of the training split held out for validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+    /// Memory budget in bytes for the training split's cached logits: a cache that fits is
+    /// loaded once, a larger one is streamed part by part.
+    #[serde(default = "default_max_memory")]
+    pub max_memory: u64,
+}
+
+fn default_seed() -> u64 {
+    DEFAULT_SEED
+}
+
+/// What a run is about to train, for progress reports.
+#[derive(Debug, Clone)]
+pub struct TrainingPlan {
+    /// The architecture.
+    pub arch: ArchSpec,
+    /// Parameters and multiply-accumulates per sample.
+    pub stats: ModelStats,
+    /// Samples trained on (the training split without the held-out ones).
+    pub train_samples: usize,
+    /// Samples held out for validation.
+    pub held_out: usize,
+    /// `KIND:PATH` of the training data.
+    pub train_source: String,
+    /// Samples of the test split.
+    pub test_samples: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum RunOutcome {
+    /// The run directory already held the finished run: nothing was trained.
+    AlreadyComplete(RunResult),
+    /// The run was trained (or resumed) to the end.
+    Trained(RunResult),
+}
+
+impl RunOutcome {
+    /// The run's result either way.
+    pub fn result(&self) -> &RunResult {
+        match self {
+            RunOutcome::AlreadyComplete(r) | RunOutcome::Trained(r) => r,
+        }
+    }
+}
+
+/// A run's data and teacher logits, loaded and checked against each other.
+pub struct LoadedRun {
+    /// The training split (as stored: not yet brought to the student's size).
+    pub train: Dataset,
+    /// The test split.
+    pub test: Dataset,
+    /// The full preprocessing of the student's input.
+    pub preprocess: Preprocess,
+    /// The teacher's logits joined to both splits, for a distillation run.
+    pub teacher: Option<TeacherLogits>,
+    /// Classes of the student's output: the teacher's, or those the labels name.
+    pub num_classes: usize,
+}
+
+impl RunSpec {
+    /// A supervised run of `arch` on `data` with every other setting at its default.
+    pub fn new(arch: ArchSpec, data: TrainTestData) -> Self {
+        RunSpec {
+            arch,
+            data,
+            preprocess: PreprocessOverrides::default(),
+            optimisation: Optimisation::default(),
+            seed: DEFAULT_SEED,
+            augment: Vec::new(),
+            distill: None,
+            validation: None,
+            max_memory: DEFAULT_MAX_MEMORY,
+        }
+    }
+
+    /// Reads a spec written by [`RunSpec::write`] (or by hand).
+    pub fn read(path: &Path) -> Result<Self, StudentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StudentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| StudentError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the spec as pretty JSON, atomically.
+    pub fn write(&self, path: &Path) -> Result<(), StudentError> {
+        write_json(path, self)
+    }
+
+    /// Checks the settings alone, before any data is read.
+    pub fn validate(&self) -> Result<(), StudentError> {
+        self.optimisation.validate()?;
+        if let Some(v) = &self.validation {
+            v.validate()?;
+        }
+        if let Some(d) = &self.distill {
+            d.loss.validate()?;
+        }
+        check_augment(&self.augment, self.distill.is_some())
+    }
+
+    /// Loads the training and test splits, resolves the preprocessing and joins the caches,
+    /// checking everything a run needs before anything is written.
+    pub fn load(&self, observer: &mut dyn TrainObserver) -> Result<LoadedRun, StudentError> {
+        self.validate()?;
+        let started = Instant::now();
+        let train = self.data.train.load("train")?;
+        observer.data_loaded(&train, started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let test = self.data.load_test()?;
+        observer.data_loaded(&test, started.elapsed().as_secs_f64());
+        self.data.check_alike(&train, &test)?;
+        let preprocess = self
+            .preprocess
+            .resolve(Preprocess::default(), train.is_float());
+        train.check(&preprocess)?;
+        if let Some(v) = &self.validation {
+            v.check_room(train.len())?;
+        }
+        let teacher = match &self.distill {
+            Some(d) => {
+                let started = Instant::now();
+                let t = TeacherLogits::join(d, &train, &test, self.max_memory)?;
+                observer.teacher_joined(&t, started.elapsed().as_secs_f64());
+                Some(t)
+            }
+            None => None,
+        };
+        let num_classes = match &teacher {
+            Some(t) => t.train.classes,
+            None => train.num_classes().max(test.num_classes()),
+        };
+        Ok(LoadedRun {
+            train,
+            test,
+            preprocess,
+            teacher,
+            num_classes,
+        })
+    }
+
+    /// Trains the run into `out` (resuming from its checkpoint), exports it and writes
+    /// `result.json`. A directory holding another run is refused unless `overwrite`; one
+    /// holding this finished run is left as it is.
+    pub fn execute(
+        &self,
+        out: &Path,
+        overwrite: bool,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<RunOutcome, StudentError> {
+        let loaded = self.load(observer)?;
+        let config = loaded.config(self);
+        config.validate()?;
+        let run = RunDir::prepare(out, &config, overwrite)?;
+        run.write_spec(self)?;
+        if let Some(result) = RunResult::read(&run) {
+            return Ok(RunOutcome::AlreadyComplete(result));
+        }
+        loaded
+            .train(&config, &run, observer)
+            .map(RunOutcome::Trained)
+    }
+}
+
+impl LoadedRun {
+    /// The resolved configuration of `spec` on this data (saved as `config.json`).
+    pub fn config(&self, spec: &RunSpec) -> TrainConfig {
+        let distill = match (&spec.distill, &self.teacher) {
+            (Some(d), Some(t)) => Some(DistillConfig {
+                loss: d.loss.clone(),
+                cache: t.train.identity.clone(),
+                test_cache: t.test.as_ref().map(|t| t.identity.clone()),
+            }),
+            _ => None,
+        };
+        TrainConfig::new(
+            spec.arch.clone(),
+            self.preprocess.clone(),
+            self.num_classes,
+            DataIdentity::of(&self.train),
+            DataIdentity::of(&self.test),
+        )
+        .with_optimisation(spec.optimisation.clone())
+        .with_seed(spec.seed)
+        .with_augment(spec.augment.clone())
+        .with_distill(distill)
+        .with_validation(spec.validation)
+    }
+
+    /// Parameters and multiply-accumulates of `arch` on this data.
+    pub fn stats(&self, arch: &ArchSpec) -> ModelStats {
+        model_stats(
+            arch,
+            self.preprocess.output_shape(self.train.shape),
+            self.num_classes,
+        )
+    }
+
+    /// Brings the data to the student's input size (decoding every image once, not every
+    /// epoch), then trains and exports `config` in `run`.
+    fn train(
+        self,
+        config: &TrainConfig,
+        run: &RunDir,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<RunResult, StudentError> {
+        let stats = self.stats(&config.arch);
+        let train = self.train.into_geometry(&self.preprocess);
+        let test = self.test.into_geometry(&self.preprocess);
+        let held_out = config.validation.map_or(0, |v| v.count(train.len()));
+        observer.training_started(&TrainingPlan {
+            arch: config.arch.clone(),
+            stats,
+            train_samples: train.len() - held_out,
+            held_out,
+            train_source: train.source.clone(),
+            test_samples: test.len(),
+        });
+        let teacher = self.teacher.as_ref().map(TeacherLogits::as_targets);
+        train_and_export(config, &train, &test, run, observer, teacher)
+    }
+}

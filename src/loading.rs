@@ -1,0 +1,49 @@
+//! Loading data on the command line: the split, then what the user should know about it
+//! (files skipped or not read, images checked).
+
+use std::time::Instant;
+
+use anyhow::Result;
+use distill_data::{DataSelection, Dataset, Samples};
+
+/// Prints what the user should know about a split that was just loaded in `seconds`.
+pub fn report_loaded(data: &Dataset, seconds: f64) {
+    for bad in &data.skipped {
+        eprintln!("skipped {}: {}", bad.key, bad.reason);
+    }
+    if let Some(first) = data.ignored.first() {
+        eprintln!(
+            "note: {} file(s) in {} are not read: only .{} files are images (e.g. {first})",
+            data.ignored.len(),
+            data.source,
+            distill_data::IMAGE_EXTENSIONS.join(", .")
+        );
+    }
+    if matches!(data.samples, Samples::Encoded(_)) {
+        let size = if data.has_varying_size() {
+            "several sizes".to_string()
+        } else {
+            format!("{}x{}", data.shape.height, data.shape.width)
+        };
+        let skipped = if data.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} skipped", data.skipped.len())
+        };
+        eprintln!(
+            "split '{}' of {}: {} images ({} channel(s), {size}) checked in {seconds:.2} s{skipped}",
+            data.split,
+            data.source,
+            data.len(),
+            data.shape.channels,
+        );
+    }
+}
+
+/// Loads the selected split (`default_split` when none is selected) and reports it.
+pub fn load(selection: &DataSelection, default_split: &str) -> Result<Dataset> {
+    let started = Instant::now();
+    let data = selection.load(default_split)?;
+    report_loaded(&data, started.elapsed().as_secs_f64());
+    Ok(data)
+}
