@@ -31,7 +31,7 @@ fn main() -> Result<()> {
         .collect();
     let started = Instant::now();
     for (rows, values) in &batches {
-        model.run_batch(&plan, values, *rows)?;
+        plan.run(&mut model, values, *rows)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(

@@ -38,68 +38,77 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         };
     }
     if let Some(e) = cause.downcast_ref::<StudentError>() {
-        return match e {
-            StudentError::Cache(inner) => hint(inner),
-            StudentError::Data(inner) => hint(inner),
-            StudentError::Preprocess(inner) => hint(inner),
-            StudentError::Setting { setting, .. } => Some(format!("set it with {}", flag(setting))),
-            StudentError::RunDir {
-                reason: RunDirProblem::OtherRun(_),
-                ..
-            } => Some("choose another --out, or pass --overwrite to replace that run".into()),
-            StudentError::RunDir {
-                reason: RunDirProblem::NotARun,
-                ..
-            } => Some("choose another --out".into()),
-            _ => None,
-        };
+        return student(e);
     }
     if let Some(e) = cause.downcast_ref::<CacheError>() {
-        return match e {
-            CacheError::Mismatch { .. } => {
-                Some("choose another --out, or pass --overwrite to replace that cache".into())
-            }
-            CacheError::Incomplete { .. } => {
-                Some("rerun the cache-logits command that made it to finish it".into())
-            }
-            _ => None,
-        };
+        return cache(e);
     }
     // A boxed data error (the source of `DataError::Split`) is itself in the chain.
     if let Some(e) = cause.downcast_ref::<Box<DataError>>() {
-        return hint(e.as_ref());
+        return data(e);
     }
     if let Some(e) = cause.downcast_ref::<DataError>() {
-        return match e {
-            DataError::BadImage { .. } => {
-                Some("--skip-bad leaves unreadable images out and lists them".into())
-            }
-            DataError::TestIsTrain { .. } => {
-                Some("give --test-dataset or another --test-split".into())
-            }
-            DataError::SourceSetting { setting, .. } => {
-                Some(format!("name it with {}", flag(setting)))
-            }
-            DataError::Preprocess(inner) => hint(inner),
-            _ => None,
-        };
+        return data(e);
     }
-    if let Some(e) = cause.downcast_ref::<RuntimeError>() {
-        return match e {
-            RuntimeError::Cache(inner) => hint(inner),
-            RuntimeError::NonFinite { .. } => {
-                Some("pass --allow-nonfinite to store non-finite logits anyway".into())
-            }
-            RuntimeError::RuntimeNotFound { .. } => Some(
-                "run scripts/setup.sh, or set ORT_DYLIB_PATH to a libonnxruntime.so (1.24 or newer)"
-                    .into(),
-            ),
-            RuntimeError::Setting { setting, .. } => Some(format!("set it with {}", flag(setting))),
-            RuntimeError::InputMismatch { .. } => {
-                Some("check --layout, --resize and --channels against the model's input".into())
-            }
-            _ => None,
-        };
+    cause.downcast_ref::<RuntimeError>().and_then(runtime)
+}
+
+fn student(e: &StudentError) -> Option<String> {
+    match e {
+        StudentError::Cache(inner) => hint(inner),
+        StudentError::Data(inner) => hint(inner),
+        StudentError::Preprocess(inner) => hint(inner),
+        StudentError::Setting { setting, .. } => Some(format!("set it with {}", flag(setting))),
+        StudentError::RunDir {
+            reason: RunDirProblem::OtherRun(_),
+            ..
+        } => Some("choose another --out, or pass --overwrite to replace that run".into()),
+        StudentError::RunDir {
+            reason: RunDirProblem::NotARun,
+            ..
+        } => Some("choose another --out".into()),
+        _ => None,
     }
-    None
+}
+
+fn cache(e: &CacheError) -> Option<String> {
+    match e {
+        CacheError::Mismatch { .. } => {
+            Some("choose another --out, or pass --overwrite to replace that cache".into())
+        }
+        CacheError::Incomplete { .. } => {
+            Some("rerun the cache-logits command that made it to finish it".into())
+        }
+        _ => None,
+    }
+}
+
+fn data(e: &DataError) -> Option<String> {
+    match e {
+        DataError::BadImage { .. } => {
+            Some("--skip-bad leaves unreadable images out and lists them".into())
+        }
+        DataError::TestIsTrain { .. } => Some("give --test-dataset or another --test-split".into()),
+        DataError::SourceSetting { setting, .. } => Some(format!("name it with {}", flag(setting))),
+        DataError::Preprocess(inner) => hint(inner),
+        _ => None,
+    }
+}
+
+fn runtime(e: &RuntimeError) -> Option<String> {
+    match e {
+        RuntimeError::Cache(inner) => hint(inner),
+        RuntimeError::NonFinite { .. } => {
+            Some("pass --allow-nonfinite to store non-finite logits anyway".into())
+        }
+        RuntimeError::RuntimeNotFound { .. } => Some(
+            "run scripts/setup.sh, or set ORT_DYLIB_PATH to a libonnxruntime.so (1.24 or newer)"
+                .into(),
+        ),
+        RuntimeError::Setting { setting, .. } => Some(format!("set it with {}", flag(setting))),
+        RuntimeError::InputMismatch { .. } => {
+            Some("check --layout, --resize and --channels against the model's input".into())
+        }
+        _ => None,
+    }
 }

@@ -51,37 +51,11 @@ impl TrainObserver for Reporter {
     }
 
     fn teacher_joined(&mut self, teacher: &TeacherLogits, seconds: f64) {
-        let t = &teacher.train;
-        let sha = &t.identity.teacher_sha256;
-        eprintln!(
-            "teacher logits: {} ({} classes, teacher {}, sha256 {}…) {} in {seconds:.2} s",
-            t.identity.dir,
-            t.classes,
-            t.identity.teacher_file,
-            &sha[..12.min(sha.len())],
-            if t.is_streamed() {
-                "indexed for streaming"
-            } else {
-                "loaded"
-            },
-        );
+        eprintln!("teacher logits: {} in {seconds:.2} s", teacher.train);
     }
 
     fn training_started(&mut self, plan: &TrainingPlan) {
-        let held_out = if plan.held_out > 0 {
-            format!(" ({} held out for validation)", plan.held_out)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "training {} ({} parameters, {} MACs/sample) on {} samples of {}{held_out}, testing on {}",
-            plan.arch,
-            plan.stats.params,
-            plan.stats.macs,
-            plan.train_samples,
-            plan.train_source,
-            plan.test_samples
-        );
+        eprintln!("{plan}");
     }
 
     fn resumed(&mut self, from_epoch: usize) {
@@ -107,52 +81,14 @@ impl TrainObserver for Reporter {
             bar.finish_and_clear();
         }
         if !self.quiet {
-            eprintln!("{}", epoch_line(m));
+            eprintln!("{m}");
         }
     }
 }
 
-/// `epoch   3  loss 0.41  (kd …, hard …)  train acc …  test acc …  agreement …  kl …`.
-fn epoch_line(m: &EpochMetrics) -> String {
-    let mut extra = String::new();
-    if let Some(kd) = m.kd_loss {
-        extra += &format!("  (kd {kd:.4}, hard {:.4})", m.hard_loss);
-    }
-    if let Some(v) = m.val_accuracy {
-        extra += &format!("  val acc {:.2}%", 100.0 * v);
-    }
-    let mut teacher = String::new();
-    if let (Some(a), Some(kl)) = (m.teacher_agreement, m.test_kl) {
-        teacher += &format!("  agreement {:.2}%  kl {kl:.4}", 100.0 * a);
-    }
-    format!(
-        "epoch {:>3}  loss {:.4}{extra}  train acc {:.2}%  test acc {:.2}%{teacher}  {:.1}s  {:.0} samples/s",
-        m.epoch,
-        m.train_loss,
-        100.0 * m.train_accuracy,
-        100.0 * m.test_accuracy,
-        m.seconds,
-        m.samples_per_second
-    )
-}
-
 impl SweepObserver for Reporter {
-    fn checked(&mut self, s: &SweepSummary) {
-        let shard = if s.shard.count > 1 {
-            format!(", {} of them in shard {}", s.shard_runs, s.shard)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "sweep {}: {} configurations, {} runs{shard}; {} of them already finished; {} training samples ({} held out for validation), {} test samples",
-            s.dir.display(),
-            s.configurations,
-            s.runs,
-            s.finished,
-            s.train_samples,
-            s.held_out,
-            s.test_samples
-        );
+    fn checked(&mut self, summary: &SweepSummary) {
+        eprintln!("{summary}");
     }
 
     fn run_started(&mut self, index: usize, total: usize, run: &RunDescription) {

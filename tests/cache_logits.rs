@@ -116,7 +116,7 @@ fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize
     let mut classes = 0;
     for i in 0..data.len() {
         let values = data.batch(&preprocess, &[i]);
-        let (c, logits) = model.run_batch(&plan, &values, 1).unwrap();
+        let (c, logits) = plan.run(&mut model, &values, 1).unwrap();
         classes = c;
         out.extend(logits);
     }

@@ -104,7 +104,7 @@ fn direct(
     (0..data.len())
         .flat_map(|i| {
             let values = data.batch(preprocess, &[i]);
-            model.run_batch(&plan, &values, 1).unwrap().1
+            plan.run(&mut model, &values, 1).unwrap().1
         })
         .collect()
 }

@@ -116,16 +116,6 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
-    let s = &summary.cache;
-    println!(
-        "cached {} samples ({} computed) in {:.1} s, {:.0} samples/s; {} bytes on disk, {:.1} bytes/sample -> {}",
-        s.samples,
-        s.computed,
-        s.seconds,
-        s.samples_per_second,
-        s.bytes_on_disk,
-        s.bytes_per_sample,
-        s.cache.display()
-    );
+    println!("{}", summary.cache);
     Ok(())
 }

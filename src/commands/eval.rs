@@ -50,20 +50,6 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!("model        {}", report.model.display());
-    println!(
-        "data         {} ({}, {} samples)",
-        report.dataset, report.split, report.samples
-    );
-    println!("accuracy     {:.2}%", 100.0 * report.accuracy);
-    println!(
-        "latency      {:.4} ms/sample at batch 1",
-        report.latency_ms_batch1
-    );
-    if let Some(l) = report.latency_ms_batch256 {
-        println!("             {l:.4} ms/sample at batch 256");
-    }
-    println!("parameters   {}", report.params);
-    println!("file size    {} bytes", report.file_bytes);
+    print!("{report}");
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use distill_cache::{CacheReader, CacheReport};
+use distill_cache::CacheReader;
 use distill_data::{DataSelection, DatasetSpec, SourceOptions};
 
 use crate::loading::load;
@@ -46,60 +46,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print(&report);
+        print!("{report}");
     }
     Ok(())
-}
-
-fn print(report: &CacheReport) {
-    let m = &report.manifest;
-    println!("cache        {}", report.cache.display());
-    let complete = if report.complete {
-        "yes".to_string()
-    } else {
-        format!(
-            "NO ({} of {} rows; rerun cache-logits to finish)",
-            report.rows, report.expected_rows
-        )
-    };
-    println!("complete     {complete}");
-    println!(
-        "rows         {} in {} part(s) of up to {}",
-        report.rows, report.parts, m.rows_per_part
-    );
-    println!(
-        "logits       {} classes, {:?}, {} storage",
-        report.num_classes, report.dtype, report.storage
-    );
-    println!(
-        "size         {} bytes on disk, {:.1} bytes/sample",
-        report.bytes_on_disk, report.bytes_per_sample
-    );
-    println!(
-        "teacher      {} (sha256 {}), output '{}' as {}",
-        m.teacher.file, m.teacher.sha256, m.teacher.output, m.teacher.output_kind
-    );
-    println!(
-        "dataset      {} split '{}', {} samples, fingerprint {}",
-        m.dataset.source, m.dataset.split, m.dataset.samples, m.dataset.fingerprint
-    );
-    if !m.dataset.classes.is_empty() {
-        println!("classes      {}", m.dataset.classes.join(", "));
-    }
-    for bad in &m.dataset.skipped {
-        println!("skipped      {}: {}", bad.key, bad.reason);
-    }
-    println!(
-        "preprocess   {}",
-        serde_json::to_string(&m.preprocess).unwrap_or_default()
-    );
-    match report.teacher_accuracy {
-        Some(accuracy) => println!(
-            "teacher top-1 {:.2}% on {} labelled rows",
-            100.0 * accuracy,
-            report.labelled_rows
-        ),
-        None => println!("teacher top-1 n/a (no labels)"),
-    }
-    println!("tool         distill {}", m.tool_version);
 }

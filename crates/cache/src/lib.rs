@@ -14,6 +14,7 @@
 //! decoder, archive or CSV reader.
 #![warn(missing_docs)]
 
+mod atomic;
 mod error;
 mod manifest;
 mod output_kind;

@@ -221,6 +221,6 @@ impl Manifest {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        crate::part::write_bytes_atomic(&path, &text)
+        crate::atomic::write_bytes_atomic(&path, &text)
     }
 }

@@ -16,6 +16,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use crate::atomic::write_bytes_atomic;
 use crate::{CacheError, LogitDtype, Manifest, PartInfo};
 
 /// Rows of one part, in memory: `logits` is `[rows, classes]` row-major.
@@ -52,13 +53,6 @@ impl CachePart {
 /// The file name of part `index`: `part-00000.parquet`, …
 pub fn part_file_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
-}
-
-/// Writes `bytes` to `path` with [`distill_core::write_atomic`], the error naming `path`.
-pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    use std::io::Write;
-    distill_core::write_atomic(path, |file| file.write_all(bytes))
-        .map_err(|e| CacheError::io(path, e))
 }
 
 /// The part schema. `essentials` goes into the Arrow schema's metadata as well as the

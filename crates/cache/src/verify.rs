@@ -130,3 +130,65 @@ impl CacheReader {
         })
     }
 }
+
+impl std::fmt::Display for CacheReport {
+    /// The report as `distill inspect` prints it: one line per fact.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = &self.manifest;
+        writeln!(f, "cache        {}", self.cache.display())?;
+        if self.complete {
+            writeln!(f, "complete     yes")?;
+        } else {
+            writeln!(
+                f,
+                "complete     NO ({} of {} rows; rerun cache-logits to finish)",
+                self.rows, self.expected_rows
+            )?;
+        }
+        writeln!(
+            f,
+            "rows         {} in {} part(s) of up to {}",
+            self.rows, self.parts, m.rows_per_part
+        )?;
+        writeln!(
+            f,
+            "logits       {} classes, {:?}, {} storage",
+            self.num_classes, self.dtype, self.storage
+        )?;
+        writeln!(
+            f,
+            "size         {} bytes on disk, {:.1} bytes/sample",
+            self.bytes_on_disk, self.bytes_per_sample
+        )?;
+        let t = &m.teacher;
+        writeln!(
+            f,
+            "teacher      {} (sha256 {}), output '{}' as {}",
+            t.file, t.sha256, t.output, t.output_kind
+        )?;
+        let d = &m.dataset;
+        writeln!(
+            f,
+            "dataset      {} split '{}', {} samples, fingerprint {}",
+            d.source, d.split, d.samples, d.fingerprint
+        )?;
+        if !d.classes.is_empty() {
+            writeln!(f, "classes      {}", d.classes.join(", "))?;
+        }
+        for bad in &d.skipped {
+            writeln!(f, "skipped      {}: {}", bad.key, bad.reason)?;
+        }
+        let preprocess = serde_json::to_string(&m.preprocess).map_err(|_| std::fmt::Error)?;
+        writeln!(f, "preprocess   {preprocess}")?;
+        match self.teacher_accuracy {
+            Some(accuracy) => writeln!(
+                f,
+                "teacher top-1 {:.2}% on {} labelled rows",
+                100.0 * accuracy,
+                self.labelled_rows
+            )?,
+            None => writeln!(f, "teacher top-1 n/a (no labels)")?,
+        }
+        writeln!(f, "tool         distill {}", m.tool_version)
+    }
+}

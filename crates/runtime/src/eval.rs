@@ -47,6 +47,29 @@ pub struct EvalReport {
     pub threads: Option<usize>,
 }
 
+impl std::fmt::Display for EvalReport {
+    /// The report as `distill eval` prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "model        {}", self.model.display())?;
+        writeln!(
+            f,
+            "data         {} ({}, {} samples)",
+            self.dataset, self.split, self.samples
+        )?;
+        writeln!(f, "accuracy     {:.2}%", 100.0 * self.accuracy)?;
+        writeln!(
+            f,
+            "latency      {:.4} ms/sample at batch 1",
+            self.latency_ms_batch1
+        )?;
+        if let Some(l) = self.latency_ms_batch256 {
+            writeln!(f, "             {l:.4} ms/sample at batch 256")?;
+        }
+        writeln!(f, "parameters   {}", self.params)?;
+        writeln!(f, "file size    {} bytes", self.file_bytes)
+    }
+}
+
 /// Evaluates the model at `path` on every sample of `data`; `on_rows` is told of every batch
 /// done.
 pub fn evaluate(

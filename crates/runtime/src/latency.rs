@@ -53,11 +53,11 @@ impl LatencyProbe {
         runs: usize,
     ) -> Result<f64, RuntimeError> {
         for _ in 0..runs.div_ceil(10).max(3) {
-            model.run_batch(plan, values, batch)?;
+            plan.run(model, values, batch)?;
         }
         let started = Instant::now();
         for _ in 0..runs {
-            model.run_batch(plan, values, batch)?;
+            plan.run(model, values, batch)?;
         }
         Ok(started.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64)
     }

@@ -7,7 +7,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::{InferencePlan, RuntimeError, environment};
+use crate::{RuntimeError, environment};
 
 /// Element type of a model input or output, as far as distill cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,51 +164,5 @@ impl OnnxModel {
                     output,
                 })?;
         Ok((dims(out_shape), values.iter().map(|&v| v as f32).collect()))
-    }
-
-    /// Runs `rows` preprocessed samples (`values`, `rows * plan.sample_len()` floats) and
-    /// returns `(classes, logits)` with `logits` `[rows, classes]` as the output holds them.
-    /// A model with a fixed batch size gets the batch padded with zeros (`rows` must not
-    /// exceed it).
-    pub fn run_batch(
-        &mut self,
-        plan: &InferencePlan,
-        values: &[f32],
-        rows: usize,
-    ) -> Result<(usize, Vec<f32>), RuntimeError> {
-        let batch = plan.fixed_batch.unwrap_or(rows);
-        let per_sample = plan.sample_len();
-        let path = self.path.clone();
-        let bad = |reason: String| RuntimeError::Shape { path, reason };
-        if rows > batch || values.len() != rows * per_sample {
-            return Err(bad(format!(
-                "{} values for {rows} samples of {per_sample} (batch size {batch})",
-                values.len()
-            )));
-        }
-        let mut shape = vec![batch];
-        shape.extend(&plan.sample_dims);
-        let padded;
-        let input = if rows < batch {
-            let mut v = values.to_vec();
-            v.resize(batch * per_sample, 0.0);
-            padded = v;
-            &padded[..]
-        } else {
-            values
-        };
-        let (out_shape, out) = self.run_f32(input, &shape, plan.output_index)?;
-        let classes = match out_shape[..] {
-            [b, c] if b == batch && c > 0 => c,
-            _ => {
-                return Err(bad(format!(
-                    "output '{}' has shape {out_shape:?} for a batch of {batch}; expected [{batch}, classes]",
-                    plan.output.name
-                )));
-            }
-        };
-        let mut out = out;
-        out.truncate(rows * classes);
-        Ok((classes, out))
     }
 }

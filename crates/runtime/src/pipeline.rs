@@ -99,7 +99,7 @@ fn infer(
     to_writer: SyncSender<(Range<usize>, Vec<f32>)>,
 ) -> Result<(), RuntimeError> {
     for (range, values) in from_producer {
-        let (got, mut logits) = model.run_batch(job.plan, &values, range.len())?;
+        let (got, mut logits) = job.plan.run(model, &values, range.len())?;
         if got != classes {
             return Err(RuntimeError::Shape {
                 path: model.path.clone(),

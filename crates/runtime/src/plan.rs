@@ -236,6 +236,53 @@ impl InferencePlan {
         Ok(i)
     }
 
+    /// Runs `model` on `rows` preprocessed samples (`values`, `rows * plan.sample_len()` floats) and
+    /// returns `(classes, logits)` with `logits` `[rows, classes]` as the output holds them.
+    /// A model with a fixed batch size gets the batch padded with zeros (`rows` must not
+    /// exceed it).
+    pub fn run(
+        &self,
+        model: &mut OnnxModel,
+        values: &[f32],
+        rows: usize,
+    ) -> Result<(usize, Vec<f32>), RuntimeError> {
+        let plan = self;
+        let batch = plan.fixed_batch.unwrap_or(rows);
+        let per_sample = plan.sample_len();
+        let path = model.path.clone();
+        let bad = |reason: String| RuntimeError::Shape { path, reason };
+        if rows > batch || values.len() != rows * per_sample {
+            return Err(bad(format!(
+                "{} values for {rows} samples of {per_sample} (batch size {batch})",
+                values.len()
+            )));
+        }
+        let mut shape = vec![batch];
+        shape.extend(&plan.sample_dims);
+        let padded;
+        let input = if rows < batch {
+            let mut v = values.to_vec();
+            v.resize(batch * per_sample, 0.0);
+            padded = v;
+            &padded[..]
+        } else {
+            values
+        };
+        let (out_shape, out) = model.run_f32(input, &shape, plan.output_index)?;
+        let classes = match out_shape[..] {
+            [b, c] if b == batch && c > 0 => c,
+            _ => {
+                return Err(bad(format!(
+                    "output '{}' has shape {out_shape:?} for a batch of {batch}; expected [{batch}, classes]",
+                    plan.output.name
+                )));
+            }
+        };
+        let mut out = out;
+        out.truncate(rows * classes);
+        Ok((classes, out))
+    }
+
     /// Rows per run: the model's fixed batch size, else `wanted`.
     pub fn batch_rows(&self, wanted: usize) -> usize {
         self.fixed_batch.unwrap_or(wanted).max(1)

@@ -53,7 +53,7 @@ impl PreparedModel {
         positions: &[usize],
     ) -> Result<(usize, Vec<f32>), RuntimeError> {
         let values = data.batch(&self.preprocess, positions);
-        self.model.run_batch(&self.plan, &values, positions.len())
+        self.plan.run(&mut self.model, &values, positions.len())
     }
 
     /// Logits of every sample of `data`, `[samples, classes]`, in batches of `batch` (the

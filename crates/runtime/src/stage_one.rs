@@ -68,6 +68,23 @@ pub struct CacheSummary {
     pub num_classes: usize,
 }
 
+impl std::fmt::Display for CacheSummary {
+    /// One line: rows, throughput, size, where.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cached {} samples ({} computed) in {:.1} s, {:.0} samples/s; {} bytes on disk, {:.1} bytes/sample -> {}",
+            self.samples,
+            self.computed,
+            self.seconds,
+            self.samples_per_second,
+            self.bytes_on_disk,
+            self.bytes_per_sample,
+            self.cache.display()
+        )
+    }
+}
+
 impl CacheLogits {
     /// Stage one for the ONNX teacher at `teacher`, with the defaults: its output read as
     /// logits, batches of 256, f32 logits in parts of 10,000 rows, an existing cache of

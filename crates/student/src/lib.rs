@@ -18,6 +18,7 @@ mod holdout;
 mod kd;
 mod metrics;
 mod model;
+mod observer;
 mod rng;
 mod run;
 mod run_dir;
@@ -35,11 +36,10 @@ pub use holdout::Validation;
 pub use kd::{HardLoss, KdLoss, KdTerms};
 pub use metrics::EpochMetrics;
 pub use model::{Student, compute_device};
+pub use observer::{Quiet, TrainObserver, TrainingPlan};
 pub use run::{RunResult, train_and_export};
 pub use run_dir::{RunDir, SPEC_FILE, write_atomic};
-pub use run_spec::{
-    DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec, TrainingPlan,
-};
+pub use run_spec::{DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec};
 pub use stats::{ModelStats, model_stats};
-pub use targets::{CacheIdentity, TeacherLogits, TeacherTargets};
-pub use train::{Quiet, Targets, TrainObserver, cosine_lr, train};
+pub use targets::{CacheIdentity, Targets, TeacherLogits, TeacherTargets};
+pub use train::{cosine_lr, train};

@@ -31,3 +31,31 @@ pub struct EpochMetrics {
     /// Training samples per second of the epoch.
     pub samples_per_second: f64,
 }
+
+impl std::fmt::Display for EpochMetrics {
+    /// One line: `epoch   3  loss 0.4123  (kd …, hard …)  val acc …  train acc …  test acc …
+    /// agreement …  kl …  12.3s  4500 samples/s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "epoch {:>3}  loss {:.4}", self.epoch, self.train_loss)?;
+        if let Some(kd) = self.kd_loss {
+            write!(f, "  (kd {kd:.4}, hard {:.4})", self.hard_loss)?;
+        }
+        if let Some(v) = self.val_accuracy {
+            write!(f, "  val acc {:.2}%", 100.0 * v)?;
+        }
+        write!(
+            f,
+            "  train acc {:.2}%  test acc {:.2}%",
+            100.0 * self.train_accuracy,
+            100.0 * self.test_accuracy
+        )?;
+        if let (Some(a), Some(kl)) = (self.teacher_agreement, self.test_kl) {
+            write!(f, "  agreement {:.2}%  kl {kl:.4}", 100.0 * a)?;
+        }
+        write!(
+            f,
+            "  {:.1}s  {:.0} samples/s",
+            self.seconds, self.samples_per_second
+        )
+    }
+}

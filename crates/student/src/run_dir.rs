@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunDirProblem;
-use crate::{EpochMetrics, RunSpec, StudentError, TrainConfig};
+use crate::{EpochMetrics, StudentError, TrainConfig};
 
 /// The file of a run directory that holds its spec.
 pub const SPEC_FILE: &str = "run.json";
@@ -156,11 +156,6 @@ impl RunDir {
     /// `result.json`: written last; its presence marks a finished run.
     pub fn result_path(&self) -> PathBuf {
         self.path.join("result.json")
-    }
-
-    /// Writes the run's spec as `run.json`.
-    pub fn write_spec(&self, spec: &RunSpec) -> Result<(), StudentError> {
-        write_json(&self.spec_path(), spec)
     }
 
     /// The last finished epoch saved in `checkpoint/`, if any.

@@ -13,8 +13,8 @@ use crate::config::check_augment;
 use crate::run_dir::write_json;
 use crate::{
     ArchSpec, Augment, DataIdentity, DistillConfig, KdLoss, ModelStats, Optimisation, RunDir,
-    RunResult, StudentError, TeacherLogits, TrainConfig, TrainObserver, Validation, model_stats,
-    train_and_export,
+    RunResult, StudentError, TeacherLogits, TrainConfig, TrainObserver, TrainingPlan, Validation,
+    model_stats, train_and_export,
 };
 
 /// The default seed of a run.
@@ -71,23 +71,6 @@ pub struct RunSpec {
 
 fn default_seed() -> u64 {
     DEFAULT_SEED
-}
-
-/// What a run is about to train, for progress reports.
-#[derive(Debug, Clone)]
-pub struct TrainingPlan {
-    /// The architecture.
-    pub arch: ArchSpec,
-    /// Parameters and multiply-accumulates per sample.
-    pub stats: ModelStats,
-    /// Samples trained on (the training split without the held-out ones).
-    pub train_samples: usize,
-    /// Samples held out for validation.
-    pub held_out: usize,
-    /// `KIND:PATH` of the training data.
-    pub train_source: String,
-    /// Samples of the test split.
-    pub test_samples: usize,
 }
 
 /// How a run ended.
@@ -188,7 +171,13 @@ impl RunSpec {
         let teacher = match &self.distill {
             Some(d) => {
                 let started = Instant::now();
-                let t = TeacherLogits::join(d, &train, &test, self.max_memory)?;
+                let t = TeacherLogits::join(
+                    &d.cache,
+                    d.test_cache.as_deref(),
+                    &train,
+                    &test,
+                    self.max_memory,
+                )?;
                 observer.teacher_joined(&t, started.elapsed().as_secs_f64());
                 Some(t)
             }
@@ -220,7 +209,7 @@ impl RunSpec {
         let config = loaded.config(self);
         config.validate()?;
         let run = RunDir::prepare(out, &config, overwrite)?;
-        run.write_spec(self)?;
+        write_json(&run.spec_path(), self)?;
         if let Some(result) = RunResult::read(&run) {
             return Ok(RunOutcome::AlreadyComplete(result));
         }

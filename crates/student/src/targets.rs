@@ -13,8 +13,8 @@ use distill_cache::{CacheReader, Manifest, OutputKind};
 use distill_data::Dataset;
 use serde::{Deserialize, Serialize};
 
+use crate::StudentError;
 use crate::rng::SplitMix64;
-use crate::{DistillSpec, StudentError, Targets};
 
 /// What a run records of a cache, so every result can be traced to the teacher that
 /// produced it (and a rerun against another cache is refused).
@@ -65,6 +65,16 @@ enum Storage {
     },
 }
 
+/// The teacher's logits a distillation run learns from: for the training split, and
+/// optionally for the test split (for agreement and KL after every epoch).
+#[derive(Clone, Copy)]
+pub struct Targets<'a> {
+    /// The training split's logits.
+    pub train: &'a TeacherTargets,
+    /// The test split's logits.
+    pub test: Option<&'a TeacherTargets>,
+}
+
 /// Teacher logits for every sample of one dataset split.
 pub struct TeacherTargets {
     /// The cache they come from.
@@ -72,6 +82,27 @@ pub struct TeacherTargets {
     /// Classes per row.
     pub classes: usize,
     storage: Storage,
+}
+
+impl std::fmt::Display for TeacherTargets {
+    /// `DIR (10 classes, teacher FILE, sha256 0123456789ab…) loaded`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = &self.identity;
+        let sha = &id.teacher_sha256;
+        write!(
+            f,
+            "{} ({} classes, teacher {}, sha256 {}…) {}",
+            id.dir,
+            self.classes,
+            id.teacher_file,
+            &sha[..12.min(sha.len())],
+            if self.is_streamed() {
+                "indexed for streaming"
+            } else {
+                "loaded"
+            }
+        )
+    }
 }
 
 /// The teacher's cached logits joined to a run's training split and, where a test cache is
@@ -84,17 +115,18 @@ pub struct TeacherLogits {
 }
 
 impl TeacherLogits {
-    /// Joins the caches of `distill` to `train` and `test`: the training cache loaded whole
-    /// within `max_memory` (else streamed), the test cache whole; both must come from the
-    /// same teacher.
+    /// Joins the cache `cache` to `train` and `test_cache` (if any) to `test`: the training
+    /// cache loaded whole within `max_memory` (else streamed), the test cache whole; both
+    /// must come from the same teacher.
     pub fn join(
-        distill: &DistillSpec,
+        cache: &Path,
+        test_cache: Option<&Path>,
         train: &Dataset,
         test: &Dataset,
         max_memory: u64,
     ) -> Result<Self, StudentError> {
-        let targets = TeacherTargets::join(&distill.cache, train, max_memory)?;
-        let test_targets = match &distill.test_cache {
+        let targets = TeacherTargets::join(cache, train, max_memory)?;
+        let test_targets = match test_cache {
             Some(dir) => {
                 let t = TeacherTargets::join(dir, test, u64::MAX)?;
                 if t.identity.teacher_sha256 != targets.identity.teacher_sha256
@@ -104,7 +136,7 @@ impl TeacherLogits {
                         dir,
                         format!(
                             "the test cache was made by another teacher than the training cache {}",
-                            distill.cache.display()
+                            cache.display()
                         ),
                     ));
                 }

@@ -10,43 +10,10 @@ use distill_data::{Dataset, Preprocess, accuracy, agreement, mean_kl};
 use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
 use crate::model::compute_device;
+use crate::observer::TrainObserver;
 use crate::run_dir::{CheckpointState, RunDir};
-use crate::run_spec::TrainingPlan;
-use crate::targets::{Segment, SegmentData, TeacherLogits, TeacherTargets, epoch_order};
+use crate::targets::{Segment, SegmentData, Targets, epoch_order};
 use crate::{EpochMetrics, KdLoss, Student, StudentError, TrainConfig};
-
-/// Hooks for progress reporting; the library itself prints nothing. Every method does
-/// nothing by default.
-pub trait TrainObserver {
-    /// A split was loaded in `seconds`.
-    fn data_loaded(&mut self, _data: &Dataset, _seconds: f64) {}
-    /// The teacher's cached logits were joined to the data in `seconds`.
-    fn teacher_joined(&mut self, _teacher: &TeacherLogits, _seconds: f64) {}
-    /// Training is about to start.
-    fn training_started(&mut self, _plan: &TrainingPlan) {}
-    /// The run resumes after epoch `from_epoch` of its checkpoint.
-    fn resumed(&mut self, _from_epoch: usize) {}
-    /// Epoch `epoch` of `epochs` starts over `samples` samples.
-    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _samples: usize) {}
-    /// A step over `samples` samples finished with this loss.
-    fn batch_done(&mut self, _samples: usize, _loss: f64) {}
-    /// An epoch finished (and was checkpointed).
-    fn epoch_finished(&mut self, _metrics: &EpochMetrics) {}
-}
-
-/// Observer that reports nothing.
-pub struct Quiet;
-impl TrainObserver for Quiet {}
-
-/// The teacher's logits a distillation run learns from: for the training split, and
-/// optionally for the test split (for agreement and KL after every epoch).
-#[derive(Clone, Copy)]
-pub struct Targets<'a> {
-    /// The training split's logits.
-    pub train: &'a TeacherTargets,
-    /// The test split's logits.
-    pub test: Option<&'a TeacherTargets>,
-}
 
 /// Per-sample sums over an epoch's steps.
 #[derive(Default)]

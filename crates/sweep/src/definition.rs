@@ -124,7 +124,7 @@ impl SweepDefinition {
             path: path.clone(),
             source,
         })?;
-        crate::output::write(&path, &text)?;
+        crate::files::write(&path, &text)?;
         self.check_same(dir)
     }
 }

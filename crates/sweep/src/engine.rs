@@ -10,7 +10,7 @@ use distill_student::{
     ModelStats, Quiet, RunDir, RunResult, RunSpec, SPEC_FILE, TrainObserver, Validation,
 };
 
-use crate::{PlannedRun, Shard, SweepDefinition, SweepError, plan};
+use crate::{FinishedRun, PlannedRun, Shard, SweepDefinition, SweepError, plan};
 
 /// Trains one run of a sweep.
 pub trait Launcher {
@@ -76,6 +76,27 @@ pub struct SweepSummary {
     pub test_samples: usize,
 }
 
+impl std::fmt::Display for SweepSummary {
+    /// One line: the grid, this shard's share, what is done, the data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sweep {}: {} configurations, {} runs",
+            self.dir.display(),
+            self.configurations,
+            self.runs
+        )?;
+        if self.shard.count > 1 {
+            write!(f, ", {} of them in shard {}", self.shard_runs, self.shard)?;
+        }
+        write!(
+            f,
+            "; {} of them already finished; {} training samples ({} held out for validation), {} test samples",
+            self.finished, self.train_samples, self.held_out, self.test_samples
+        )
+    }
+}
+
 /// One run about to train.
 #[derive(Debug, Clone)]
 pub struct RunDescription {
@@ -95,15 +116,6 @@ pub struct Sweep {
     pub definition: SweepDefinition,
     /// Every run of the grid, in grid order.
     pub planned: Vec<PlannedRun>,
-}
-
-/// A finished run and its `result.json`.
-#[derive(Debug, Clone)]
-pub struct FinishedRun {
-    /// Which run of the plan it is.
-    pub planned: PlannedRun,
-    /// Its result.
-    pub result: RunResult,
 }
 
 impl Sweep {

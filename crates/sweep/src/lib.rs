@@ -11,6 +11,7 @@
 mod definition;
 mod engine;
 mod error;
+mod files;
 mod grid;
 mod output;
 mod plan;
@@ -20,12 +21,12 @@ mod svg;
 
 pub use definition::{DEFINITION_FILE, SweepDefinition};
 pub use engine::{
-    Checked, FinishedRun, InProcess, Launcher, RunDescription, Sweep, SweepObserver, SweepSummary,
+    Checked, InProcess, Launcher, RunDescription, Sweep, SweepObserver, SweepSummary,
 };
 pub use error::SweepError;
 pub use grid::{Configuration, Grid};
 pub use output::{ModelTimer, ReportSettings, WrittenReport};
-pub use plan::{PlannedRun, Shard, arch_slug, plan};
+pub use plan::{FinishedRun, PlannedRun, Shard, arch_slug, plan};
 pub use render::{csv, markdown};
 pub use report::{Budget, Gain, Report, Row, Stat, TeacherRow, build};
 pub use svg::svg;

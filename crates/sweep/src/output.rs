@@ -9,6 +9,7 @@ use distill_cache::CacheReader;
 use distill_data::{Dataset, ModelMeasure};
 use serde::Serialize;
 
+use crate::files::{write, write_bytes};
 use crate::report::{Budget, Report, TeacherRow, build};
 use crate::{FinishedRun, Sweep, SweepError};
 
@@ -71,16 +72,6 @@ struct BestCard<'a> {
     speed_ratio: Option<f64>,
     accuracy_drop_pp: Option<f64>,
     budget: Budget,
-}
-
-/// Writes `text` to `path` atomically.
-pub(crate) fn write(path: &Path, text: &str) -> Result<(), SweepError> {
-    write_bytes(path, text.as_bytes())
-}
-
-fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    use std::io::Write;
-    distill_data::write_atomic(path, |f| f.write_all(bytes)).map_err(|e| SweepError::io(path, e))
 }
 
 fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<String, SweepError> {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use distill_data::ParseError;
+use distill_student::RunResult;
 
 use crate::Grid;
 
@@ -15,6 +16,15 @@ pub struct PlannedRun {
     pub seed: u64,
     /// Relative to the sweep directory: `runs/ARCH/KD_TRAIN/seedN`.
     pub dir: PathBuf,
+}
+
+/// A finished run and its `result.json`.
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    /// Which run of the plan it is.
+    pub planned: PlannedRun,
+    /// Its result.
+    pub result: RunResult,
 }
 
 /// `mlp:512,256` → `mlp-512-256`, `cnn:8,16,fc=64` → `cnn-8-16-fc64`.
