@@ -47,3 +47,19 @@ pub fn load(selection: &DataSelection, default_split: &str) -> Result<Dataset> {
     report_loaded(&data, started.elapsed().as_secs_f64());
     Ok(data)
 }
+
+/// How a dataset feeds an ONNX model (`cache-logits`, `eval`): the split, the
+/// preprocessing over the model's own, the output read, ONNX Runtime's threads.
+#[derive(clap::Args, Debug)]
+pub struct FeedArgs {
+    #[command(flatten)]
+    pub data: DataSelection,
+    #[command(flatten)]
+    pub preprocess: distill_data::PreprocessOverrides,
+    /// Output holding the logits [default: the first float output shaped [batch, classes]].
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
+    /// Intra-op threads for ONNX Runtime [default: one per physical core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}

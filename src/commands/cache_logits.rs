@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use distill_cache::{LogitDtype, OutputKind};
-use distill_data::{DataSelection, PreprocessOverrides};
 use distill_runtime::{CacheLogits, CacheSummary};
 use serde::Serialize;
 
-use crate::loading::load;
+use crate::loading::{FeedArgs, load};
 use crate::progress::{peak_rss_bytes, samples_bar};
 
 #[derive(clap::Args, Debug)]
@@ -21,12 +20,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     #[command(flatten)]
-    data: DataSelection,
-    #[command(flatten)]
-    preprocess: PreprocessOverrides,
-    /// Output to cache [default: the first float output shaped [batch, classes]].
-    #[arg(long, value_name = "NAME")]
-    output: Option<String>,
+    feed: FeedArgs,
     /// What the output holds: logits (stored as they are), probs (a teacher ending in
     /// softmax; stored as ln(max(p, 1e-30))) or log-probs.
     #[arg(long, default_value = "logits", value_name = "KIND")]
@@ -35,9 +29,6 @@ pub struct Args {
     /// last batch).
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
-    /// Intra-op threads for ONNX Runtime [default: one per physical core].
-    #[arg(long)]
-    threads: Option<usize>,
     /// Stored logit type: f32, or f16 for half the size.
     #[arg(long, default_value = "f32")]
     dtype: LogitDtype,
@@ -64,13 +55,13 @@ struct Summary {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let data = load(&args.data, "train")?;
+    let data = load(&args.feed.data, "train")?;
     let prepared = CacheLogits::new(&args.teacher)
-        .preprocess(args.preprocess)
-        .output(args.output)
+        .preprocess(args.feed.preprocess)
+        .output(args.feed.output)
         .output_kind(args.teacher_output)
         .batch_size(args.batch_size)
-        .threads(args.threads)
+        .threads(args.feed.threads)
         .dtype(args.dtype)
         .rows_per_part(args.rows_per_part)
         .overwrite(args.overwrite)

@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use distill_data::{DataSelection, PreprocessOverrides};
 use distill_runtime::{EvalSettings, evaluate};
 
-use crate::loading::load;
+use crate::loading::{FeedArgs, load};
 use crate::progress::samples_bar;
 
 #[derive(clap::Args, Debug)]
@@ -16,15 +15,7 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     #[command(flatten)]
-    data: DataSelection,
-    #[command(flatten)]
-    preprocess: PreprocessOverrides,
-    /// Output holding the logits [default: the first float output shaped [batch, classes]].
-    #[arg(long, value_name = "NAME")]
-    output: Option<String>,
-    /// Intra-op threads for ONNX Runtime (default: one per physical core).
-    #[arg(long)]
-    threads: Option<usize>,
+    feed: FeedArgs,
     /// Timed runs per latency measurement (after warm-up).
     #[arg(long, default_value_t = 200)]
     latency_runs: usize,
@@ -34,11 +25,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let data = load(&args.data, "test")?;
+    let data = load(&args.feed.data, "test")?;
     let settings = EvalSettings {
-        preprocess: args.preprocess,
-        output: args.output,
-        threads: args.threads,
+        preprocess: args.feed.preprocess,
+        output: args.feed.output,
+        threads: args.feed.threads,
         latency_runs: args.latency_runs,
     };
     let bar = samples_bar(data.len() as u64, "eval");

@@ -37,7 +37,7 @@ pub use kd::{HardLoss, KdLoss, KdTerms};
 pub use metrics::EpochMetrics;
 pub use model::{Student, compute_device};
 pub use observer::{Quiet, TrainObserver, TrainingPlan};
-pub use run::{RunResult, train_and_export};
+pub use run::{RunResult, finish_run};
 pub use run_dir::{RunDir, SPEC_FILE, write_atomic};
 pub use run_spec::{DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec};
 pub use stats::{ModelStats, model_stats};

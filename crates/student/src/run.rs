@@ -1,13 +1,12 @@
-//! One complete run: train (or resume), save the weights, export ONNX with the
-//! preprocessing in its metadata, and write `result.json` last, so that its presence marks a
-//! finished run. Shared by `train-student` and every run of a sweep.
+//! The end of a run: save the weights, export ONNX with the preprocessing in its metadata,
+//! and write `result.json` last, so that its presence marks a finished run.
 
 use std::path::PathBuf;
 
-use distill_data::Dataset;
+use distill_data::SampleShape;
 use serde::{Deserialize, Serialize};
 
-use crate::{RunDir, StudentError, Targets, TrainConfig, TrainObserver, export_onnx, model_stats};
+use crate::{EpochMetrics, RunDir, Student, StudentError, TrainConfig, export_onnx, model_stats};
 
 /// `result.json` of a finished run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,20 +46,17 @@ impl RunResult {
     }
 }
 
-/// Trains `config` in `run` (resuming from its checkpoint), exports the model and writes
-/// `result.json`. The caller has prepared `run` for `config` and checked that no result is
-/// there yet.
-pub fn train_and_export(
+/// Finishes a trained run in `run`: saves the weights of `model` (trained on samples of
+/// `shape`), exports it to ONNX with the preprocessing in its metadata, and writes
+/// `result.json` from the epochs' `metrics`.
+pub fn finish_run(
     config: &TrainConfig,
-    train: &Dataset,
-    test: &Dataset,
+    model: &Student,
+    metrics: &[EpochMetrics],
+    shape: SampleShape,
     run: &RunDir,
-    observer: &mut dyn TrainObserver,
-    targets: Option<Targets<'_>>,
 ) -> Result<RunResult, StudentError> {
-    let (model, metrics) = crate::train(config, train, test, run, observer, targets)?;
     model.save(&run.model_path())?;
-    let shape = train.shape;
     let metadata = [
         ("distill.arch", config.arch.to_string()),
         ("distill.num_classes", config.num_classes.to_string()),

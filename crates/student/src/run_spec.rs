@@ -14,7 +14,7 @@ use crate::run_dir::write_json;
 use crate::{
     ArchSpec, Augment, DataIdentity, DistillConfig, KdLoss, ModelStats, Optimisation, RunDir,
     RunResult, StudentError, TeacherLogits, TrainConfig, TrainObserver, TrainingPlan, Validation,
-    model_stats, train_and_export,
+    finish_run, model_stats,
 };
 
 /// The default seed of a run.
@@ -274,6 +274,7 @@ impl LoadedRun {
             test_samples: test.len(),
         });
         let teacher = self.teacher.as_ref().map(TeacherLogits::as_targets);
-        train_and_export(config, &train, &test, run, observer, teacher)
+        let (model, metrics) = crate::train(config, &train, &test, run, observer, teacher)?;
+        finish_run(config, &model, &metrics, train.shape, run)
     }
 }
