@@ -73,7 +73,7 @@ pub fn finish_run(
         ),
         ("distill.version", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    export_onnx(&model, shape, &metadata, &run.onnx_path())?;
+    export_onnx(model, shape, &metadata, &run.onnx_path())?;
     let last = metrics
         .last()
         .ok_or_else(|| StudentError::setting("epochs", "training produced no epochs"))?;
