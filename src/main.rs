@@ -4,6 +4,7 @@
 mod commands;
 mod either;
 mod hints;
+mod interrupt;
 mod loading;
 mod progress;
 
@@ -36,6 +37,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    interrupt::install();
     let result = match cli.command {
         Command::CacheLogits(args) => commands::cache_logits::run(args),
         Command::TrainStudent(args) => commands::train_student::run(*args),

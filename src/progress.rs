@@ -91,6 +91,14 @@ impl SweepObserver for Reporter {
         eprintln!("{summary}");
     }
 
+    fn run_skipped(&mut self, index: usize, total: usize, dir: &std::path::Path, holder: &str) {
+        eprintln!(
+            "[{}/{total}] {} is trained by another process ({holder}); left to it",
+            index + 1,
+            dir.display()
+        );
+    }
+
     fn run_started(&mut self, index: usize, total: usize, run: &RunDescription) {
         eprintln!(
             "[{}/{total}] {} ({} parameters) -> {}",

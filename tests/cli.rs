@@ -194,7 +194,7 @@ fn bad_inputs_give_clear_errors() {
             ])
             .arg(&precious),
     );
-    assert!(err.contains("holds no distill run"), "{err}");
+    assert!(err.contains("holds no run distill made"), "{err}");
     assert!(precious.join("thesis.tex").is_file());
 
     // ONNX Runtime missing: a message that says how to fix it, not a panic.

@@ -103,6 +103,7 @@ impl Launcher for ChildProcess {
         if self.quiet {
             cmd.arg("--json");
         }
+        crate::interrupt::die_with_parent(&mut cmd);
         let status = cmd.stdout(Stdio::null()).status()?;
         if !status.success() {
             return Err(format!(

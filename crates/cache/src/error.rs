@@ -106,6 +106,22 @@ pub enum CacheError {
         /// The given split, its size and fingerprint.
         given: String,
     },
+    /// A logit too large for half precision, which would be stored as infinity.
+    #[error(
+        "{path}: the logit {value} of sample id {sample_id} is outside the float16 range (±65504); it would be stored as infinity: store float32 logits instead",
+        path = .path.display()
+    )]
+    F16Range {
+        /// The cache directory.
+        path: PathBuf,
+        /// The first sample with such a logit.
+        sample_id: u64,
+        /// The logit.
+        value: f32,
+    },
+    /// Another process writes this cache.
+    #[error(transparent)]
+    Lock(#[from] distill_core::LockError),
     /// Rows handed to the writer that do not fit the cache (a caller's mistake).
     #[error("bad cache data: {0}")]
     BadData(String),

@@ -214,6 +214,19 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Whether `dir` holds a `manifest.json` that distill wrote (of any format version):
+    /// a JSON object with distill's `format_version`, `tool_version` and `parts`.
+    pub fn is_distills(dir: &Path) -> bool {
+        let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST_FILE)) else {
+            return false;
+        };
+        serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| {
+            ["format_version", "tool_version", "parts"]
+                .iter()
+                .all(|k| v.get(k).is_some())
+        })
+    }
+
     /// Writes `manifest.json` atomically (temporary name, fsync, rename).
     pub fn write(&self, dir: &Path) -> Result<(), CacheError> {
         let path = dir.join(MANIFEST_FILE);

@@ -178,10 +178,13 @@ pub fn read_part(
         path: path.clone(),
         source,
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(parquet_err)?
-        .build()
-        .map_err(parquet_err)?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).map_err(parquet_err)?;
+    check_essentials(&builder, manifest, info).map_err(|reason| CacheError::Corrupt {
+        path: path.clone(),
+        reason,
+    })?;
+    let reader = builder.build().map_err(parquet_err)?;
     let classes = manifest.num_classes;
     let mut part = CachePart {
         sample_ids: Vec::with_capacity(info.rows),
@@ -210,6 +213,51 @@ pub fn read_part(
         });
     }
     Ok(part)
+}
+
+/// Checks that a part's own key-value metadata (`distill.cache`) describes the cache of
+/// `manifest` and is the part the manifest lists at its place: a part taken from another
+/// cache, or moved to another place, is refused even with a matching checksum. The tool
+/// version may differ (a cache resumed by a newer distill).
+fn check_essentials<T>(
+    builder: &parquet::arrow::arrow_reader::ArrowReaderBuilder<T>,
+    manifest: &Manifest,
+    info: &PartInfo,
+) -> Result<(), String> {
+    let index =
+        part_index(&info.file).ok_or_else(|| format!("'{}' is not a part file name", info.file))?;
+    let text = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == METADATA_KEY))
+        .and_then(|k| k.value.clone())
+        .ok_or_else(|| format!("no '{METADATA_KEY}' metadata"))?;
+    let mut own: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("its '{METADATA_KEY}' metadata: {e}"))?;
+    let mut expected = manifest.essentials(index);
+    for v in [&mut own, &mut expected] {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("tool_version");
+        }
+    }
+    let mut diffs = Vec::new();
+    distill_core::json_diff(&expected, &own, "", &mut diffs);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "it belongs to another cache or place ({})",
+        diffs.join("; ")
+    ))
+}
+
+/// The index of a part file from its name.
+fn part_index(file: &str) -> Option<usize> {
+    file.strip_prefix("part-")?
+        .strip_suffix(".parquet")?
+        .parse()
+        .ok()
 }
 
 /// The column `name` of `batch` as an array of type `A`, or what is wrong with it.

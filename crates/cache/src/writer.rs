@@ -9,38 +9,95 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::part::{CachePart, part_file_name, write_part};
-use crate::{CacheError, MANIFEST_FILE, Manifest, PartInfo};
+use distill_core::{DirLock, LOCK_FILE, is_partial};
 
-/// Writes a cache: resumable, one part at a time, manifest last.
+use crate::part::{CachePart, part_file_name, write_part};
+use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo};
+
+/// Writes a cache: resumable, one part at a time, manifest last. It holds the cache
+/// directory's lock: a second writer of the same directory is refused at once.
 pub struct CacheWriter {
     dir: PathBuf,
     manifest: Manifest,
     pending: CachePart,
+    _lock: DirLock,
 }
 
-/// Whether `name` is a file this crate writes into a cache directory.
+/// The largest magnitude a half-precision float holds.
+const F16_MAX: f32 = 65504.0;
+
+/// Whether `name` is a part file (`part-00000.parquet`).
+fn is_part(name: &str) -> bool {
+    name.strip_prefix("part-")
+        .and_then(|n| n.strip_suffix(".parquet"))
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `name` is a file this crate writes into a cache directory: the manifest, a part,
+/// a temporary file of either, or the lock.
 fn is_cache_file(name: &str) -> bool {
-    let part = |n: &str| {
-        n.strip_prefix("part-")
-            .and_then(|n| n.strip_suffix(".parquet"))
-            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
-    };
-    name == MANIFEST_FILE
-        || part(name)
-        || name
+    let temporary = || {
+        let of = name
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(".partial"))
-            .is_some_and(|n| n == MANIFEST_FILE || part(n))
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(of, _pid)| of);
+        let ours = |of: &str| of == MANIFEST_FILE || is_part(of);
+        // `.NAME.PID.partial`, or `.NAME.partial` as distill 0.1 named them.
+        let legacy = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".partial"))
+            .is_some_and(ours);
+        legacy || of.is_some_and(|of| ours(of) && is_partial(name, of))
+    };
+    name == MANIFEST_FILE || name == LOCK_FILE || is_part(name) || temporary()
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> CacheError {
     CacheError::io(path, e)
 }
 
-/// Names of the entries of `dir`.
+/// The intact parts of the cache already in `dir` that the cache `new` continues: none
+/// when overwriting. A cache with another identity is refused unless overwriting; a
+/// `manifest.json` that is not a distill cache's is never replaced.
+fn previous_parts(
+    dir: &Path,
+    new: &Manifest,
+    overwrite: bool,
+) -> Result<Vec<PartInfo>, CacheError> {
+    match Manifest::read(dir) {
+        Ok(old) => {
+            let diffs = old.identity_diff(new);
+            if !diffs.is_empty() && !overwrite {
+                return Err(CacheError::Mismatch {
+                    path: dir.to_path_buf(),
+                    diffs: diffs.join("; "),
+                });
+            }
+            Ok(if overwrite {
+                Vec::new()
+            } else {
+                intact_prefix(dir, &old)
+            })
+        }
+        Err(_) if overwrite && Manifest::is_distills(dir) => Ok(Vec::new()),
+        Err(e) if Manifest::is_distills(dir) => Err(CacheError::Mismatch {
+            path: dir.to_path_buf(),
+            diffs: e.to_string(),
+        }),
+        Err(_) => Err(CacheError::NotACache {
+            path: dir.to_path_buf(),
+            found: format!("{MANIFEST_FILE}, which is not a distill cache manifest"),
+        }),
+    }
+}
+
+/// Names of the entries of `dir` (none when it does not exist).
 fn entries(dir: &Path) -> Result<Vec<String>, CacheError> {
     let mut names = Vec::new();
+    if !dir.exists() {
+        return Ok(names);
+    }
     for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
         let entry = entry.map_err(|e| io_err(dir, e))?;
         names.push(entry.file_name().to_string_lossy().into_owned());
@@ -97,43 +154,27 @@ impl CacheWriter {
                 ),
             ));
         }
+        // Never write among files distill did not write, overwrite or not.
+        if let Some(other) = entries(dir)?.into_iter().find(|n| !is_cache_file(n)) {
+            return Err(CacheError::NotACache {
+                path: dir.to_path_buf(),
+                found: other,
+            });
+        }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let names = entries(dir)?;
+        let lock = DirLock::try_acquire(dir, LOCK_FILE, "writing a logit cache")?;
         let mut manifest = template;
         manifest.parts.clear();
         manifest.complete = false;
-        if names.iter().any(|n| n == MANIFEST_FILE) {
-            match Manifest::read(dir) {
-                Ok(old) => {
-                    let diffs = old.identity_diff(&manifest);
-                    if !diffs.is_empty() && !overwrite {
-                        return Err(CacheError::Mismatch {
-                            path: dir.to_path_buf(),
-                            diffs: diffs.join("; "),
-                        });
-                    }
-                    if diffs.is_empty() && !overwrite {
-                        manifest.parts = intact_prefix(dir, &old);
-                    }
-                }
-                Err(e) if !overwrite => {
-                    return Err(CacheError::Mismatch {
-                        path: dir.to_path_buf(),
-                        diffs: e.to_string(),
-                    });
-                }
-                Err(_) => {}
-            }
-        } else if let Some(other) = names.iter().find(|n| !is_cache_file(n)) {
-            return Err(CacheError::NotACache {
-                path: dir.to_path_buf(),
-                found: other.clone(),
-            });
+        if dir.join(MANIFEST_FILE).exists() {
+            manifest.parts = previous_parts(dir, &manifest, overwrite)?;
         }
         // Everything not kept is rewritten: stale temporaries, parts after the first gap,
         // and the manifest, which must not list parts that are about to change.
         let kept: Vec<String> = manifest.parts.iter().map(|p| p.file.clone()).collect();
-        remove_cache_files(dir, |name| !kept.iter().any(|k| k == name))?;
+        remove_cache_files(dir, |name| {
+            name != LOCK_FILE && !kept.iter().any(|k| k == name)
+        })?;
         if manifest.parts.len() == manifest.expected_parts() {
             manifest.complete = true;
         }
@@ -150,6 +191,7 @@ impl CacheWriter {
             dir: dir.to_path_buf(),
             manifest,
             pending,
+            _lock: lock,
         })
     }
 
@@ -194,6 +236,17 @@ impl CacheWriter {
                 keys.len(),
                 logits.len()
             )));
+        }
+        if self.manifest.dtype == LogitDtype::F16
+            && let Some(i) = logits
+                .iter()
+                .position(|v| v.is_finite() && v.abs() > F16_MAX)
+        {
+            return Err(CacheError::F16Range {
+                path: self.dir.clone(),
+                sample_id: sample_ids[i / classes],
+                value: logits[i],
+            });
         }
         let mut offset = 0;
         while offset < sample_ids.len() {

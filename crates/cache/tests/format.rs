@@ -332,3 +332,67 @@ fn reader_names_incomplete_caches_and_missing_parts() {
     assert!(matches!(err, CacheError::MissingPart { .. }), "{err:?}");
     assert!(err.to_string().contains("part-00001.parquet"));
 }
+
+#[test]
+fn logits_beyond_the_f16_range_are_refused_not_stored_as_infinity() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = CacheWriter::open(dir.path(), manifest(LogitDtype::F16), false).unwrap();
+    let mut part = sample();
+    part.logits[7] = 1e5; // sample id 12
+    let err = writer
+        .push(&part.sample_ids, &part.labels, &part.logits, &part.keys)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("sample id 12") && err.contains("float16") && err.contains("float32"),
+        "{err}"
+    );
+    assert!(!dir.path().join("part-00000.parquet").exists());
+}
+
+#[test]
+fn a_part_moved_to_another_place_is_refused_despite_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = manifest(LogitDtype::F32);
+    m.dataset.samples = 8;
+    let first = write_part(dir.path(), &m, 0, &sample()).unwrap();
+    // Part 0 copied over part 1, its checksum "fixed" in the manifest.
+    std::fs::copy(
+        dir.path().join("part-00000.parquet"),
+        dir.path().join("part-00001.parquet"),
+    )
+    .unwrap();
+    let moved = distill_cache::PartInfo {
+        file: "part-00001.parquet".into(),
+        ..first.clone()
+    };
+    m.parts = vec![first, moved.clone()];
+    let err = read_part(dir.path(), &m, &moved).unwrap_err().to_string();
+    assert!(
+        err.contains("part-00001.parquet") && err.contains("part: 1 -> 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_writer_waits_for_nobody_and_a_foreign_manifest_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = CacheWriter::open(dir.path(), manifest(LogitDtype::F32), false).unwrap();
+    let err = CacheWriter::open(dir.path(), manifest(LogitDtype::F32), true)
+        .err()
+        .expect("a second writer is refused")
+        .to_string();
+    assert!(err.contains("in use by another distill process"), "{err}");
+    drop(first);
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("manifest.json"), b"{\"app\": 1}").unwrap();
+    let err = CacheWriter::open(other.path(), manifest(LogitDtype::F32), true)
+        .err()
+        .expect("a foreign manifest is refused")
+        .to_string();
+    assert!(err.contains("not a distill cache manifest"), "{err}");
+    assert_eq!(
+        std::fs::read(other.path().join("manifest.json")).unwrap(),
+        b"{\"app\": 1}"
+    );
+}

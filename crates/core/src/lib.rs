@@ -1,6 +1,7 @@
 //! The vocabulary every distill crate shares, with no heavy dependencies: the shape of a
 //! sample, how raw values become model input ([`Preprocess`]), top-1 scores of logit
-//! arrays, what is measured of a model, content hashes, atomic file writes, key-by-key
+//! arrays, what is measured of a model, content hashes, atomic file writes, folder locks,
+//! fault points for the crash tests, key-by-key
 //! JSON differences, and the one way settings are parsed from text ([`ParseError`]).
 //!
 //! Reading a logit cache needs these and nothing of the dataset sources (image decoders,
@@ -8,9 +9,11 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod fault;
 mod fs;
 mod hash;
 mod json_diff;
+mod lock;
 mod measure;
 mod overrides;
 mod parse;
@@ -20,9 +23,10 @@ mod sample;
 mod scores;
 
 pub use error::PreprocessError;
-pub use fs::write_atomic;
+pub use fs::{is_partial, write_atomic};
 pub use hash::{hex, sha256_file, sha256_hex};
 pub use json_diff::json_diff;
+pub use lock::{DirLock, LOCK_FILE, LockError};
 pub use measure::ModelMeasure;
 pub use overrides::PreprocessOverrides;
 pub use parse::{ParseError, parse_bytes, parse_size};

@@ -62,6 +62,9 @@ pub struct Dataset {
     /// The fingerprint of the source data when `samples` were derived from it (resized
     /// images keep the fingerprint of the files they came from).
     pub(crate) source_fingerprint: Option<String>,
+    /// The sample count and fingerprint of the whole split, when this one was cut from it
+    /// with [`Dataset::truncate`].
+    pub(crate) whole: Option<(usize, String)>,
 }
 
 impl Dataset {
@@ -86,6 +89,7 @@ impl Dataset {
             class_names: Vec::new(),
             ignored: Vec::new(),
             source_fingerprint: None,
+            whole: None,
         }
     }
 
@@ -167,12 +171,25 @@ impl Dataset {
         from_labels.max(self.class_names.len())
     }
 
-    /// Keeps only the first `n` samples (for quick runs and tests).
+    /// Keeps only the first `n` samples (for quick runs and tests), remembering the sample
+    /// count and fingerprint of the whole split ([`Dataset::whole_split`]) so that a cache of
+    /// the whole split still joins to the first samples.
     pub fn truncate(&mut self, n: usize) {
         if n < self.len() {
+            let whole = self
+                .whole
+                .clone()
+                .unwrap_or_else(|| (self.len(), self.fingerprint()));
             let positions: Vec<usize> = (0..n).collect();
             *self = self.select(&positions);
+            self.whole = Some(whole);
         }
+    }
+
+    /// The sample count and fingerprint of the whole split this one was cut from with a
+    /// limit; none when it is a whole split.
+    pub fn whole_split(&self) -> Option<(usize, String)> {
+        self.whole.clone()
     }
 
     /// The samples at `positions`, in that order (ids, labels, keys and values together).
@@ -201,6 +218,7 @@ impl Dataset {
             class_names: self.class_names.clone(),
             ignored: self.ignored.clone(),
             source_fingerprint: None,
+            whole: None,
         };
         out.refresh_shape();
         out

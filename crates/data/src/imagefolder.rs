@@ -31,22 +31,37 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(entries)
 }
 
-/// Image files under `dir`, recursively (links followed, as torchvision follows them);
-/// other files go to `ignored`.
+/// Image files under `dir`, recursively (links followed, as torchvision follows them, but a
+/// folder already on the way down is not entered again: a link loop would repeat the same
+/// images under other names); other files go to `ignored`. `visiting` holds the canonical
+/// paths of the folders on the way down.
 fn images_under(
     dir: &Path,
+    visiting: &mut Vec<PathBuf>,
     out: &mut Vec<PathBuf>,
     ignored: &mut Vec<PathBuf>,
 ) -> Result<(), DataError> {
+    let canonical = dir.canonicalize().map_err(|e| DataError::io(dir, e))?;
+    if visiting.contains(&canonical) {
+        return Err(DataError::invalid(
+            dir,
+            format!(
+                "a link loop: this folder is {}, which contains it",
+                canonical.display()
+            ),
+        ));
+    }
+    visiting.push(canonical);
     for path in read_dir_sorted(dir)? {
         if path.is_dir() {
-            images_under(&path, out, ignored)?;
+            images_under(&path, visiting, out, ignored)?;
         } else if is_image(&path) {
             out.push(path);
         } else {
             ignored.push(path);
         }
     }
+    visiting.pop();
     Ok(())
 }
 
@@ -95,22 +110,27 @@ pub fn read_image_folder(
             loose.push(path);
         }
     }
-    if classes.is_empty() {
-        let reason = match loose.first() {
-            Some(f) => format!(
-                "images must sit in one folder per class (root/<class>/<file>), but {} is directly in the root",
+    if let Some(f) = loose.first() {
+        return Err(DataError::invalid(
+            &dir,
+            format!(
+                "images must sit in one folder per class (root/<class>/<file>), but {} is directly in it",
                 f.display()
             ),
-            None => "empty folder: expected one folder per class holding images".to_string(),
-        };
-        return Err(DataError::invalid(&dir, reason));
+        ));
+    }
+    if classes.is_empty() {
+        return Err(DataError::invalid(
+            &dir,
+            "empty folder: expected one folder per class holding images",
+        ));
     }
     let mut files: Vec<(String, i32, PathBuf)> = Vec::new();
     let mut class_names = Vec::new();
     let mut ignored = Vec::new();
     for (class_id, class_dir) in classes.iter().enumerate() {
         let mut images = Vec::new();
-        images_under(class_dir, &mut images, &mut ignored)?;
+        images_under(class_dir, &mut Vec::new(), &mut images, &mut ignored)?;
         if images.is_empty() {
             return Err(DataError::invalid(
                 class_dir,

@@ -26,9 +26,10 @@ mod spec;
 pub use csv_table::read_csv;
 pub use dataset::{Dataset, EncodedImage, Samples};
 pub use distill_core::{
-    Layout, ModelMeasure, ParseError, Preprocess, PreprocessError, PreprocessOverrides, SampleRef,
-    SampleShape, SkippedSample, accuracy, agreement, argmax, argmax_rows, json_diff, mean_kl,
-    parse_bytes, parse_size, sha256_file, sha256_hex, write_atomic,
+    DirLock, LOCK_FILE, Layout, LockError, ModelMeasure, ParseError, Preprocess, PreprocessError,
+    PreprocessOverrides, SampleRef, SampleShape, SkippedSample, accuracy, agreement, argmax,
+    argmax_rows, fault, is_partial, json_diff, mean_kl, parse_bytes, parse_size, sha256_file,
+    sha256_hex, write_atomic,
 };
 pub use error::DataError;
 pub use hf_parquet::read_hf_parquet;

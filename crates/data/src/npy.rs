@@ -321,8 +321,15 @@ fn class_ids(labels: &NpyArray, n: usize, origin: &Path) -> Result<Vec<i32>, Dat
 }
 
 /// The values of `n` samples of `shape`, channels first: u8 stays bytes, any other type
-/// becomes f32. Channels-last samples are transposed, `[h, w, c] -> [c, h, w]`.
-fn channels_first(images: &NpyArray, n: usize, shape: SampleShape, channels_last: bool) -> Samples {
+/// becomes f32. Channels-last samples are transposed, `[h, w, c] -> [c, h, w]`. A value that
+/// is not finite (NaN, infinity) is the data's fault and named as such (`origin`).
+fn channels_first(
+    images: &NpyArray,
+    n: usize,
+    shape: SampleShape,
+    channels_last: bool,
+    origin: &Path,
+) -> Result<Samples, DataError> {
     let per = shape.len();
     let order = |i: usize| -> usize {
         if !channels_last {
@@ -335,14 +342,25 @@ fn channels_first(images: &NpyArray, n: usize, shape: SampleShape, channels_last
     };
     let total = n * per;
     if images.dtype == Dtype::U8 {
-        Samples::U8((0..total).map(|i| images.data[order(i)]).collect())
-    } else {
-        Samples::F32(
-            (0..total)
-                .map(|i| images.dtype.value(&images.data, order(i)) as f32)
-                .collect(),
-        )
+        return Ok(Samples::U8(
+            (0..total).map(|i| images.data[order(i)]).collect(),
+        ));
     }
+    let values: Vec<f32> = (0..total)
+        .map(|i| images.dtype.value(&images.data, order(i)) as f32)
+        .collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(DataError::invalid(
+            origin,
+            format!(
+                "sample {} holds {} (value {} of the sample): the data must be finite",
+                i / per.max(1),
+                values[i],
+                i % per.max(1)
+            ),
+        ));
+    }
+    Ok(Samples::F32(values))
 }
 
 /// Reads split `split`: samples `[N, F]`, `[N, H, W]`, `[N, C, H, W]` or `[N, H, W, C]`
@@ -406,6 +424,6 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         shape,
         (0..n as u64).collect(),
         labels,
-        channels_first(&images, n, shape, channels_last),
+        channels_first(&images, n, shape, channels_last, &path.join(&images_name))?,
     ))
 }

@@ -481,3 +481,47 @@ fn antialiased_resizing_matches_torchvision_on_pil_images() {
         .unwrap();
     assert!(png.1 > 10, "plain bilinear is off by {}", png.1);
 }
+
+#[test]
+fn an_image_beside_the_class_folders_and_a_link_loop_are_errors() {
+    let dir = folder_copy();
+    std::fs::copy(
+        dir.path()
+            .join("tshirt")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        dir.path().join("stray.png"),
+    )
+    .unwrap();
+    let spec = format!("imagefolder:{}", dir.path().display());
+    let err = load_err(&spec, "train", &SourceOptions::default());
+    assert!(
+        err.contains("stray.png") && err.contains("directly in it"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("stray.png")).unwrap();
+
+    // A link inside a class folder back to the root: followed, it would repeat every image
+    // under ever longer paths, labelled with this class.
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("tshirt/again")).unwrap();
+    let err = load_err(&spec, "train", &SourceOptions::default());
+    assert!(err.contains("link loop") && err.contains("again"), "{err}");
+}
+
+#[test]
+fn csv_errors_name_the_line_as_an_editor_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    // Line 1 the header, line 2 blank, line 5 the bad value.
+    std::fs::write(&csv, "a,b,label\n\n1,2,0\n3,4,1\n5,x,0\n").unwrap();
+    let err = load_err(
+        &format!("csv:{}", csv.display()),
+        "train",
+        &SourceOptions::default(),
+    );
+    assert!(err.contains("line 5, column 'b'"), "{err}");
+}

@@ -109,6 +109,23 @@ pub enum RuntimeError {
         /// The value.
         value: f32,
     },
+    /// An output read as probabilities (or log-probabilities) that does not hold them.
+    #[error(
+        "{path}: output '{output}' does not hold {kind} for sample id {sample_id}: {reason}; read it as what it holds (logits, probs or log-probs)",
+        path = .path.display()
+    )]
+    NotProbabilities {
+        /// The model file.
+        path: PathBuf,
+        /// The output.
+        output: String,
+        /// What it was read as.
+        kind: distill_cache::OutputKind,
+        /// The first sample whose row is not one.
+        sample_id: u64,
+        /// What the row holds.
+        reason: String,
+    },
     /// A setting that cannot be used (`batch_size`, `rows_per_part`).
     #[error("{reason}")]
     Setting {

@@ -10,7 +10,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::{RuntimeError, environment};
 
 /// Element type of a model input or output, as far as distill cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ElementType {
     /// 32-bit float.
     F32,
@@ -18,8 +18,33 @@ pub enum ElementType {
     F16,
     /// 64-bit float.
     F64,
-    /// Anything else (integers, strings, sequences, maps).
-    Other,
+    /// Any other tensor element type, by name (`int64`, `uint8`, …).
+    OtherTensor(String),
+    /// Not a tensor: a sequence or a map (skl2onnx's ZipMap), by ONNX Runtime's description.
+    NotATensor(String),
+}
+
+impl std::fmt::Display for ElementType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ElementType::F32 => f.write_str("float32"),
+            ElementType::F16 => f.write_str("float16"),
+            ElementType::F64 => f.write_str("float64"),
+            ElementType::OtherTensor(name) => write!(f, "{name} tensor"),
+            ElementType::NotATensor(what) => f.write_str(what),
+        }
+    }
+}
+
+/// An element type's name as ONNX says it (`int64`), from ONNX Runtime's short one (`i64`).
+fn onnx_name(t: TensorElementType) -> String {
+    let short = t.to_string();
+    let bits = short.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    match short.chars().next() {
+        Some('i') if !bits.is_empty() => format!("int{bits}"),
+        Some('u') if !bits.is_empty() => format!("uint{bits}"),
+        _ => short.to_lowercase(),
+    }
 }
 
 /// Name, element type and shape of one input or output; dynamic dims are `None`.
@@ -39,7 +64,8 @@ impl TensorInfo {
             Some(TensorElementType::Float32) => ElementType::F32,
             Some(TensorElementType::Float16) => ElementType::F16,
             Some(TensorElementType::Float64) => ElementType::F64,
-            _ => ElementType::Other,
+            Some(other) => ElementType::OtherTensor(onnx_name(other)),
+            None => ElementType::NotATensor(dtype.to_string()),
         };
         let shape = dtype
             .tensor_shape()

@@ -43,6 +43,51 @@ fn batches(writer: &CacheWriter, total: usize, batch: usize) -> Vec<Range<usize>
     out
 }
 
+/// How far from exact a row of probabilities (or of their logarithms, in log space) may be
+/// and still be one: float32 softmax and scikit-learn outputs are well within it.
+const DISTRIBUTION_TOLERANCE: f32 = 1e-2;
+
+/// The first row of `values` (`[rows, classes]`) that is not what `kind` says it is, with
+/// why: probabilities lie in [0, 1] and sum to 1; log-probabilities are at most 0 and their
+/// exponentials sum to 1. NaN rows are left to the non-finite check.
+fn not_a_distribution(values: &[f32], classes: usize, kind: OutputKind) -> Option<(usize, String)> {
+    let tol = DISTRIBUTION_TOLERANCE;
+    values.chunks(classes).enumerate().find_map(|(row, v)| {
+        if v.iter().any(|x| x.is_nan()) {
+            return None;
+        }
+        let (low, high, total) = match kind {
+            OutputKind::Logits => return None,
+            OutputKind::Probs => {
+                let total: f32 = v.iter().sum();
+                (
+                    v.iter().cloned().fold(f32::INFINITY, f32::min),
+                    v.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+                    total,
+                )
+            }
+            OutputKind::LogProbs => {
+                let total: f32 = v.iter().map(|x| x.exp()).sum();
+                (
+                    f32::NEG_INFINITY,
+                    v.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+                    total,
+                )
+            }
+        };
+        let in_range = match kind {
+            OutputKind::Probs => low >= -tol && high <= 1.0 + tol,
+            _ => high <= tol,
+        };
+        (!in_range || (total - 1.0).abs() > tol).then(|| {
+            let why = format!(
+                "its values run from {low} to {high} and sum (as probabilities) to {total}"
+            );
+            (row, why)
+        })
+    })
+}
+
 /// The first non-finite value of `logits` (`[rows, classes]`) as (row, value).
 fn first_nonfinite(logits: &[f32], classes: usize) -> Option<(usize, f32)> {
     logits
@@ -104,6 +149,15 @@ fn infer(
             return Err(RuntimeError::Shape {
                 path: model.path.clone(),
                 reason: format!("output has {got} classes for this batch, {classes} before"),
+            });
+        }
+        if let Some((row, reason)) = not_a_distribution(&logits, classes, job.kind) {
+            return Err(RuntimeError::NotProbabilities {
+                path: model.path.clone(),
+                output: job.plan.output.name.clone(),
+                kind: job.kind,
+                sample_id: job.data.ids[range.start + row],
+                reason,
             });
         }
         job.kind.to_logits(&mut logits);

@@ -161,7 +161,7 @@ impl InferencePlan {
         };
         if input.element != ElementType::F32 {
             return Err(bad(format!(
-                "input '{}' is {:?}, not float32",
+                "input '{}' is {}, not float32",
                 input.name, input.element
             )));
         }
@@ -198,7 +198,7 @@ impl InferencePlan {
             let all: Vec<String> = model
                 .outputs
                 .iter()
-                .map(|o| format!("'{}' {:?} {}", o.name, o.element, o.shape_text()))
+                .map(|o| format!("'{}' {} {}", o.name, o.element, o.shape_text()))
                 .collect();
             all.join(", ")
         };
@@ -208,7 +208,7 @@ impl InferencePlan {
                 let zipmap = model
                     .outputs
                     .iter()
-                    .any(|o| o.element == ElementType::Other && o.shape.is_empty());
+                    .any(|o| matches!(o.element, ElementType::NotATensor(_)));
                 bad(format!(
                     "no float output shaped [batch, classes] (outputs: {}){}",
                     list(),
@@ -228,7 +228,7 @@ impl InferencePlan {
         let o = &model.outputs[i];
         if !classifier_output(o) {
             return Err(bad(format!(
-                "output '{name}' is {:?} {}; a classifier output must be float shaped [batch, classes]",
+                "output '{name}' is {} {}; a classifier output must be float shaped [batch, classes]",
                 o.element,
                 o.shape_text()
             )));
@@ -281,6 +281,25 @@ impl InferencePlan {
         let mut out = out;
         out.truncate(rows * classes);
         Ok((classes, out))
+    }
+
+    /// An error unless the output has at least two classes: one class is no classifier
+    /// (there is nothing to distil, and no top-1 to score).
+    pub fn check_classes(
+        &self,
+        path: &std::path::Path,
+        classes: usize,
+    ) -> Result<(), RuntimeError> {
+        if classes < 2 {
+            return Err(RuntimeError::Shape {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "output '{}' has {classes} class(es): a classifier needs at least 2",
+                    self.output.name
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Rows per run: the model's fixed batch size, else `wanted`.

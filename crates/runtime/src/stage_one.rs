@@ -185,6 +185,7 @@ impl CacheLogits {
         let rows = model.plan.batch_rows(self.batch_size).min(data.len());
         let positions: Vec<usize> = (0..rows).collect();
         let (num_classes, first) = model.run(data, &positions)?;
+        model.plan.check_classes(&model.model.path, num_classes)?;
         let looks_like_probs =
             self.output_kind == OutputKind::Logits && looks_like_probs(&first, num_classes);
         Ok(PreparedCache {

@@ -10,8 +10,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use distill_data::ParseError;
+use distill_data::{ParseError, SampleShape};
 use serde::{Deserialize, Serialize};
+
+use crate::StudentError;
 
 /// The family of a student.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +41,28 @@ pub struct ArchSpec {
 }
 
 impl ArchSpec {
+    /// An error unless samples of `input` fit this architecture: every conv block halves
+    /// the height and width, so each must leave at least 1x1.
+    pub fn check_input(&self, input: SampleShape) -> Result<(), StudentError> {
+        let (mut h, mut w) = (input.height, input.width);
+        for block in 1..=self.conv_channels().len() {
+            if h < 2 || w < 2 {
+                return Err(StudentError::setting(
+                    "arch",
+                    format!(
+                        "{self} has {} conv blocks, each halving the input, but a {}x{} input is {h}x{w} before block {block}: use fewer blocks or a larger input",
+                        self.conv_channels().len(),
+                        input.height,
+                        input.width
+                    ),
+                ));
+            }
+            h /= 2;
+            w /= 2;
+        }
+        Ok(())
+    }
+
     /// Hidden dense widths, whatever the kind.
     pub fn dense_widths(&self) -> &[usize] {
         match self.kind {

@@ -67,6 +67,19 @@ pub enum StudentError {
         /// Why.
         reason: RunDirProblem,
     },
+    /// Training diverged: a loss or weight that is not finite. Nothing is exported.
+    #[error(
+        "training stopped at epoch {epoch}{}: {what}; nothing was exported (a lower learning rate or weight decay, or finite data, may help)",
+        if *batch > 0 { format!(", batch {batch}") } else { String::new() }
+    )]
+    NonFinite {
+        /// What was not finite.
+        what: String,
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch of the epoch (1-based; 0: at the epoch's end).
+        batch: usize,
+    },
     /// The ONNX export failed.
     #[error("ONNX export to {path} failed: {reason}", path = .path.display())]
     Export {
@@ -83,6 +96,9 @@ pub enum StudentError {
         /// What does not fit.
         reason: String,
     },
+    /// Another process writes this run directory.
+    #[error(transparent)]
+    Lock(distill_data::LockError),
     /// A cache that could not be read.
     #[error(transparent)]
     Cache(#[from] distill_cache::CacheError),
@@ -105,9 +121,12 @@ pub enum RunDirProblem {
     OtherRun(String),
     /// It holds files and no run.
     #[error(
-        "is not empty and holds no distill run (no config.json); such a directory is never deleted"
+        "is not empty and holds no run distill made (no .distill-run marker); distill never writes into such a directory"
     )]
     NotARun,
+    /// Its checkpoint is incomplete or altered.
+    #[error("its checkpoint is broken: {0}")]
+    BrokenCheckpoint(String),
 }
 
 impl StudentError {

@@ -38,7 +38,7 @@ pub use metrics::EpochMetrics;
 pub use model::{Student, compute_device};
 pub use observer::{Quiet, TrainObserver, TrainingPlan};
 pub use run::{RunResult, finish_run};
-pub use run_dir::{RunDir, SPEC_FILE, write_atomic};
+pub use run_dir::{CLAIM_FILE, MARKER_FILE, RunDir, SPEC_FILE, write_atomic};
 pub use run_spec::{DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec};
 pub use stats::{ModelStats, model_stats};
 pub use targets::{CacheIdentity, Targets, TeacherLogits, TeacherTargets};

@@ -57,6 +57,8 @@ pub fn finish_run(
     run: &RunDir,
 ) -> Result<RunResult, StudentError> {
     model.save(&run.model_path())?;
+    // A run resumed after its last epoch's checkpoint rewrites the metrics it restored.
+    run.write_metrics(metrics)?;
     let metadata = [
         ("distill.arch", config.arch.to_string()),
         ("distill.num_classes", config.num_classes.to_string()),

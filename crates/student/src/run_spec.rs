@@ -105,6 +105,26 @@ pub struct LoadedRun {
     pub num_classes: usize,
 }
 
+/// An error unless an epoch over `samples` training samples in batches of `batch_size`
+/// takes at least one step (batch-norm needs two samples, so a batch of one is skipped).
+pub(crate) fn check_steps(samples: usize, batch_size: usize) -> Result<(), StudentError> {
+    if samples < 2 {
+        return Err(StudentError::setting(
+            "limit",
+            format!(
+                "{samples} training sample(s) leave nothing to train on: a step needs at least 2"
+            ),
+        ));
+    }
+    if batch_size < 2 {
+        return Err(StudentError::setting(
+            "batch_size",
+            format!("batch_size {batch_size} trains nothing: a step needs at least 2 samples"),
+        ));
+    }
+    Ok(())
+}
+
 impl RunSpec {
     /// A supervised run of `arch` on `data` with every other setting at its default.
     pub fn new(arch: ArchSpec, data: TrainTestData) -> Self {
@@ -165,9 +185,16 @@ impl RunSpec {
             .preprocess
             .resolve(Preprocess::default(), train.is_float());
         train.check(&preprocess)?;
-        if let Some(v) = &self.validation {
-            v.check_room(train.len())?;
-        }
+        self.arch
+            .check_input(preprocess.output_shape(train.shape))?;
+        let held_out = match &self.validation {
+            Some(v) => {
+                v.check_room(train.len())?;
+                v.count(train.len())
+            }
+            None => 0,
+        };
+        check_steps(train.len() - held_out, self.optimisation.batch_size)?;
         let teacher = match &self.distill {
             Some(d) => {
                 let started = Instant::now();
@@ -244,13 +271,12 @@ impl LoadedRun {
         .with_validation(spec.validation)
     }
 
-    /// Parameters and multiply-accumulates of `arch` on this data.
-    pub fn stats(&self, arch: &ArchSpec) -> ModelStats {
-        model_stats(
-            arch,
-            self.preprocess.output_shape(self.train.shape),
-            self.num_classes,
-        )
+    /// Parameters and multiply-accumulates of `arch` on this data
+    /// (checked to fit the student's input size).
+    pub fn stats(&self, arch: &ArchSpec) -> Result<ModelStats, StudentError> {
+        let input = self.preprocess.output_shape(self.train.shape);
+        arch.check_input(input)?;
+        Ok(model_stats(arch, input, self.num_classes))
     }
 
     /// Brings the data to the student's input size (decoding every image once, not every
@@ -261,7 +287,7 @@ impl LoadedRun {
         run: &RunDir,
         observer: &mut dyn TrainObserver,
     ) -> Result<RunResult, StudentError> {
-        let stats = self.stats(&config.arch);
+        let stats = self.stats(&config.arch)?;
         let train = self.train.into_geometry(&self.preprocess);
         let test = self.test.into_geometry(&self.preprocess);
         let held_out = config.validation.map_or(0, |v| v.count(train.len()));

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use distill_cache::{CacheReader, Manifest, OutputKind};
+use distill_cache::{CachePart, CacheReader, Manifest, OutputKind};
 use distill_data::Dataset;
 use serde::{Deserialize, Serialize};
 
@@ -58,10 +58,10 @@ enum Storage {
     /// `[samples, classes]` in dataset position order.
     InMemory(Vec<f32>),
     /// Parts read on demand; `part_positions[p][r]` is the dataset position of row `r` of
-    /// part `p`.
+    /// part `p` (none for a row of a sample the data, cut to a limit, does not hold).
     Streamed {
         reader: Box<CacheReader>,
-        part_positions: Vec<Vec<usize>>,
+        part_positions: Vec<Vec<Option<usize>>>,
     },
 }
 
@@ -187,12 +187,16 @@ pub struct SegmentData<'a> {
     /// `[rows, classes]`.
     pub logits: Cow<'a, [f32]>,
     /// `positions[i]` is the dataset position of buffer row `i`; `None`: row = position.
-    positions: Option<Vec<usize>>,
+    positions: Option<Vec<Option<usize>>>,
 }
 
 impl SegmentData<'_> {
+    /// The dataset position of buffer row `row` (a row of a segment: segments only hold
+    /// rows of samples the data holds).
     pub fn position(&self, row: usize) -> usize {
-        self.positions.as_ref().map_or(row, |p| p[row])
+        self.positions.as_ref().map_or(row, |p| {
+            p[row].expect("a segment holds only rows of samples of the data")
+        })
     }
 }
 
@@ -203,9 +207,10 @@ fn mismatch(dir: &Path, what: String) -> StudentError {
     }
 }
 
-/// Checks that the cache in `dir` is complete and was made from `data` with enough classes
-/// for its labels.
-fn open_for(dir: &Path, data: &Dataset) -> Result<CacheReader, StudentError> {
+/// Checks that the cache in `dir` is complete and was made from `data` (or from the whole
+/// split `data` was cut from with a limit: then `true`, and the cache holds more rows than
+/// the data) with enough classes for its labels.
+fn open_for(dir: &Path, data: &Dataset) -> Result<(CacheReader, bool), StudentError> {
     let reader = CacheReader::open(dir)?;
     reader.require_complete()?;
     let m = reader.manifest();
@@ -216,17 +221,25 @@ fn open_for(dir: &Path, data: &Dataset) -> Result<CacheReader, StudentError> {
             m.dataset.split, data.split, data.source
         ));
     }
-    if m.dataset.samples != data.len() {
-        return refuse(format!(
-            "the cache holds {} samples but split '{}' of {} has {}",
-            m.dataset.samples,
-            data.split,
-            data.source,
-            data.len()
-        ));
-    }
-    let fingerprint = data.fingerprint();
-    if m.dataset.fingerprint != fingerprint {
+    let cached = (m.dataset.samples, m.dataset.fingerprint.clone());
+    let own = (data.len(), data.fingerprint());
+    let whole = data.whole_split();
+    let of_whole_split = whole.as_ref() == Some(&cached);
+    if !of_whole_split && cached != own {
+        // Compare with what has the cache's sample count, the data itself first.
+        let same_count = [Some(&own), whole.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|(n, _)| *n == m.dataset.samples);
+        let Some((_, fingerprint)) = same_count else {
+            return refuse(format!(
+                "the cache holds {} samples but split '{}' of {} has {}",
+                m.dataset.samples,
+                data.split,
+                data.source,
+                data.len()
+            ));
+        };
         return refuse(format!(
             "the cache was made from other data (dataset fingerprint {} in the cache, {fingerprint} for split '{}' of {})",
             m.dataset.fingerprint, data.split, data.source
@@ -239,7 +252,89 @@ fn open_for(dir: &Path, data: &Dataset) -> Result<CacheReader, StudentError> {
             m.num_classes, data.source
         ));
     }
-    Ok(reader)
+    Ok((reader, of_whole_split))
+}
+
+/// Joins the rows of a cache to the samples of a dataset by sample id, checking what it
+/// gets: every row's id is a sample of the data (rows beyond a cut split are passed over),
+/// no sample has two rows and every sample one, the cached label is the sample's, the logits
+/// are finite.
+struct Join<'a> {
+    dir: &'a Path,
+    data: &'a Dataset,
+    position_of: HashMap<u64, usize>,
+    seen: Vec<bool>,
+    /// The data was cut from the split the cache holds.
+    cut: bool,
+}
+
+impl<'a> Join<'a> {
+    fn new(dir: &'a Path, data: &'a Dataset, cut: bool) -> Self {
+        Join {
+            dir,
+            data,
+            position_of: data
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| (id, i))
+                .collect(),
+            seen: vec![false; data.len()],
+            cut,
+        }
+    }
+
+    /// The dataset position of every row of `part` (none for rows the data does not hold).
+    fn rows(
+        &mut self,
+        part: &CachePart,
+        classes: usize,
+    ) -> Result<Vec<Option<usize>>, StudentError> {
+        let mut positions = Vec::with_capacity(part.sample_ids.len());
+        for (r, &id) in part.sample_ids.iter().enumerate() {
+            let Some(&pos) = self.position_of.get(&id) else {
+                if self.cut {
+                    positions.push(None);
+                    continue;
+                }
+                return Err(self.refuse(format!("sample id {id} is not in {}", self.data.source)));
+            };
+            if std::mem::replace(&mut self.seen[pos], true) {
+                return Err(self.refuse(format!("sample id {id} has more than one row")));
+            }
+            if let Some(label) = part.labels[r]
+                && label != self.data.labels[pos]
+            {
+                return Err(self.refuse(format!(
+                    "sample id {id} is cached with label {label} but has label {} in {}",
+                    self.data.labels[pos], self.data.source
+                )));
+            }
+            let row = &part.logits[r * classes..(r + 1) * classes];
+            if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+                return Err(self.refuse(format!(
+                    "the teacher's logits of sample id {id} hold {v} (a cache made while allowing non-finite outputs cannot teach)"
+                )));
+            }
+            positions.push(Some(pos));
+        }
+        Ok(positions)
+    }
+
+    /// An error unless every sample of the data had a row.
+    fn finish(self) -> Result<(), StudentError> {
+        match self.seen.iter().position(|&s| !s) {
+            Some(pos) => Err(self.refuse(format!(
+                "sample id {} has no row in the cache",
+                self.data.ids[pos]
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn refuse(&self, reason: String) -> StudentError {
+        mismatch(self.dir, reason)
+    }
 }
 
 impl TeacherTargets {
@@ -248,43 +343,30 @@ impl TeacherTargets {
     /// sample count), or with fewer classes than the labels need. With `max_memory` bytes
     /// or more for the logits the cache is loaded whole, else streamed part by part.
     pub fn join(dir: &Path, data: &Dataset, max_memory: u64) -> Result<Self, StudentError> {
-        let reader = open_for(dir, data)?;
+        let (reader, cut) = open_for(dir, data)?;
         let m = reader.manifest().clone();
         let classes = m.num_classes;
-        let position_of: HashMap<u64, usize> = data
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
-        let locate = |id: u64| {
-            position_of
-                .get(&id)
-                .copied()
-                .ok_or_else(|| mismatch(dir, format!("sample id {id} is not in {}", data.source)))
-        };
+        let mut join = Join::new(dir, data, cut);
         let bytes = (data.len() * classes * 4) as u64;
         let storage = if bytes <= max_memory {
             let mut logits = vec![0f32; data.len() * classes];
             for part in reader.parts() {
                 let part = part?;
-                for (r, &id) in part.sample_ids.iter().enumerate() {
-                    let pos = locate(id)?;
-                    logits[pos * classes..(pos + 1) * classes]
-                        .copy_from_slice(&part.logits[r * classes..(r + 1) * classes]);
+                for (r, pos) in join.rows(&part, classes)?.into_iter().enumerate() {
+                    if let Some(pos) = pos {
+                        logits[pos * classes..(pos + 1) * classes]
+                            .copy_from_slice(&part.logits[r * classes..(r + 1) * classes]);
+                    }
                 }
             }
+            join.finish()?;
             Storage::InMemory(logits)
         } else {
             let mut part_positions = Vec::new();
             for part in reader.parts() {
-                let positions = part?
-                    .sample_ids
-                    .iter()
-                    .map(|&id| locate(id))
-                    .collect::<Result<Vec<_>, _>>()?;
-                part_positions.push(positions);
+                part_positions.push(join.rows(&part?, classes)?);
             }
+            join.finish()?;
             Storage::Streamed {
                 reader: Box::new(reader),
                 part_positions,
@@ -308,7 +390,7 @@ impl TeacherTargets {
         match &self.storage {
             Storage::InMemory(logits) => Ok(logits.clone()),
             Storage::Streamed { part_positions, .. } => {
-                let n: usize = part_positions.iter().map(Vec::len).sum();
+                let n = part_positions.iter().flatten().flatten().count();
                 let mut out = vec![0f32; n * self.classes];
                 for (p, positions) in part_positions.iter().enumerate() {
                     let seg = self.load(&Segment {
@@ -316,10 +398,11 @@ impl TeacherTargets {
                         rows: Vec::new(),
                     })?;
                     let c = self.classes;
-                    for r in 0..positions.len() {
-                        let pos = seg.position(r);
-                        out[pos * c..(pos + 1) * c]
-                            .copy_from_slice(&seg.logits[r * c..(r + 1) * c]);
+                    for (r, pos) in positions.iter().enumerate() {
+                        if let Some(pos) = *pos {
+                            out[pos * c..(pos + 1) * c]
+                                .copy_from_slice(&seg.logits[r * c..(r + 1) * c]);
+                        }
                     }
                 }
                 Ok(out)
@@ -352,7 +435,7 @@ impl TeacherTargets {
                         let mut rows: Vec<usize> = (0..part_positions[p].len()).collect();
                         SplitMix64::derive(seed ^ 0x5eed, epoch as u64, p as u64)
                             .shuffle(&mut rows);
-                        rows.retain(|&r| kept(part_positions[p][r]));
+                        rows.retain(|&r| part_positions[p][r].is_some_and(kept));
                         Segment {
                             part: Some(p),
                             rows,

@@ -11,7 +11,7 @@ use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
 use crate::model::compute_device;
 use crate::observer::TrainObserver;
-use crate::run_dir::{CheckpointState, RunDir};
+use crate::run_dir::RunDir;
 use crate::targets::{Segment, SegmentData, Targets, epoch_order};
 use crate::{EpochMetrics, KdLoss, Student, StudentError, TrainConfig};
 
@@ -27,11 +27,13 @@ struct EpochSums {
     lr: f64,
 }
 
-/// One batch of a segment: its rows of the buffer, the buffer, the epoch.
+/// One batch of a segment: its rows of the buffer, the buffer, the epoch, and its index in
+/// the epoch (1-based, as error messages count).
 struct Batch<'r, 'b> {
     rows: &'r [usize],
     buffer: Option<&'r SegmentData<'b>>,
     epoch: usize,
+    index: usize,
 }
 
 /// The teacher logits of buffer `rows`, `[rows.len(), classes]`.
@@ -77,58 +79,27 @@ impl State {
         device: &Device,
         observer: &mut dyn TrainObserver,
     ) -> Result<State, StudentError> {
-        let mut state = State {
-            model: Student::new(&config.arch, train.shape, config.num_classes, device),
-            optim: optimizer(config),
-            metrics: Vec::new(),
-            next_epoch: 1,
+        let model = Student::new(&config.arch, train.shape, config.num_classes, device);
+        let optim = optimizer(config);
+        let Some(checkpoint) = run.resume_point()? else {
+            return Ok(State {
+                model,
+                optim,
+                metrics: Vec::new(),
+                next_epoch: 1,
+            });
         };
-        if let Some(CheckpointState { epoch }) = run.checkpoint() {
-            let dir = run.checkpoint_dir();
-            let (model_file, optim_file) = (dir.join("model.bpk"), dir.join("optim.bpk"));
-            state.model =
-                state
-                    .model
-                    .try_load_file(&model_file)
-                    .map_err(|source| StudentError::Load {
-                        path: model_file,
-                        source,
-                    })?;
-            state.optim = state
-                .optim
-                .load(&optim_file)
-                .map_err(|source| StudentError::Load {
-                    path: optim_file,
-                    source,
-                })?;
-            state.metrics = run.metrics_until(epoch)?;
-            state.next_epoch = epoch + 1;
-            // Dropout draws from burn's global RNG: give the resumed epochs their own stream.
-            device.seed(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-            observer.resumed(epoch);
-        }
-        Ok(state)
-    }
-
-    /// Checkpoint: weights and optimizer first, then the state that points at them.
-    fn save(&self, run: &RunDir, epoch: usize) -> Result<(), StudentError> {
-        let dir = run.checkpoint_dir();
-        let (model_file, optim_file) = (dir.join("model.bpk"), dir.join("optim.bpk"));
-        self.model
-            .clone()
-            .save_file(&model_file)
-            .map_err(|source| StudentError::Save {
-                path: model_file,
-                source,
-            })?;
-        self.optim
-            .save(&optim_file)
-            .map_err(|source| StudentError::Save {
-                path: optim_file,
-                source,
-            })?;
-        run.write_metrics(&self.metrics)?;
-        run.write_json(&dir.join("state.json"), &CheckpointState { epoch })
+        let restored = run.restore(&checkpoint, model, optim)?;
+        let epoch = restored.epoch;
+        // Dropout draws from burn's global RNG: give the resumed epochs their own stream.
+        device.seed(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        observer.resumed(epoch);
+        Ok(State {
+            model: restored.model,
+            optim: restored.optim,
+            metrics: restored.metrics,
+            next_epoch: epoch + 1,
+        })
     }
 }
 
@@ -215,7 +186,8 @@ impl<'a> Epochs<'a> {
             lr: self.config.optimisation.lr,
             ..EpochSums::default()
         };
-        let mut step = (epoch - 1) * self.steps_per_epoch;
+        let first_step = (epoch - 1) * self.steps_per_epoch;
+        let mut step = first_step;
         for segment in self.segments(epoch) {
             let buffer = match self.kd {
                 Some((_, t)) => Some(t.train.load(&segment)?),
@@ -231,8 +203,9 @@ impl<'a> Epochs<'a> {
                     rows,
                     buffer: buffer.as_ref(),
                     epoch,
+                    index: step - first_step,
                 };
-                let (stepped, loss) = self.step(model, optim, &batch, &mut sums, device);
+                let (stepped, loss) = self.step(model, optim, &batch, &mut sums, device)?;
                 model = stepped;
                 observer.batch_done(rows.len(), loss);
             }
@@ -240,7 +213,8 @@ impl<'a> Epochs<'a> {
         Ok((model, sums))
     }
 
-    /// One optimizer step over a batch; returns the stepped model and the batch's loss.
+    /// One optimizer step over a batch; returns the stepped model and the batch's loss. A
+    /// loss that is not finite stops training before the step.
     fn step(
         &self,
         model: Student,
@@ -248,7 +222,7 @@ impl<'a> Epochs<'a> {
         batch: &Batch<'_, '_>,
         sums: &mut EpochSums,
         device: &Device,
-    ) -> (Student, f64) {
+    ) -> Result<(Student, f64), StudentError> {
         let (rows, buffer, epoch) = (batch.rows, batch.buffer, batch.epoch);
         let chunk: Vec<usize> = match buffer {
             Some(b) => rows.iter().map(|&r| b.position(r)).collect(),
@@ -286,13 +260,20 @@ impl<'a> Epochs<'a> {
             }
         };
         let loss_value = loss.clone().into_scalar::<f32>() as f64;
+        if !loss_value.is_finite() {
+            return Err(StudentError::NonFinite {
+                what: format!("the loss is {loss_value}"),
+                epoch,
+                batch: batch.index,
+            });
+        }
         sums.total += loss_value * weight;
         if let Some(v) = kd_value {
             sums.kd += v * weight;
         }
         sums.seen += rows.len();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (optim.step(sums.lr, model, grads), loss_value)
+        Ok((optim.step(sums.lr, model, grads), loss_value))
     }
 
     /// The metrics of `epoch`: the training sums, and the model evaluated on the validation
@@ -337,6 +318,19 @@ impl<'a> Epochs<'a> {
     }
 }
 
+/// An error when a weight or batch-norm statistic of `model` is not finite after `epoch`:
+/// such a model must not be checkpointed, let alone exported.
+fn check_weights(model: &Student, epoch: usize) -> Result<(), StudentError> {
+    match model.flat_weights().into_iter().find(|v| !v.is_finite()) {
+        Some(v) => Err(StudentError::NonFinite {
+            what: format!("a weight is {v}"),
+            epoch,
+            batch: 0,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The distillation loss and teacher logits of a run, checked to come together, and the
 /// data checked to be at the student's input size already.
 fn check<'a>(
@@ -357,6 +351,7 @@ fn check<'a>(
         }
     };
     train.check(&config.preprocess)?;
+    config.arch.check_input(train.shape)?;
     // The data comes already brought to the student's input size and channels
     // (`Dataset::into_geometry`); batches are only normalised.
     let in_shape = |d: &Dataset| {
@@ -403,9 +398,10 @@ pub fn train(
             epochs.train_epoch(state.model, &mut state.optim, epoch, &device, observer)?;
         state.model = model;
         let seconds = started.elapsed().as_secs_f64();
+        check_weights(&state.model, epoch)?;
         let m = epochs.metrics(&state.model, epoch, &sums, seconds);
         state.metrics.push(m.clone());
-        state.save(run, epoch)?;
+        run.save_checkpoint(epoch, &state.model, &state.optim, &state.metrics)?;
         observer.epoch_finished(&m);
     }
     Ok((state.model.valid(), state.metrics))

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use distill_data::{PreprocessOverrides, TrainTestData};
+use distill_data::{DirLock, PreprocessOverrides, TrainTestData};
 use distill_student::{DistillSpec, RunSpec, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,8 @@ use crate::{Grid, PlannedRun, SweepError};
 
 /// The file of a sweep directory that holds its definition.
 pub const DEFINITION_FILE: &str = "sweep.json";
+/// The lock shards take turns on to claim a sweep directory.
+const CLAIM_LOCK: &str = ".distill.sweep.lock";
 
 /// A sweep: the grid and everything its runs share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,21 +100,21 @@ impl SweepDefinition {
     }
 
     /// Writes `sweep.json` into `dir`, or checks that the one there matches. Shards
-    /// starting together may both write it; each then checks that what is there is theirs.
+    /// starting together take turns (a lock on the folder): the first writes it, the others
+    /// check that it is theirs.
     pub fn claim(&self, dir: &Path) -> Result<(), SweepError> {
         let path = dir.join(DEFINITION_FILE);
-        if path.exists() {
-            return self.check_same(dir);
-        }
-        if dir.exists() {
+        if dir.exists() && !path.exists() {
             // A `runs/` directory alone is accepted: runs can be seeded from another sweep
             // with the same settings (each run's config.json records what it is).
-            let partial = format!(".{DEFINITION_FILE}.partial");
             let entries = std::fs::read_dir(dir).map_err(|e| SweepError::io(dir, e))?;
             for entry in entries {
                 let name = entry.map_err(|e| SweepError::io(dir, e))?.file_name();
                 let name = name.to_string_lossy();
-                if name != partial && name != "runs" {
+                let ours = name == "runs"
+                    || name == CLAIM_LOCK
+                    || distill_data::is_partial(&name, DEFINITION_FILE);
+                if !ours {
                     return Err(SweepError::NotEmpty {
                         dir: dir.to_path_buf(),
                     });
@@ -120,6 +122,10 @@ impl SweepDefinition {
             }
         }
         std::fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
+        let _turn = DirLock::acquire(dir, CLAIM_LOCK, "claiming the sweep directory")?;
+        if path.exists() {
+            return self.check_same(dir);
+        }
         let text = serde_json::to_string_pretty(self).map_err(|source| SweepError::Json {
             path: path.clone(),
             source,

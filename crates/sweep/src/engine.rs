@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use distill_data::{DirLock, LockError};
 use distill_student::{
-    ModelStats, Quiet, RunDir, RunResult, RunSpec, SPEC_FILE, TrainObserver, Validation,
+    CLAIM_FILE, ModelStats, Quiet, RunDir, RunResult, RunSpec, SPEC_FILE, TrainObserver, Validation,
 };
 
 use crate::{FinishedRun, PlannedRun, Shard, SweepDefinition, SweepError, plan};
@@ -46,6 +47,8 @@ pub trait SweepObserver: TrainObserver {
     fn checked(&mut self, _summary: &SweepSummary) {}
     /// Run `index` (0-based) of `total` is starting.
     fn run_started(&mut self, _index: usize, _total: usize, _run: &RunDescription) {}
+    /// Run `index` of `total` (in `dir`) is left to the process that claimed it (`holder`).
+    fn run_skipped(&mut self, _index: usize, _total: usize, _dir: &Path, _holder: &str) {}
     /// Run `index` of `total` finished with `result`; `elapsed` is the shard's time so far.
     fn run_finished(&mut self, _index: usize, _total: usize, _result: &RunResult, _elapsed: f64) {}
 }
@@ -160,7 +163,7 @@ impl Sweep {
             .configurations
             .iter()
             .map(|c| loaded.stats(&c.arch))
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(Checked {
             stats,
             train_samples: loaded.train.len() - held_out,
@@ -176,9 +179,7 @@ impl Sweep {
 
     /// The result of a planned run, if it finished.
     pub fn result(&self, run: &PlannedRun) -> Option<RunResult> {
-        RunResult::read(&RunDir {
-            path: self.run_dir(run),
-        })
+        RunResult::read(&RunDir::at(&self.run_dir(run)))
     }
 
     /// Every finished run, in plan order.
@@ -227,6 +228,19 @@ impl Sweep {
                 continue;
             }
             let dir = self.run_dir(p);
+            std::fs::create_dir_all(&dir).map_err(|e| SweepError::io(&dir, e))?;
+            // Another process of this sweep may train the run already: leave it to that one.
+            let _claim = match DirLock::try_acquire(&dir, CLAIM_FILE, "a sweep trains this run") {
+                Ok(claim) => claim,
+                Err(LockError::Busy { holder, .. }) => {
+                    observer.run_skipped(k, mine.len(), &dir, &holder);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if self.result(p).is_some() {
+                continue; // finished by another process meanwhile
+            }
             observer.run_started(
                 k,
                 mine.len(),
@@ -253,7 +267,6 @@ impl Sweep {
         dir: &Path,
         launcher: &mut dyn Launcher,
     ) -> Result<(), SweepError> {
-        std::fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
         let spec_file = dir.join(SPEC_FILE);
         self.definition.spec(run).write(&spec_file)?;
         launcher

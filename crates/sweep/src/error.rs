@@ -96,6 +96,9 @@ pub enum SweepError {
         /// The SHA-256 of the teacher that made it.
         cache_sha256: String,
     },
+    /// A lock that could not be taken.
+    #[error(transparent)]
+    Lock(#[from] distill_data::LockError),
     /// A run's data, settings or caches.
     #[error(transparent)]
     Student(#[from] distill_student::StudentError),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use distill_cache::CacheReader;
 use distill_data::{Dataset, ModelMeasure};
+use distill_student::TeacherTargets;
 use serde::Serialize;
 
 use crate::files::{write, write_bytes};
@@ -81,17 +82,15 @@ fn to_json<T: Serialize>(path: &Path, value: &T) -> Result<String, SweepError> {
     })
 }
 
-/// The teacher's test accuracy from the test cache, checked to be a complete cache of
-/// `test` (every part read and verified).
+/// The teacher's accuracy on the test samples the students are tested on, from the test
+/// cache joined to them as training joins it, and the teacher's SHA-256.
 fn cached_teacher_accuracy(
     dir: &Path,
     test: &Dataset,
 ) -> Result<(String, Option<f64>), SweepError> {
-    let reader = CacheReader::open(dir)?;
-    reader.require_complete()?;
-    reader.verify_dataset(&test.split, test.len(), &test.fingerprint())?;
-    let accuracy = reader.teacher_accuracy()?.map(|a| a.accuracy);
-    Ok((reader.manifest().teacher.sha256.clone(), accuracy))
+    let t = TeacherTargets::join(dir, test, u64::MAX)?;
+    let accuracy = distill_data::accuracy(&t.all()?, t.classes, &test.labels);
+    Ok((t.identity.teacher_sha256.clone(), Some(accuracy)))
 }
 
 impl Sweep {
