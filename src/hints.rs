@@ -76,6 +76,7 @@ fn cache(e: &CacheError) -> Option<String> {
         CacheError::Mismatch { .. } => {
             Some("choose another --out, or pass --overwrite to replace that cache".into())
         }
+        CacheError::F16Range { .. } => Some("pass --dtype f32".into()),
         CacheError::Incomplete { .. } => {
             Some("rerun the cache-logits command that made it to finish it".into())
         }

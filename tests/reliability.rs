@@ -614,3 +614,70 @@ fn outputs_read_as_probabilities_must_hold_probabilities() {
     );
     assert!(!out.join("part-00000.parquet").exists());
 }
+
+#[test]
+fn a_model_whose_recorded_preprocessing_is_not_valid_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    run(distill()
+        .args(["train-student", "--arch", "mlp:8", "--dataset", &mini()])
+        .args([
+            "--limit",
+            "200",
+            "--test-limit",
+            "50",
+            "--epochs",
+            "1",
+            "--out",
+        ])
+        .arg(&run_dir));
+    let mut bytes = std::fs::read(run_dir.join("model.onnx")).unwrap();
+    // Same length, so the protobuf stays valid: only the JSON breaks.
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"\"scale\":")
+        .expect("the export records its preprocessing");
+    bytes[at + 1..at + 6].copy_from_slice(b"scalx");
+    let model = dir.path().join("broken.onnx");
+    std::fs::write(&model, bytes).unwrap();
+    let err = fails(distill().args(["eval", "--model"]).arg(&model).args([
+        "--dataset",
+        &mini(),
+        "--latency-runs",
+        "1",
+    ]));
+    assert!(
+        err.contains("distill.preprocess") && err.contains("scale"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sweep_of_a_cnn_deeper_than_its_input_is_refused_before_it_claims_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = caches(dir.path());
+    let grid = dir.path().join("deep.toml");
+    std::fs::write(
+        &grid,
+        "epochs = 1\n[[grid]]\narch = [\"mlp:8\", \"cnn:4,4,4,4,4\"]\nalpha = [0]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sweep");
+    let err = fails(
+        distill()
+            .args(["sweep", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out)
+            .args(["--dataset", &mini(), "--limit", "100", "--test-limit", "50"])
+            .arg("--cache")
+            .arg(&train)
+            .arg("--test-cache")
+            .arg(&test),
+    );
+    assert!(
+        err.contains("cnn:4,4,4,4,4") && err.contains("conv blocks"),
+        "{err}"
+    );
+    assert!(!out.join("sweep.json").exists());
+}

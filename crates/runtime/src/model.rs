@@ -36,6 +36,21 @@ impl std::fmt::Display for ElementType {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_types_are_named_as_onnx_names_them() {
+        assert_eq!(onnx_name(TensorElementType::Int64), "int64");
+        assert_eq!(onnx_name(TensorElementType::Uint8), "uint8");
+        assert_eq!(onnx_name(TensorElementType::Bool), "bool");
+        let int64 = ElementType::OtherTensor(onnx_name(TensorElementType::Int64));
+        assert_eq!(int64.to_string(), "int64 tensor");
+        assert_eq!(ElementType::F32.to_string(), "float32");
+    }
+}
+
 /// An element type's name as ONNX says it (`int64`), from ONNX Runtime's short one (`i64`).
 fn onnx_name(t: TensorElementType) -> String {
     let short = t.to_string();
