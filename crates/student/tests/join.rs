@@ -5,42 +5,14 @@ mod common;
 
 use std::path::Path;
 
-use distill_cache::{
-    CacheWriter, DatasetInfo, LogitDtype, Manifest, OutputKind, Storage, TeacherInfo,
-};
-use distill_data::{Dataset, Preprocess, SampleShape};
+use distill_cache::CacheWriter;
+use distill_data::{Dataset, SampleShape};
 use distill_student::{ArchSpec, TeacherTargets, Validation};
 
 /// A cache of `data` whose rows are `rows` (sample ids, labels) with logits from `logit`.
 fn cache_rows(dir: &Path, data: &Dataset, rows: &[(u64, i32)], logit: f32) {
-    let manifest = Manifest {
-        format_version: distill_cache::FORMAT_VERSION,
-        num_classes: 10,
-        dtype: LogitDtype::F32,
-        storage: Storage::Dense,
-        rows_per_part: 100,
-        teacher: TeacherInfo {
-            file: "t.onnx".into(),
-            sha256: "0".repeat(64),
-            input: "x".into(),
-            input_shape: vec![None, Some(1), Some(28), Some(28)],
-            output: "y".into(),
-            output_shape: vec![None, Some(10)],
-            output_kind: OutputKind::Logits,
-        },
-        dataset: DatasetInfo {
-            source: data.source.clone(),
-            split: data.split.clone(),
-            samples: rows.len(),
-            fingerprint: data.fingerprint(),
-            classes: vec![],
-            skipped: vec![],
-        },
-        preprocess: Preprocess::default(),
-        tool_version: "test".into(),
-        parts: vec![],
-        complete: false,
-    };
+    let mut manifest = common::manifest(data, 100);
+    manifest.dataset.samples = rows.len();
     let mut writer = CacheWriter::open(dir, manifest, false).unwrap();
     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
     let labels: Vec<Option<i32>> = rows.iter().map(|r| Some(r.1)).collect();

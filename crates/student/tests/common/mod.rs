@@ -72,11 +72,10 @@ pub fn train(
     (model, dir)
 }
 
-/// Writes a complete cache for `data` into `dir`: a made-up but label-aware teacher whose
-/// logits are 4 for the label and a deterministic ripple elsewhere.
-pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
-    use distill_cache::{CacheWriter, DatasetInfo, LogitDtype, Manifest, TeacherInfo};
-    let manifest = Manifest {
+/// The manifest of a 10-class cache of `data` by a made-up teacher.
+pub fn manifest(data: &Dataset, rows_per_part: usize) -> distill_cache::Manifest {
+    use distill_cache::{DatasetInfo, LogitDtype, Manifest, TeacherInfo};
+    Manifest {
         format_version: distill_cache::FORMAT_VERSION,
         num_classes: 10,
         dtype: LogitDtype::F32,
@@ -103,8 +102,14 @@ pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
         tool_version: "test".into(),
         parts: vec![],
         complete: false,
-    };
-    let mut writer = CacheWriter::open(dir, manifest, false).unwrap();
+    }
+}
+
+/// Writes a complete cache for `data` into `dir`: a made-up but label-aware teacher whose
+/// logits are 4 for the label and a deterministic ripple elsewhere.
+pub fn write_cache(dir: &Path, data: &Dataset, rows_per_part: usize) {
+    let mut writer =
+        distill_cache::CacheWriter::open(dir, manifest(data, rows_per_part), false).unwrap();
     let labels: Vec<Option<i32>> = data.labels.iter().map(|&l| Some(l)).collect();
     let logits: Vec<f32> = (0..data.len())
         .flat_map(|i| {
