@@ -681,3 +681,18 @@ fn a_sweep_of_a_cnn_deeper_than_its_input_is_refused_before_it_claims_its_folder
     );
     assert!(!out.join("sweep.json").exists());
 }
+
+#[test]
+fn a_run_resumed_with_another_memory_budget_is_refused() {
+    // Streaming a cache visits the samples in another order: the resumed run would differ.
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = caches(dir.path());
+    let out = dir.path().join("run");
+    run(&mut kd_run(&out, &train, &test));
+    let err = fails(
+        kd_run(&out, &train, &test)
+            .args(["--max-memory", "1K"])
+            .stderr(Stdio::piped()),
+    );
+    assert!(err.contains("streamed: false -> true"), "{err}");
+}

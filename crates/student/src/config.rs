@@ -68,6 +68,11 @@ pub struct DistillConfig {
     pub cache: CacheIdentity,
     /// The cache of the test split, for agreement and KL after every epoch.
     pub test_cache: Option<CacheIdentity>,
+    /// Whether the training cache is streamed part by part (it did not fit the memory
+    /// budget): the epochs then visit the samples in another order, so a run resumed with
+    /// another budget would not give the uninterrupted result, and is refused.
+    #[serde(default)]
+    pub streamed: bool,
 }
 
 /// How a student is optimised: AdamW (decoupled weight decay), the learning rate decaying

@@ -254,6 +254,7 @@ impl LoadedRun {
                 loss: d.loss.clone(),
                 cache: t.train.identity.clone(),
                 test_cache: t.test.as_ref().map(|t| t.identity.clone()),
+                streamed: t.train.is_streamed(),
             }),
             _ => None,
         };

@@ -70,6 +70,7 @@ fn distilling(
         },
         cache: train.identity.clone(),
         test_cache: Some(test.identity.clone()),
+        streamed: train.is_streamed(),
     }))
 }
 
