@@ -11,8 +11,8 @@ use crate::{Grid, PlannedRun, SweepError};
 
 /// The file of a sweep directory that holds its definition.
 pub const DEFINITION_FILE: &str = "sweep.json";
-/// The lock shards take turns on to claim a sweep directory.
-const CLAIM_LOCK: &str = ".distill.sweep.lock";
+/// The lock shards take turns on to claim a sweep directory and to write its report.
+pub(crate) const CLAIM_LOCK: &str = ".distill.sweep.lock";
 
 /// A sweep: the grid and everything its runs share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

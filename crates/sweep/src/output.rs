@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use distill_cache::CacheReader;
-use distill_data::{Dataset, ModelMeasure};
+use distill_data::{Dataset, DirLock, ModelMeasure};
 use distill_student::TeacherTargets;
 use serde::Serialize;
 
+use crate::definition::CLAIM_LOCK;
 use crate::files::{write, write_bytes};
 use crate::report::{Budget, Report, TeacherRow, build};
 use crate::{FinishedRun, Sweep, SweepError};
@@ -101,6 +102,9 @@ impl Sweep {
         settings: &ReportSettings,
         timer: &mut dyn ModelTimer,
     ) -> Result<WrittenReport, SweepError> {
+        // Shards that finish together take turns: the last to write reads every shard's
+        // runs after they finished, so its report, the one left, misses none.
+        let _turn = DirLock::acquire(&self.dir, CLAIM_LOCK, "writing the sweep's report")?;
         let finished = self.finished();
         let test = self.definition.data.load_test()?;
         let cached = match &self.definition.test_cache {
