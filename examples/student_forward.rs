@@ -1,0 +1,42 @@
+//! Forward-only (evaluation) throughput of a student in distill, for
+//! `scripts/bench/train-vs-pytorch.sh`: a freshly initialised student of ARCH run over the
+//! first LIMIT images of a split in batches of BATCH, the way training evaluates the test
+//! split after every epoch. Prints `{"samples_per_second": X}`.
+//!
+//! Usage: student_forward ARCH KIND:PATH SPLIT LIMIT BATCH
+
+use std::time::Instant;
+
+use distill_data::{DataSelection, Preprocess};
+use distill_student::{ArchSpec, Student, compute_device, predict_logits};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [arch, spec, split, limit, batch] = &args[..] else {
+        return Err("usage: student_forward ARCH KIND:PATH SPLIT LIMIT BATCH".into());
+    };
+    let arch: ArchSpec = arch.parse()?;
+    let selection = DataSelection {
+        split: Some(split.clone()),
+        limit: Some(limit.parse()?),
+        ..DataSelection::new(spec.parse()?)
+    };
+    let data = selection.load(split)?;
+    let preprocess = Preprocess {
+        mean: vec![0.2860],
+        std: vec![0.3530],
+        ..Preprocess::default()
+    };
+    let device = compute_device();
+    let model = Student::new(&arch, data.shape, 10, &device);
+    // One pass to initialise the lazy parameters and warm the caches.
+    predict_logits(&model, &data, &preprocess, batch.parse()?, &device);
+    let started = Instant::now();
+    predict_logits(&model, &data, &preprocess, batch.parse()?, &device);
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"samples_per_second": data.len() as f64 / seconds})
+    );
+    Ok(())
+}
