@@ -10,15 +10,19 @@
 
 mod arch;
 mod batcher;
+mod bn_relu;
 mod config;
+mod conv3x3;
 mod error;
 mod evaluate;
 mod export;
+mod flex_buf;
 mod holdout;
 mod kd;
 mod metrics;
 mod model;
 mod observer;
+mod pool2x2;
 mod rng;
 mod run;
 mod run_dir;

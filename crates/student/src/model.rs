@@ -12,6 +12,9 @@ use burn::tensor::activation::relu;
 use distill_data::SampleShape;
 
 use crate::ArchSpec;
+use crate::bn_relu::bn_relu;
+use crate::conv3x3::conv3x3;
+use crate::pool2x2::max_pool2x2;
 
 /// Two 3x3 conv + batch-norm + ReLU, then 2x2 max-pool (halves height and width).
 #[derive(Module, Debug)]
@@ -43,9 +46,9 @@ impl ConvBlock {
 
     /// `[batch, in, h, w]` -> `[batch, out, h/2, w/2]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
-        self.pool.forward(x)
+        let x = bn_relu(&self.bn1, conv3x3(x, self.conv1.weight.val()));
+        let x = bn_relu(&self.bn2, conv3x3(x, self.conv2.weight.val()));
+        max_pool2x2(&self.pool, x)
     }
 }
 
