@@ -110,7 +110,7 @@ fn killed_training_resumes_to_the_same_result() {
     let state = resumed.join("checkpoint/state.json");
     let started = Instant::now();
     while !state.exists() && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();

@@ -228,11 +228,14 @@ fn a_second_writer_of_a_folder_is_refused_at_once() {
 /// A two-run grid over the subset.
 fn small_sweep(dir: &Path, out: &Path, train: &Path, test: &Path) -> Command {
     let grid = dir.join("grid.toml");
+    // Written whole and renamed into place: a sweep started just before may be reading it.
+    let partial = dir.join("grid.toml.partial");
     std::fs::write(
-        &grid,
+        &partial,
         "seeds = [1]\nepochs = 2\nbatch_size = 64\n[[grid]]\narch = [\"mlp:8\", \"mlp:12\"]\ntemperature = [2]\nalpha = [0.5]\n",
     )
     .unwrap();
+    std::fs::rename(&partial, &grid).unwrap();
     let mut cmd = distill();
     cmd.args(["sweep", "--grid"])
         .arg(&grid)
