@@ -4,8 +4,9 @@
 # + batch-norm + ReLU and a 2x2 max-pool per block, then a linear head), loss, optimizer
 # (AdamW), batch (256) and Fashion-MNIST images in memory. Per student, hard labels and KD
 # from a cache (T = 2, alpha = 0.5): one epoch of training steps, and forward-only
-# throughput over the test images (PyTorch under torch.no_grad()). distill and PyTorch
-# alternate, three times each; the medians and their ratio are printed.
+# throughput over the test images (PyTorch under torch.no_grad()), after a warm-up pass, in
+# whole passes for at least a second. distill and PyTorch alternate, three times each; the
+# medians and their ratio are printed.
 #
 # Usage: scripts/bench/train-vs-pytorch.sh [STUDENT ...]   (default: cnn:8,16,32 cnn:32,64 mlp:512,256)
 # Needs the full Fashion-MNIST (scripts/setup.sh) and PyTorch (installed into a venv under
@@ -42,7 +43,7 @@ printf '%-14s %-5s %14s %14s %7s   %14s %14s %7s\n' student mode "distill train"
     "distill eval" "torch eval" ratio
 for arch in "${students[@]}"; do
     # Enough steps for a stable figure, few enough for the slow students.
-    case "$arch" in cnn:32*) limit=2560 ;; *) limit=10240 ;; esac
+    case "$arch" in cnn:32*) limit=2560 ;; cnn:*) limit=10240 ;; *) limit=40960 ;; esac
     for mode in hard kd; do
         kd_flags=(); cache_arg=()
         if [ "$mode" = kd ]; then
