@@ -3,10 +3,11 @@
 //!
 //! Why: burn-flex runs every convolution through a channels-last copy of its input, and
 //! computes the weight gradient as a convolution with batch and channels swapped (several
-//! more copies and GEMMs only 9 columns wide). Here the forward is one im2col and one GEMM per
-//! sample straight from NCHW, the input gradient one GEMM and a col2im, and the weight
-//! gradient one GEMM per sample into a per-chunk accumulator. The chunks are fixed (not
-//! rayon's adaptive splits) and summed in order, so training stays bit-for-bit reproducible.
+//! more copies and GEMMs only 9 columns wide). Here, per block of up to 16 samples laid side
+//! by side, the forward is one im2col and one GEMM straight from NCHW, the input gradient one
+//! GEMM and a col2im, and the weight gradient one GEMM. The blocks are fixed by the shapes
+//! (not by rayon's adaptive splits) and the weight gradients of the blocks are summed in
+//! order, so training stays bit-for-bit reproducible.
 //! Off Flex (CUDA, the ONNX exporter's capture device) burn's own `conv2d` runs instead, so
 //! exported models hold a plain `Conv`.
 
@@ -172,15 +173,16 @@ mod kernels {
         row.iter_mut().skip(first).step_by(w).for_each(|v| *v = 0.0);
     }
 
-    /// One sample `[ci, h, w]` -> `col[ci*9, h*w]`, row `(c*3 + kh)*3 + kw`, zero padding 1.
-    /// Each row is one shifted copy of its input plane.
-    fn im2col(x: &[f32], ci: usize, h: usize, w: usize, col: &mut [f32]) {
+    /// One sample `[ci, h, w]` -> `col[ci*9, h*w]`, row `(c*3 + kh)*3 + kw` starting at
+    /// `row * stride` (a block of samples side by side), zero padding 1. Each row is one
+    /// shifted copy of its input plane.
+    fn im2col(x: &[f32], ci: usize, h: usize, w: usize, col: &mut [f32], stride: usize) {
         let p = h * w;
         for c in 0..ci {
             let plane = &x[c * p..(c + 1) * p];
             for kh in 0..3 {
                 for kw in 0..3 {
-                    let row = &mut col[(c * 9 + kh * 3 + kw) * p..][..p];
+                    let row = &mut col[(c * 9 + kh * 3 + kw) * stride..][..p];
                     let (d, lo, hi) = tap(kh, kw, h, w);
                     row[..lo].fill(0.0);
                     if lo < hi {
@@ -194,16 +196,16 @@ mod kernels {
         }
     }
 
-    /// Adjoint of `im2col`: `dx[ci, h, w] = scatter-add of col[ci*9, h*w]` (`col` is used as
-    /// scratch: its wrapped positions are zeroed).
-    fn col2im(col: &mut [f32], ci: usize, h: usize, w: usize, dx: &mut [f32]) {
+    /// Adjoint of `im2col`: `dx[ci, h, w] = scatter-add of col[ci*9, h*w]`, rows `stride`
+    /// apart (`col` is used as scratch: its wrapped positions are zeroed).
+    fn col2im(col: &mut [f32], stride: usize, ci: usize, h: usize, w: usize, dx: &mut [f32]) {
         let p = h * w;
         dx.fill(0.0);
         for c in 0..ci {
             let plane = &mut dx[c * p..(c + 1) * p];
             for kh in 0..3 {
                 for kw in 0..3 {
-                    let row = &mut col[(c * 9 + kh * 3 + kw) * p..][..p];
+                    let row = &mut col[(c * 9 + kh * 3 + kw) * stride..][..p];
                     zero_wrapped(row, kw, w);
                     let (d, lo, hi) = tap(kh, kw, h, w);
                     if lo == hi {
@@ -219,7 +221,41 @@ mod kernels {
         }
     }
 
-    /// `y[n] (Co x P) = W (Co x K) * col[n] (K x P)`, K = Ci*9, P = H*W.
+    /// Samples per block: the block's columns (`k x block*p`) stay near a million values.
+    /// It depends on the shapes only, so the order of every sum is fixed.
+    fn block(k: usize, p: usize) -> usize {
+        ((1 << 20) / (k * p).max(1)).clamp(1, 16)
+    }
+
+    /// The columns of samples `first..first + s` side by side: `col[k, s*p]`.
+    fn im2col_block(xs: &[f32], first: usize, s: usize, dims: [usize; 3], col: &mut [f32]) {
+        let [ci, h, w] = dims;
+        let p = h * w;
+        for j in 0..s {
+            let x = &xs[(first + j) * ci * p..(first + j + 1) * ci * p];
+            im2col(x, ci, h, w, &mut col[j * p..], s * p);
+        }
+    }
+
+    /// `[s, c, p]` (NCHW samples) <-> `[c, s*p]` (channels, samples side by side).
+    fn gather(nchw: &[f32], s: usize, c: usize, p: usize, out: &mut [f32]) {
+        for j in 0..s {
+            for ch in 0..c {
+                out[ch * s * p + j * p..][..p].copy_from_slice(&nchw[(j * c + ch) * p..][..p]);
+            }
+        }
+    }
+
+    fn scatter(blocked: &[f32], s: usize, c: usize, p: usize, nchw: &mut [f32]) {
+        for j in 0..s {
+            for ch in 0..c {
+                nchw[(j * c + ch) * p..][..p].copy_from_slice(&blocked[ch * s * p + j * p..][..p]);
+            }
+        }
+    }
+
+    /// Per block of `s` samples: `Y (Co x s*P) = W (Co x K) * col (K x s*P)`, K = Ci*9,
+    /// P = H*W, scattered back to NCHW. One GEMM per block packs the weight once.
     pub fn forward(x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
         let (x, weight) = (
             contiguous_f32(x, "conv3x3"),
@@ -233,34 +269,41 @@ mod kernels {
         );
         let (p, k) = (h * w, ci * 9);
         let (xs, ws) = (slice(&x), slice(&weight));
+        let bs = block(k, p);
 
         let mut out = vec![0f32; n * co * p];
-        out.par_chunks_mut(co * p).enumerate().for_each(|(i, y)| {
-            with_scratch(k * p, |col| {
-                im2col(&xs[i * ci * p..(i + 1) * ci * p], ci, h, w, col);
-                // SAFETY: y is Co x P, the weight Co x K, col K x P.
-                unsafe {
-                    sgemm(
-                        co,
-                        p,
-                        k,
-                        y.as_mut_ptr(),
-                        p,
-                        false,
-                        ws.as_ptr(),
-                        1,
-                        k,
-                        col.as_ptr(),
-                        1,
-                        p,
-                    )
-                }
-            })
-        });
+        out.par_chunks_mut(bs * co * p)
+            .enumerate()
+            .for_each(|(b, y)| {
+                let s = y.len() / (co * p);
+                with_scratch(k * s * p + co * s * p, |buf| {
+                    let (col, yb) = buf.split_at_mut(k * s * p);
+                    im2col_block(xs, b * bs, s, [ci, h, w], col);
+                    // SAFETY: yb is Co x s*P, the weight Co x K, col K x s*P.
+                    unsafe {
+                        sgemm(
+                            co,
+                            s * p,
+                            k,
+                            yb.as_mut_ptr(),
+                            s * p,
+                            false,
+                            ws.as_ptr(),
+                            1,
+                            k,
+                            col.as_ptr(),
+                            1,
+                            s * p,
+                        )
+                    }
+                    scatter(yb, s, co, p, y);
+                })
+            });
         tensor(out, [n, co, h, w])
     }
 
-    /// `dcol[n] (K x P) = W^T (K x Co) * dy[n] (Co x P)`, then `dx[n] = col2im(dcol[n])`.
+    /// Per block: `dcol (K x s*P) = W^T (K x Co) * dy (Co x s*P)`, then `dx = col2im(dcol)`
+    /// sample by sample.
     pub fn grad_input(grad_out: &FlexTensor, weight: &FlexTensor, x: &FlexTensor) -> FlexTensor {
         let (dy, weight) = (
             contiguous_f32(grad_out, "conv3x3"),
@@ -270,40 +313,44 @@ mod kernels {
         let co = dims(&weight)[0];
         let (p, k) = (h * w, ci * 9);
         let (dys, ws) = (slice(&dy), slice(&weight));
+        let bs = block(k, p);
 
         let mut dx = vec![0f32; n * ci * p];
-        dx.par_chunks_mut(ci * p).enumerate().for_each(|(i, dx_n)| {
-            with_scratch(k * p, |dcol| {
-                // W^T element (row kk, col c_o) sits at W[c_o*K + kk]: col stride K, row stride 1.
-                let dy_n = dys[i * co * p..].as_ptr();
-                // SAFETY: dcol is K x P, the weight Co x K, dy_n points at Co x P values.
-                unsafe {
-                    sgemm(
-                        k,
-                        p,
-                        co,
-                        dcol.as_mut_ptr(),
-                        p,
-                        false,
-                        ws.as_ptr(),
-                        k,
-                        1,
-                        dy_n,
-                        1,
-                        p,
-                    )
-                }
-                col2im(dcol, ci, h, w, dx_n);
-            })
-        });
+        dx.par_chunks_mut(bs * ci * p)
+            .enumerate()
+            .for_each(|(b, dx_b)| {
+                let s = dx_b.len() / (ci * p);
+                with_scratch(k * s * p + co * s * p, |buf| {
+                    let (dcol, dyb) = buf.split_at_mut(k * s * p);
+                    gather(&dys[b * bs * co * p..], s, co, p, dyb);
+                    // W^T element (row kk, col c_o) sits at W[c_o*K + kk]: col stride K, row stride 1.
+                    // SAFETY: dcol is K x s*P, the weight Co x K, dyb Co x s*P.
+                    unsafe {
+                        sgemm(
+                            k,
+                            s * p,
+                            co,
+                            dcol.as_mut_ptr(),
+                            s * p,
+                            false,
+                            ws.as_ptr(),
+                            k,
+                            1,
+                            dyb.as_ptr(),
+                            1,
+                            s * p,
+                        )
+                    }
+                    for (j, dx_n) in dx_b.chunks_mut(ci * p).enumerate() {
+                        col2im(&mut dcol[j * p..], s * p, ci, h, w, dx_n);
+                    }
+                })
+            });
         tensor(dx, [n, ci, h, w])
     }
 
-    /// Samples per weight-gradient chunk: each chunk sums its samples in order, and the
-    /// chunks are summed in order, whatever the thread count or scheduling.
-    const CHUNK: usize = 16;
-
-    /// `dW (Co x K) = sum_n dy[n] (Co x P) * col[n]^T (P x K)`.
+    /// `dW (Co x K) = sum over blocks of dy (Co x s*P) * col^T (s*P x K)`: one GEMM per
+    /// block, the blocks summed in order, so the sum is the same whatever the threads do.
     pub fn grad_weight(grad_out: &FlexTensor, x: &FlexTensor) -> FlexTensor {
         let (dy, x) = (
             contiguous_f32(grad_out, "conv3x3"),
@@ -313,40 +360,41 @@ mod kernels {
         let co = dims(&dy)[1];
         let (p, k) = (h * w, ci * 9);
         let (dys, xs) = (slice(&dy), slice(&x));
-        let chunks: Vec<Vec<f32>> = (0..n.div_ceil(CHUNK))
+        let bs = block(k, p);
+        let blocks: Vec<Vec<f32>> = (0..n.div_ceil(bs))
             .into_par_iter()
-            .map(|chunk| {
+            .map(|b| {
+                let (first, s) = (b * bs, bs.min(n - b * bs));
                 let mut acc = vec![0f32; co * k];
-                with_scratch(k * p, |col| {
-                    for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
-                        im2col(&xs[i * ci * p..(i + 1) * ci * p], ci, h, w, col);
-                        // col^T element (row pp, col kk) sits at col[kk*P + pp]: column stride P,
-                        // row stride 1.
-                        let dy_n = dys[i * co * p..].as_ptr();
-                        // SAFETY: acc is Co x K, dy_n points at Co x P values, col at K x P.
-                        unsafe {
-                            sgemm(
-                                co,
-                                k,
-                                p,
-                                acc.as_mut_ptr(),
-                                k,
-                                true,
-                                dy_n,
-                                1,
-                                p,
-                                col.as_ptr(),
-                                p,
-                                1,
-                            )
-                        }
+                with_scratch(k * s * p + co * s * p, |buf| {
+                    let (col, dyb) = buf.split_at_mut(k * s * p);
+                    im2col_block(xs, first, s, [ci, h, w], col);
+                    gather(&dys[first * co * p..], s, co, p, dyb);
+                    // col^T element (row m, col kk) sits at col[kk*s*P + m]: column stride
+                    // s*P, row stride 1.
+                    // SAFETY: acc is Co x K, dyb Co x s*P, col K x s*P.
+                    unsafe {
+                        sgemm(
+                            co,
+                            k,
+                            s * p,
+                            acc.as_mut_ptr(),
+                            k,
+                            false,
+                            dyb.as_ptr(),
+                            1,
+                            s * p,
+                            col.as_ptr(),
+                            s * p,
+                            1,
+                        )
                     }
                 });
                 acc
             })
             .collect();
         let mut dw = vec![0f32; co * k];
-        for acc in chunks {
+        for acc in blocks {
             dw.iter_mut().zip(&acc).for_each(|(d, a)| *d += *a);
         }
         tensor(dw, [co, ci, 3, 3])
@@ -360,12 +408,14 @@ mod tests {
 
     #[test]
     fn matches_burn_conv2d_forward_and_backward() {
-        // Odd sizes and planes of one row or column: every padding edge and wrapped column.
+        // Odd sizes, planes of one row or column (every padding edge and wrapped column), and
+        // more samples than one block holds (19 = 16 + a short last block).
         for (n, ci, co, h, w) in [
             (2, 3, 4, 5, 7),
             (1, 2, 3, 1, 1),
             (2, 1, 2, 2, 3),
             (1, 2, 2, 3, 1),
+            (19, 2, 3, 4, 5),
         ] {
             check(n, ci, co, h, w);
         }
