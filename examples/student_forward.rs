@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use distill_data::{DataSelection, Preprocess};
-use distill_student::{ArchSpec, Student, compute_device, predict_logits};
+use distill_student::{ArchSpec, Student, compute_device, keep_freed_memory, predict_logits};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std: vec![0.3530],
         ..Preprocess::default()
     };
+    keep_freed_memory(); // as `distill train-student`, whose evaluation this times
     let device = compute_device();
     let model = Student::new(&arch, data.shape, 10, &device);
     // One pass to initialise the lazy parameters and warm the caches.

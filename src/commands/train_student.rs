@@ -187,6 +187,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    distill_student::keep_freed_memory();
     let (json, overwrite) = (args.json, args.overwrite);
     let (spec, out) = args.spec()?;
     let started = Instant::now();
