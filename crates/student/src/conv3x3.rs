@@ -309,7 +309,7 @@ mod kernels {
             contiguous_f32(grad_out, "conv3x3"),
             contiguous_f32(weight, "conv3x3"),
         );
-        let [n, ci, h, w] = x.layout().shape().dims::<4>();
+        let [n, ci, h, w] = dims(x);
         let co = dims(&weight)[0];
         let (p, k) = (h * w, ci * 9);
         let (dys, ws) = (slice(&dy), slice(&weight));

@@ -20,6 +20,7 @@ use burn::backend::{
     flex::FlexTensor,
     tensor::FloatTensor,
 };
+use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Device, Tensor};
 
@@ -69,9 +70,15 @@ impl<C: CheckpointStrategy> MaxPool2x2Backend for Autodiff<Flex, C> {
     }
 }
 
-/// `pool`'s 2x2 max-pool of `x`: the kernel above on Flex (f32), else `pool` itself.
+/// `pool`'s max-pool of `x`: the kernel above on Flex (f32) when `pool` is the plain 2x2
+/// stride-2 pool it implements, else `pool` itself.
 pub fn max_pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    if x.device() != Device::flex() || x.dtype() != DType::F32 {
+    let plain = pool.kernel_size == [2, 2]
+        && pool.stride == [2, 2]
+        && pool.dilation == [1, 1]
+        && matches!(pool.padding, PaddingConfig2d::Valid)
+        && !pool.ceil_mode;
+    if !plain || x.device() != Device::flex() || x.dtype() != DType::F32 {
         return pool.forward(x);
     }
     Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
@@ -170,5 +177,11 @@ mod tests {
                 .into_data()
                 .assert_approx_eq::<f32>(&x.grad(&g_ref).unwrap().into_data(), tol);
         }
+        // Any other pool is left to burn.
+        let overlapping = MaxPool2dConfig::new([2, 2]).with_strides([1, 1]).init();
+        let x = Tensor::<4>::random([1, 2, 5, 4], Distribution::Default, &Device::flex());
+        max_pool2x2(&overlapping, x.clone())
+            .into_data()
+            .assert_eq(&overlapping.forward(x).into_data(), true);
     }
 }
