@@ -13,7 +13,7 @@ use arrow::array::{
     Array, FixedSizeListArray, Float16Array, Float32Array, Int32Array, UInt64Array,
 };
 use arrow::datatypes::DataType;
-use common::{distill, fails, json, max_abs_diff, mini, repo, run};
+use common::{distill, fails, json, max_abs_diff, mini, part_batches, part_files, repo, run};
 use distill_data::DatasetSpec;
 use distill_runtime::{InferencePlan, OnnxModel, model_preprocess};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -46,19 +46,6 @@ struct PlainCache {
     classes: usize,
 }
 
-fn part_files(dir: &Path) -> Vec<PathBuf> {
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("part-") && name.ends_with(".parquet")
-        })
-        .collect();
-    parts.sort();
-    parts
-}
-
 fn read_plain(dir: &Path) -> PlainCache {
     let mut cache = PlainCache {
         ids: vec![],
@@ -66,38 +53,31 @@ fn read_plain(dir: &Path) -> PlainCache {
         logits: vec![],
         classes: 0,
     };
-    for path in part_files(dir) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .build()
+    for batch in part_batches(dir) {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
             .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .unwrap();
-            cache.ids.extend(ids.values().iter());
-            let labels = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .unwrap();
-            cache.labels.extend(labels.iter());
-            let logits = batch
-                .column(2)
-                .as_any()
-                .downcast_ref::<FixedSizeListArray>()
-                .unwrap();
-            cache.classes = logits.value_length() as usize;
-            let values = logits.values();
-            if let Some(v) = values.as_any().downcast_ref::<Float32Array>() {
-                cache.logits.extend(v.values().iter());
-            } else {
-                let v = values.as_any().downcast_ref::<Float16Array>().unwrap();
-                cache.logits.extend(v.values().iter().map(|h| h.to_f32()));
-            }
+        cache.ids.extend(ids.values().iter());
+        let labels = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap();
+        cache.labels.extend(labels.iter());
+        let logits = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<FixedSizeListArray>()
+            .unwrap();
+        cache.classes = logits.value_length() as usize;
+        let values = logits.values();
+        if let Some(v) = values.as_any().downcast_ref::<Float32Array>() {
+            cache.logits.extend(v.values().iter());
+        } else {
+            let v = values.as_any().downcast_ref::<Float16Array>().unwrap();
+            cache.logits.extend(v.values().iter().map(|h| h.to_f32()));
         }
     }
     cache

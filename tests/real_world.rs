@@ -5,16 +5,14 @@
 
 mod common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Float32Type, UInt64Type};
-use common::{distill, fails, json, max_abs_diff, repo, run};
+use common::{distill, fails, json, max_abs_diff, part_batches, repo, run};
 use distill_data::{DatasetSpec, SourceOptions};
 use distill_runtime::{InferencePlan, OnnxModel};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn teacher(name: &str) -> PathBuf {
     repo(&format!("datasets/teacher/test/{name}.onnx"))
@@ -56,34 +54,21 @@ fn read_rows(dir: &Path) -> Rows {
         keys: vec![],
         logits: vec![],
     };
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    parts.sort();
-    for path in parts {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch.column_by_name("sample_id").unwrap();
-            rows.ids
-                .extend(ids.as_primitive::<UInt64Type>().values().iter());
-            if let Some(keys) = batch.column_by_name("key") {
-                rows.keys.extend(
-                    keys.as_string::<i32>()
-                        .iter()
-                        .map(|k| k.unwrap().to_string()),
-                );
-            }
-            let logits = batch.column_by_name("logits").unwrap();
-            let values = logits.as_fixed_size_list().values().clone();
-            rows.logits
-                .extend(values.as_primitive::<Float32Type>().values().iter());
+    for batch in part_batches(dir) {
+        let ids = batch.column_by_name("sample_id").unwrap();
+        rows.ids
+            .extend(ids.as_primitive::<UInt64Type>().values().iter());
+        if let Some(keys) = batch.column_by_name("key") {
+            rows.keys.extend(
+                keys.as_string::<i32>()
+                    .iter()
+                    .map(|k| k.unwrap().to_string()),
+            );
         }
+        let logits = batch.column_by_name("logits").unwrap();
+        let values = logits.as_fixed_size_list().values().clone();
+        rows.logits
+            .extend(values.as_primitive::<Float32Type>().values().iter());
     }
     rows
 }

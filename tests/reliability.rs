@@ -148,36 +148,55 @@ fn a_training_run_crashed_or_out_of_disk_at_any_write_resumes_to_the_same_model(
     }
 }
 
-#[test]
-fn a_cache_crashed_at_any_write_resumes_byte_identical() {
+/// `cache-logits` of the test teacher over the subset's test split with `extra` flags.
+fn cache_of_test(out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = distill();
+    cmd.args(["cache-logits", "--teacher"]).arg(teacher("mlp"));
+    cmd.args(["--dataset", &mini(), "--split", "test"])
+        .args(extra);
+    cmd.arg("--out").arg(out);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    cmd
+}
+
+/// Caches with `flags` crashed (and, with `full_disk`, out of disk) at every durable write
+/// in turn, each rerun to the uninterrupted cache's bytes: its manifest and `parts` parts.
+fn cache_resumes_byte_identical(flags: &[&str], parts: usize, full_disk: bool) -> usize {
     let dir = tempfile::tempdir().unwrap();
-    let make = |out: &Path| {
-        let mut cmd = distill();
-        cmd.args(["cache-logits", "--teacher"]).arg(teacher("mlp"));
-        cmd.args([
-            "--dataset",
-            &mini(),
-            "--split",
-            "test",
-            "--rows-per-part",
-            "300",
-        ]);
-        cmd.arg("--out").arg(out);
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        cmd
-    };
+    let make = |out: &Path| cache_of_test(out, flags);
     let reference = dir.path().join("reference");
     assert!(make(&reference).status().unwrap().success());
-    let files = [
-        "manifest.json",
-        "part-00000.parquet",
-        "part-00001.parquet",
-        "part-00002.parquet",
-        "part-00003.parquet",
-    ];
+    let names: Vec<String> = std::iter::once("manifest.json".to_string())
+        .chain((0..parts).map(|i| format!("part-{i:05}.parquet")))
+        .collect();
+    let files: Vec<&str> = names.iter().map(String::as_str).collect();
     let points = every_fault_point(dir.path(), "", &reference, &files, &make);
+    if full_disk {
+        every_fault_point(dir.path(), ":error", &reference, &files, &make);
+    }
+    points
+}
+
+#[test]
+fn a_cache_crashed_at_any_write_resumes_byte_identical() {
+    let points = cache_resumes_byte_identical(&["--rows-per-part", "300"], 4, true);
     assert!(points >= 10, "{points} fault points");
-    every_fault_point(dir.path(), ":error", &reference, &files, &make);
+}
+
+#[test]
+fn a_cache_of_views_crashed_at_any_write_resumes_byte_identical() {
+    let flags = [
+        "--limit",
+        "300",
+        "--views",
+        "2",
+        "--augment",
+        "crop:0.3-1,flip,mixup",
+        "--rows-per-part",
+        "250",
+    ];
+    let points = cache_resumes_byte_identical(&flags, 3, false);
+    assert!(points >= 7, "{points} fault points");
 }
 
 /// Holds the lock of `dir` as another distill process would.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use distill_cache::{LogitDtype, OutputKind};
+use distill_data::ViewSpec;
 use distill_runtime::{CacheLogits, CacheSummary};
 use serde::Serialize;
 
@@ -41,6 +42,18 @@ pub struct Args {
     /// Store NaN/Inf teacher outputs instead of refusing them.
     #[arg(long)]
     allow_nonfinite: bool,
+    /// Cache K augmented views of every sample (consistent teaching): K rows per sample,
+    /// each with its view's parameters, drawn from --augment (a v2 cache).
+    #[arg(long, value_name = "K", requires = "augment")]
+    views: Option<usize>,
+    /// The augmentation views are drawn from, comma-separated: crop[:SMIN-SMAX[:RMIN-RMAX]]
+    /// (random-resized crop), flip, shift[:N] (pixels), mixup[:A] (Beta(A, A) weight),
+    /// plain-first (view 0 is the plain image). E.g. crop:0.35-1,flip,plain-first.
+    #[arg(long, value_name = "SPEC", requires = "views")]
+    augment: Option<ViewSpec>,
+    /// Seed of the view generator: view v of sample i is the same for the same seed.
+    #[arg(long, default_value_t = 0, value_name = "S", requires = "views")]
+    view_seed: u64,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -56,7 +69,11 @@ struct Summary {
 
 pub fn run(args: Args) -> Result<()> {
     let data = load(&args.feed.data, "train")?;
-    let prepared = CacheLogits::new(&args.teacher)
+    let mut stage = CacheLogits::new(&args.teacher);
+    if let (Some(count), Some(augment)) = (args.views, args.augment) {
+        stage = stage.views(count, augment, args.view_seed);
+    }
+    let prepared = stage
         .preprocess(args.feed.preprocess)
         .output(args.feed.output)
         .output_kind(args.teacher_output)

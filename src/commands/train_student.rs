@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distill_data::{PreprocessOverrides, TrainTestData, parse_bytes};
+use distill_data::{PreprocessOverrides, TrainTestData, ViewSpec, parse_bytes};
 use distill_student::{
-    ArchSpec, Augment, DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, HardLoss, KdLoss,
-    Optimisation, RunOutcome, RunSpec, Validation,
+    ArchSpec, DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, HardLoss, KdLoss, Optimisation,
+    RunOutcome, RunSpec, Validation,
 };
 
 use crate::either::{Alternative, Unless};
@@ -73,9 +73,11 @@ struct RunFlags {
     /// Seed for initialisation, shuffling, augmentation and dropout.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
-    /// Light augmentation: flip (horizontal), shift (up to 2 px); comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    augment: Vec<Augment>,
+    /// Augmentation drawn online every epoch (supervised training), comma-separated:
+    /// crop[:SMIN-SMAX[:RMIN-RMAX]] (random-resized crop), flip, shift[:N] (pixels),
+    /// mixup[:A] (Beta(A, A) weight, labels mixed). A cache of views brings its own.
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    augment: ViewSpec,
     /// Teacher logits cached by `distill cache-logits` over the training split: train by
     /// knowledge distillation from them (joined by sample id). The teacher is never loaded.
     #[arg(long, value_name = "DIR")]

@@ -85,3 +85,32 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// The `part-*.parquet` files of the cache in `dir`, in name order.
+pub fn part_files(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("part-") && name.ends_with(".parquet")
+        })
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// Every record batch of the cache in `dir`, read part by part with nothing but the arrow
+/// Parquet reader (as any reader outside distill would).
+pub fn part_batches(dir: &Path) -> Vec<arrow::array::RecordBatch> {
+    let mut batches = Vec::new();
+    for path in part_files(dir) {
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .build()
+            .unwrap();
+        batches.extend(reader.map(|b| b.unwrap()));
+    }
+    batches
+}

@@ -26,10 +26,10 @@ mod writer;
 pub use error::CacheError;
 pub use manifest::{
     DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage,
-    TeacherInfo,
+    TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
 };
 pub use output_kind::{OutputKind, PROB_FLOOR};
-pub use part::{CachePart, METADATA_KEY, part_file_name, read_part, write_part};
+pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
 pub use verify::{CacheReport, TeacherAccuracy};
 pub use writer::CacheWriter;

@@ -2,13 +2,17 @@
 
 use std::path::Path;
 
-use distill_core::{ParseError, Preprocess, SkippedSample};
+use distill_core::{ParseError, Preprocess, SkippedSample, ViewSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{CacheError, OutputKind};
 
-/// The cache format version this crate writes and reads.
+/// The cache format version of a cache of one row per sample (v1): what this crate writes
+/// for caches without views, so that readers of v1 read them.
 pub const FORMAT_VERSION: u32 = 1;
+/// The cache format version of a cache of views (v2: K rows per sample, with the view's
+/// parameters as columns). This crate reads both.
+pub const VIEWS_FORMAT_VERSION: u32 = 2;
 /// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -99,7 +103,19 @@ pub struct DatasetInfo {
     pub skipped: Vec<SkippedSample>,
 }
 
-/// `manifest.json` (DESIGN.md, "The cache format (v1)").
+/// The augmented views of a v2 cache: K rows per sample, view `v` of sample `id` drawn by
+/// `augment.draw(seed, id, v, …)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewsInfo {
+    /// Views per sample (K).
+    pub count: usize,
+    /// The augmentation the views were drawn from (its canonical text).
+    pub augment: ViewSpec,
+    /// The seed of the view generator.
+    pub seed: u64,
+}
+
+/// `manifest.json` (DESIGN.md, "The cache format (v1)" and "v2").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`FORMAT_VERSION`].
@@ -124,6 +140,9 @@ pub struct Manifest {
     pub parts: Vec<PartInfo>,
     /// Whether every part is written.
     pub complete: bool,
+    /// The views of a v2 cache; none for one row per sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<ViewsInfo>,
 }
 
 impl Manifest {
@@ -132,16 +151,35 @@ impl Manifest {
         self.parts.iter().map(|p| p.rows).sum()
     }
 
+    /// Rows per sample: the view count of a v2 cache, else 1.
+    pub fn views_per_sample(&self) -> usize {
+        self.views.as_ref().map_or(1, |v| v.count)
+    }
+
+    /// Rows of the finished cache: samples times views.
+    pub fn total_rows(&self) -> usize {
+        self.dataset.samples * self.views_per_sample()
+    }
+
+    /// The format version a cache of these settings has: 2 with views, else 1.
+    pub fn version_for(views: Option<&ViewsInfo>) -> u32 {
+        if views.is_some() {
+            VIEWS_FORMAT_VERSION
+        } else {
+            FORMAT_VERSION
+        }
+    }
+
     /// Number of part files of the finished cache.
     pub fn expected_parts(&self) -> usize {
-        self.dataset.samples.div_ceil(self.rows_per_part.max(1))
+        self.total_rows().div_ceil(self.rows_per_part.max(1))
     }
 
     /// Rows part `index` holds when the cache is finished.
     pub fn expected_rows(&self, index: usize) -> usize {
         let start = index * self.rows_per_part;
         self.rows_per_part
-            .min(self.dataset.samples.saturating_sub(start))
+            .min(self.total_rows().saturating_sub(start))
     }
 
     /// What makes two caches interchangeable: the teacher (by hash), its output and how it
@@ -165,6 +203,7 @@ impl Manifest {
                 "fingerprint": self.dataset.fingerprint,
             },
             "preprocess": self.preprocess,
+            "views": self.views,
         })
     }
 
@@ -187,6 +226,7 @@ impl Manifest {
             "dataset": self.dataset,
             "preprocess": self.preprocess,
             "tool_version": self.tool_version,
+            "views": self.views,
             "part": part,
         })
     }
@@ -203,14 +243,33 @@ impl Manifest {
             .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
         // The version is checked before the layout, so a newer cache is named as such.
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(FORMAT_VERSION)) {
+        let known = [FORMAT_VERSION, VIEWS_FORMAT_VERSION].map(u64::from);
+        if !version.is_some_and(|v| known.contains(&v)) {
             return Err(bad(format!(
-                "cache format version {} (this distill reads version {FORMAT_VERSION})",
+                "cache format version {} (this distill reads versions {FORMAT_VERSION} and {VIEWS_FORMAT_VERSION})",
                 version.map_or("missing".to_string(), |v| v.to_string())
             )));
         }
         let manifest: Manifest = serde_json::from_value(value)
             .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
+        if u64::from(Manifest::version_for(manifest.views.as_ref())) != version.unwrap_or(0) {
+            return Err(bad(format!(
+                "format version {} does not match its views ({})",
+                version.unwrap_or(0),
+                if manifest.views.is_some() {
+                    "present"
+                } else {
+                    "absent"
+                }
+            )));
+        }
+        if manifest
+            .views
+            .as_ref()
+            .is_some_and(|v| v.count == 0 || v.count > usize::from(u16::MAX) + 1)
+        {
+            return Err(bad("the view count must be between 1 and 65536".into()));
+        }
         Ok(manifest)
     }
 

@@ -1,15 +1,16 @@
-//! One part file: `sample_id`, `label`, `logits` rows (and `key` for file-based datasets),
-//! written atomically, read back with validation against the manifest.
+//! One part file: `sample_id`, `label`, `logits` rows (and `key` for file-based datasets;
+//! and the view's columns in a v2 cache of views), written atomically, read back with
+//! validation against the manifest.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeListArray, Float16Array, Float32Array, Int32Array, RecordBatch,
-    StringArray, UInt64Array,
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float16Array, Float32Array, Int32Array,
+    RecordBatch, StringArray, UInt16Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use distill_core::sha256_hex;
+use distill_core::{Mix, ViewParams, sha256_hex};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -19,8 +20,31 @@ use parquet::file::properties::WriterProperties;
 use crate::atomic::write_bytes_atomic;
 use crate::{CacheError, LogitDtype, Manifest, PartInfo};
 
+/// The view a row of a v2 cache holds: its index among the sample's views and its
+/// parameters (the columns `view`, `crop_top`, `crop_left`, `crop_height`, `crop_width`,
+/// `flip`, `mix_partner`, `mix_lambda`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CachedView {
+    /// The view's index, `0..K`.
+    pub index: u16,
+    /// What the view is.
+    pub params: ViewParams,
+}
+
+/// The view columns after `logits`, in order.
+const VIEW_COLUMNS: [&str; 8] = [
+    "view",
+    "crop_top",
+    "crop_left",
+    "crop_height",
+    "crop_width",
+    "flip",
+    "mix_partner",
+    "mix_lambda",
+];
+
 /// Rows of one part, in memory: `logits` is `[rows, classes]` row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CachePart {
     /// The sample id of each row.
     pub sample_ids: Vec<u64>,
@@ -30,6 +54,8 @@ pub struct CachePart {
     pub logits: Vec<f32>,
     /// Relative path or source key per row, for file-based datasets; empty otherwise.
     pub keys: Vec<String>,
+    /// The view of each row, in a cache of views; empty otherwise.
+    pub views: Vec<CachedView>,
 }
 
 /// Key of the manifest essentials in each part's Parquet key-value metadata.
@@ -58,7 +84,7 @@ pub fn part_file_name(index: usize) -> String {
 /// The part schema. `essentials` goes into the Arrow schema's metadata as well as the
 /// Parquet key-value metadata, so readers that only show one of them (pyarrow's
 /// `table.schema.metadata`, or a Parquet footer dump) both find it.
-fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool) -> Schema {
+fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool, views: bool) -> Schema {
     let element = match dtype {
         LogitDtype::F32 => DataType::Float32,
         LogitDtype::F16 => DataType::Float16,
@@ -74,6 +100,17 @@ fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool) -> Sc
             false,
         ),
     ];
+    if views {
+        for name in VIEW_COLUMNS {
+            let (kind, nullable) = match name {
+                "view" => (DataType::UInt16, false),
+                "flip" => (DataType::Boolean, false),
+                "mix_partner" => (DataType::UInt64, true),
+                _ => (DataType::Float32, true),
+            };
+            fields.push(Field::new(name, kind, nullable));
+        }
+    }
     if keys {
         fields.push(Field::new("key", DataType::Utf8, false));
     }
@@ -91,9 +128,11 @@ pub fn write_part(
     let classes = manifest.num_classes;
     let rows = part.sample_ids.len();
     let with_keys = !part.keys.is_empty();
+    let with_views = manifest.views.is_some();
     if part.labels.len() != rows
         || part.logits.len() != rows * classes
         || (with_keys && part.keys.len() != rows)
+        || part.views.len() != if with_views { rows } else { 0 }
     {
         return Err(CacheError::BadData(format!(
             "part {index}: {rows} ids, {} labels, {} keys and {} logits for {classes} classes",
@@ -103,7 +142,13 @@ pub fn write_part(
         )));
     }
     let essentials = manifest.essentials(index).to_string();
-    let schema = Arc::new(schema(classes, manifest.dtype, &essentials, with_keys));
+    let schema = Arc::new(schema(
+        classes,
+        manifest.dtype,
+        &essentials,
+        with_keys,
+        with_views,
+    ));
     let values: ArrayRef = match manifest.dtype {
         LogitDtype::F32 => Arc::new(Float32Array::from(part.logits.clone())),
         LogitDtype::F16 => Arc::new(Float16Array::from(
@@ -128,6 +173,9 @@ pub fn write_part(
         Arc::new(Int32Array::from(part.labels.clone())),
         Arc::new(logits),
     ];
+    if with_views {
+        columns.extend(view_columns(&part.views));
+    }
     if with_keys {
         columns.push(Arc::new(StringArray::from(part.keys.clone())));
     }
@@ -190,14 +238,15 @@ pub fn read_part(
         sample_ids: Vec::with_capacity(info.rows),
         labels: Vec::with_capacity(info.rows),
         logits: Vec::with_capacity(info.rows * classes),
-        keys: Vec::new(),
+        ..CachePart::default()
     };
     for batch in reader {
         let batch = batch.map_err(|source| CacheError::Arrow {
             path: path.clone(),
             source,
         })?;
-        append(&mut part, &batch, classes).map_err(|reason| CacheError::Corrupt {
+        let views = manifest.views.as_ref().map(|v| v.count);
+        append(&mut part, &batch, classes, views).map_err(|reason| CacheError::Corrupt {
             path: path.clone(),
             reason,
         })?;
@@ -270,8 +319,92 @@ fn column<'b, A: 'static>(batch: &'b RecordBatch, name: &str, kind: &str) -> Res
         .ok_or_else(|| format!("{name} is not {kind}"))
 }
 
-/// Appends the rows of one record batch to `part`, checking every column's type.
-fn append(part: &mut CachePart, batch: &RecordBatch, classes: usize) -> Result<(), String> {
+/// The view columns of `views`, in [`VIEW_COLUMNS`] order: crop columns null for a view
+/// without a box, mix columns null for a view without mixup.
+fn view_columns(views: &[CachedView]) -> Vec<ArrayRef> {
+    let crop = |k: usize| -> ArrayRef {
+        Arc::new(Float32Array::from_iter(
+            views.iter().map(|v| v.params.crop.map(|c| c[k])),
+        ))
+    };
+    vec![
+        Arc::new(UInt16Array::from_iter_values(views.iter().map(|v| v.index))),
+        crop(0),
+        crop(1),
+        crop(2),
+        crop(3),
+        Arc::new(BooleanArray::from_iter(
+            views.iter().map(|v| Some(v.params.flip)),
+        )),
+        Arc::new(UInt64Array::from_iter(
+            views.iter().map(|v| v.params.mix.map(|m| m.partner)),
+        )),
+        Arc::new(Float32Array::from_iter(
+            views.iter().map(|v| v.params.mix.map(|m| m.lambda)),
+        )),
+    ]
+}
+
+/// Appends the view columns of `batch` to `views`: every index below `count`, the crop
+/// columns all set or all null, the mix columns likewise.
+fn append_views(
+    views: &mut Vec<CachedView>,
+    batch: &RecordBatch,
+    count: usize,
+) -> Result<(), String> {
+    let index: &UInt16Array = column(batch, "view", "uint16")?;
+    let crop: Vec<&Float32Array> = VIEW_COLUMNS[1..5]
+        .iter()
+        .map(|name| column(batch, name, "float32"))
+        .collect::<Result<_, _>>()?;
+    let flip: &BooleanArray = column(batch, "flip", "bool")?;
+    let partner: &UInt64Array = column(batch, "mix_partner", "uint64")?;
+    let lambda: &Float32Array = column(batch, "mix_lambda", "float32")?;
+    for r in 0..batch.num_rows() {
+        let value = |a: &Float32Array| (!a.is_null(r)).then(|| a.value(r));
+        let corners: Vec<Option<f32>> = crop.iter().map(|a| value(a)).collect();
+        let crop = match corners[..] {
+            [Some(t), Some(l), Some(h), Some(w)] => Some([t, l, h, w]),
+            [None, None, None, None] => None,
+            _ => return Err(format!("row {r}: crop columns are partly null")),
+        };
+        let mix = match (
+            (!partner.is_null(r)).then(|| partner.value(r)),
+            value(lambda),
+        ) {
+            (Some(partner), Some(lambda)) => Some(Mix { partner, lambda }),
+            (None, None) => None,
+            _ => {
+                return Err(format!(
+                    "row {r}: mix_partner and mix_lambda are partly null"
+                ));
+            }
+        };
+        if index.is_null(r) || usize::from(index.value(r)) >= count {
+            return Err(format!(
+                "row {r}: view index is not below the {count} views"
+            ));
+        }
+        views.push(CachedView {
+            index: index.value(r),
+            params: ViewParams {
+                crop,
+                flip: !flip.is_null(r) && flip.value(r),
+                mix,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Appends the rows of one record batch to `part`, checking every column's type; `views`
+/// is the view count of a cache of views.
+fn append(
+    part: &mut CachePart,
+    batch: &RecordBatch,
+    classes: usize,
+    views: Option<usize>,
+) -> Result<(), String> {
     let ids: &UInt64Array = column(batch, "sample_id", "uint64")?;
     part.sample_ids.extend(ids.values().iter().copied());
     let labels: &Int32Array = column(batch, "label", "int32")?;
@@ -287,6 +420,9 @@ fn append(part: &mut CachePart, batch: &RecordBatch, classes: usize) -> Result<(
         part.logits.extend(v.values().iter().map(|h| h.to_f32()));
     } else {
         return Err("logits are neither float32 nor float16".into());
+    }
+    if let Some(count) = views {
+        append_views(&mut part.views, batch, count)?;
     }
     if batch.column_by_name("key").is_some() {
         let keys: &StringArray = column(batch, "key", "utf8")?;

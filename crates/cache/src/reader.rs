@@ -42,7 +42,7 @@ use crate::{CacheError, Manifest};
 /// #         dataset: DatasetInfo { source: "csv:t.csv".into(), split: "train".into(),
 /// #             samples: 3, fingerprint: "f".into(), classes: vec![], skipped: vec![] },
 /// #         preprocess: distill_core::Preprocess::default(), tool_version: "doc".into(),
-/// #         parts: vec![], complete: false,
+/// #         parts: vec![], complete: false, views: None,
 /// #     };
 /// #     let mut w = CacheWriter::open(dir, manifest, false)?;
 /// #     w.push(&[0, 1, 2], &[Some(0), Some(1), Some(1)], &[1., 0., 0., 1., 0.5, 0.], &[])?;
@@ -122,13 +122,13 @@ impl CacheReader {
                 });
             }
         }
-        if manifest.complete && manifest.rows() != manifest.dataset.samples {
+        if manifest.complete && manifest.rows() != manifest.total_rows() {
             return Err(CacheError::Corrupt {
                 path: dir.join(crate::MANIFEST_FILE),
                 reason: format!(
                     "marked complete with {} of {} rows",
                     manifest.rows(),
-                    manifest.dataset.samples
+                    manifest.total_rows()
                 ),
             });
         }
@@ -156,7 +156,7 @@ impl CacheReader {
         Err(CacheError::Incomplete {
             path: self.dir.clone(),
             rows: self.manifest.rows(),
-            expected: self.manifest.dataset.samples,
+            expected: self.manifest.total_rows(),
         })
     }
 

@@ -117,7 +117,7 @@ impl CacheReader {
             cache: self.dir().to_path_buf(),
             complete: m.complete,
             rows: m.rows(),
-            expected_rows: m.dataset.samples,
+            expected_rows: m.total_rows(),
             num_classes: m.num_classes,
             dtype: m.dtype,
             storage: m.storage,

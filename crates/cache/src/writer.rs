@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use distill_core::{DirLock, LOCK_FILE, is_partial};
 
-use crate::part::{CachePart, part_file_name, write_part};
+use crate::part::{CachePart, CachedView, part_file_name, write_part};
 use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo};
 
 /// Writes a cache: resumable, one part at a time, manifest last. It holds the cache
@@ -181,12 +181,7 @@ impl CacheWriter {
         if !kept.is_empty() {
             manifest.write(dir)?;
         }
-        let pending = CachePart {
-            sample_ids: Vec::new(),
-            labels: Vec::new(),
-            logits: Vec::new(),
-            keys: Vec::new(),
-        };
+        let pending = CachePart::default();
         Ok(CacheWriter {
             dir: dir.to_path_buf(),
             manifest,
@@ -224,16 +219,36 @@ impl CacheWriter {
         logits: &[f32],
         keys: &[String],
     ) -> Result<(), CacheError> {
+        self.push_views(sample_ids, labels, logits, keys, &[])
+    }
+
+    /// [`push`](Self::push) for a cache of views: `views` holds each row's view (one per
+    /// row for a v2 cache, none for v1).
+    pub fn push_views(
+        &mut self,
+        sample_ids: &[u64],
+        labels: &[Option<i32>],
+        logits: &[f32],
+        keys: &[String],
+        views: &[CachedView],
+    ) -> Result<(), CacheError> {
         let classes = self.manifest.num_classes;
+        let want_views = if self.manifest.views.is_some() {
+            sample_ids.len()
+        } else {
+            0
+        };
         if labels.len() != sample_ids.len()
             || logits.len() != sample_ids.len() * classes
             || !(keys.is_empty() || keys.len() == sample_ids.len())
+            || views.len() != want_views
         {
             return Err(CacheError::BadData(format!(
-                "{} ids, {} labels, {} keys and {} logits for {classes} classes",
+                "{} ids, {} labels, {} keys, {} views and {} logits for {classes} classes",
                 sample_ids.len(),
                 labels.len(),
                 keys.len(),
+                views.len(),
                 logits.len()
             )));
         }
@@ -254,8 +269,8 @@ impl CacheWriter {
             let want = self.manifest.expected_rows(index);
             if want == 0 {
                 return Err(CacheError::BadData(format!(
-                    "more rows than the {} samples the manifest announces",
-                    self.manifest.dataset.samples
+                    "more rows than the {} the manifest announces",
+                    self.manifest.total_rows()
                 )));
             }
             let take = (want - self.pending.sample_ids.len()).min(sample_ids.len() - offset);
@@ -266,6 +281,9 @@ impl CacheWriter {
             self.pending.labels.extend_from_slice(&labels[rows.clone()]);
             if !keys.is_empty() {
                 self.pending.keys.extend_from_slice(&keys[rows.clone()]);
+            }
+            if !views.is_empty() {
+                self.pending.views.extend_from_slice(&views[rows.clone()]);
             }
             self.pending
                 .logits
@@ -282,10 +300,7 @@ impl CacheWriter {
         let index = self.manifest.parts.len();
         let info = write_part(&self.dir, &self.manifest, index, &self.pending)?;
         self.manifest.parts.push(info);
-        self.pending.sample_ids.clear();
-        self.pending.labels.clear();
-        self.pending.logits.clear();
-        self.pending.keys.clear();
+        self.pending = CachePart::default();
         self.manifest.write(&self.dir)
     }
 
@@ -295,7 +310,7 @@ impl CacheWriter {
             return Err(CacheError::BadData(format!(
                 "{} of {} rows were written",
                 self.manifest.rows() + self.pending.sample_ids.len(),
-                self.manifest.dataset.samples
+                self.manifest.total_rows()
             )));
         }
         self.manifest.complete = true;

@@ -40,6 +40,7 @@ fn manifest(dtype: LogitDtype) -> Manifest {
         tool_version: "0.1.0".into(),
         parts: vec![],
         complete: false,
+        views: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn sample() -> CachePart {
         logits: vec![
             1.0, -2.5, 0.1, 3.3333, 0.0, -7.25, 1e4, -1e4, 0.5, 2.0, 2.0, 2.0,
         ],
+        views: vec![],
     }
 }
 
@@ -207,6 +209,7 @@ fn rows(range: std::ops::Range<usize>) -> CachePart {
         labels: range.clone().map(|i| Some((i % 3) as i32)).collect(),
         logits: range.flat_map(|i| [i as f32, -(i as f32), 0.5]).collect(),
         keys: vec![],
+        views: vec![],
     }
 }
 

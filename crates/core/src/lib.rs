@@ -19,8 +19,10 @@ mod overrides;
 mod parse;
 mod preprocess;
 mod resize;
+mod rng;
 mod sample;
 mod scores;
+mod view;
 
 pub use error::PreprocessError;
 pub use fs::{is_partial, write_atomic};
@@ -31,5 +33,7 @@ pub use measure::ModelMeasure;
 pub use overrides::PreprocessOverrides;
 pub use parse::{ParseError, parse_bytes, parse_size};
 pub use preprocess::{Layout, Preprocess};
+pub use rng::SplitMix64;
 pub use sample::{SampleRef, SampleShape, SkippedSample};
 pub use scores::{accuracy, agreement, argmax, argmax_rows, mean_kl};
+pub use view::{CropRange, Mix, ViewParams, ViewSpec, render_view};

@@ -74,6 +74,9 @@ pub struct Preprocess {
     pub antialias: bool,
 }
 
+/// Resizes an 8-bit `[height, width]` plane to another size.
+pub(crate) type ResizeFilter = fn(&[u8], [usize; 2], [usize; 2]) -> Vec<u8>;
+
 /// ITU-R BT.601 luma weights for R, G, B.
 const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
 
@@ -205,13 +208,12 @@ impl Preprocess {
             && self.crop.is_none_or(|c| c == size)
     }
 
-    /// The geometry alone, on one 8-bit sample `[C, H, W]` of shape `shape`: the output
-    /// shape and `[C', H', W']` bytes.
-    pub fn geometry(&self, shape: SampleShape, src: &[u8]) -> (SampleShape, Vec<u8>) {
+    /// The channel conversion alone, on one 8-bit sample `[C, H, W]` of shape `shape`: one
+    /// `[H, W]` plane per output channel.
+    pub(crate) fn convert_channels(&self, shape: SampleShape, src: &[u8]) -> Vec<Vec<u8>> {
         let channels = self.channels.unwrap_or(shape.channels);
         let plane = shape.height * shape.width;
-        let mut size = [shape.height, shape.width];
-        let mut planes: Vec<Vec<u8>> = (0..channels)
+        (0..channels)
             .map(|c| {
                 if channels == shape.channels || shape.channels == 1 {
                     let from = if shape.channels == 1 { 0 } else { c };
@@ -226,12 +228,25 @@ impl Preprocess {
                         .collect()
                 }
             })
-            .collect();
-        let filter = if self.antialias {
+            .collect()
+    }
+
+    /// The resize filter of 8-bit planes: Pillow's with `antialias`, plain bilinear without.
+    pub(crate) fn resize_filter(&self) -> ResizeFilter {
+        if self.antialias {
             pil_bilinear_u8
         } else {
             bilinear_u8
-        };
+        }
+    }
+
+    /// The geometry alone, on one 8-bit sample `[C, H, W]` of shape `shape`: the output
+    /// shape and `[C', H', W']` bytes.
+    pub fn geometry(&self, shape: SampleShape, src: &[u8]) -> (SampleShape, Vec<u8>) {
+        let channels = self.channels.unwrap_or(shape.channels);
+        let mut size = [shape.height, shape.width];
+        let mut planes = self.convert_channels(shape, src);
+        let filter = self.resize_filter();
         let resize = |planes: &mut Vec<Vec<u8>>, size: &mut [usize; 2], to: [usize; 2]| {
             if *size != to {
                 for p in planes.iter_mut() {
@@ -287,7 +302,7 @@ impl Preprocess {
         }
     }
 
-    fn normalise_bytes(&self, shape: SampleShape, bytes: &[u8], dst: &mut [f32]) {
+    pub(crate) fn normalise_bytes(&self, shape: SampleShape, bytes: &[u8], dst: &mut [f32]) {
         let plane = shape.height * shape.width;
         for c in 0..shape.channels {
             let values = bytes[c * plane..(c + 1) * plane].iter().map(|&v| v as f32);

@@ -22,14 +22,15 @@ mod npy;
 mod options;
 mod selection;
 mod spec;
+mod views;
 
 pub use csv_table::read_csv;
 pub use dataset::{Dataset, EncodedImage, Samples};
 pub use distill_core::{
-    DirLock, LOCK_FILE, Layout, LockError, ModelMeasure, ParseError, Preprocess, PreprocessError,
-    PreprocessOverrides, SampleRef, SampleShape, SkippedSample, accuracy, agreement, argmax,
-    argmax_rows, fault, is_partial, json_diff, mean_kl, parse_bytes, parse_size, sha256_file,
-    sha256_hex, write_atomic,
+    CropRange, DirLock, LOCK_FILE, Layout, LockError, Mix, ModelMeasure, ParseError, Preprocess,
+    PreprocessError, PreprocessOverrides, SampleRef, SampleShape, SkippedSample, SplitMix64,
+    ViewParams, ViewSpec, accuracy, agreement, argmax, argmax_rows, fault, is_partial, json_diff,
+    mean_kl, parse_bytes, parse_size, render_view, sha256_file, sha256_hex, write_atomic,
 };
 pub use error::DataError;
 pub use hf_parquet::read_hf_parquet;
@@ -39,3 +40,4 @@ pub use npy::read_npy;
 pub use options::SourceOptions;
 pub use selection::{DataSelection, TrainTestData, load_split};
 pub use spec::{DatasetKind, DatasetSpec};
+pub use views::MissingPartner;

@@ -27,5 +27,5 @@ pub use onnx_proto::initializer_elements;
 pub use plan::{InferencePlan, looks_like_probs, model_preprocess, preprocess_for_input};
 pub use prepared::PreparedModel;
 pub use runtime::{environment, locate_runtime};
-pub use stage_one::{CacheLogits, CacheSummary, OpenCache, PreparedCache};
+pub use stage_one::{CacheLogits, CacheSummary, MAX_VIEWS, OpenCache, PreparedCache};
 pub use timing::{ROUNDS, compare_models};

@@ -9,7 +9,9 @@
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use distill_cache::{CacheWriter, Manifest, OutputKind};
+use std::collections::HashMap;
+
+use distill_cache::{CacheWriter, CachedView, Manifest, OutputKind, ViewsInfo};
 use distill_data::{Dataset, Preprocess};
 
 use crate::{InferencePlan, OnnxModel, RuntimeError};
@@ -21,6 +23,8 @@ const CHANNEL_DEPTH: usize = 2;
 pub(crate) struct Job<'a> {
     pub data: &'a Dataset,
     pub preprocess: &'a Preprocess,
+    /// Views per sample, or one plain row per sample.
+    pub views: Option<&'a ViewsInfo>,
     pub plan: &'a InferencePlan,
     pub kind: OutputKind,
     /// Rows per session run (a model with a fixed batch size overrides it).
@@ -29,7 +33,23 @@ pub(crate) struct Job<'a> {
     pub allow_nonfinite: bool,
 }
 
-/// The dataset positions still to do, as batches that never cross a part boundary.
+impl Job<'_> {
+    /// Rows per sample.
+    fn per_sample(&self) -> usize {
+        self.views.map_or(1, |v| v.count)
+    }
+
+    /// The sample id of cache row `row`.
+    fn sample_id(&self, row: usize) -> u64 {
+        self.data.ids[row / self.per_sample()]
+    }
+}
+
+/// A batch on its way through the pipeline: its cache rows, its values (inputs, then
+/// logits), and the view of each row in a cache of views.
+type Batch = (Range<usize>, Vec<f32>, Vec<CachedView>);
+
+/// The cache rows still to do, as batches that never cross a part boundary.
 fn batches(writer: &CacheWriter, total: usize, batch: usize) -> Vec<Range<usize>> {
     let per_part = writer.manifest().rows_per_part;
     let mut out = Vec::new();
@@ -104,15 +124,15 @@ pub(crate) fn cache_logits(
     writer: CacheWriter,
     on_rows: &(dyn Fn(usize) + Sync),
 ) -> Result<Manifest, RuntimeError> {
-    let data = job.data;
     let classes = writer.manifest().num_classes;
-    let todo = batches(&writer, data.len(), job.plan.batch_rows(job.batch_size));
-    let (to_model, from_producer) = sync_channel::<(Range<usize>, Vec<f32>)>(CHANNEL_DEPTH);
-    let (to_writer, from_model) = sync_channel::<(Range<usize>, Vec<f32>)>(CHANNEL_DEPTH);
+    let total = writer.manifest().total_rows();
+    let todo = batches(&writer, total, job.plan.batch_rows(job.batch_size));
+    let (to_model, from_producer) = sync_channel::<Batch>(CHANNEL_DEPTH);
+    let (to_writer, from_model) = sync_channel::<Batch>(CHANNEL_DEPTH);
 
     std::thread::scope(|scope| {
         scope.spawn(move || produce(job, todo, to_model));
-        let writing = scope.spawn(move || consume(data, writer, from_model, on_rows));
+        let writing = scope.spawn(move || consume(job, writer, from_model, on_rows));
         // Runs until the producer is done or the writer has stopped; dropping both channel
         // ends on return lets the other threads finish.
         let inferred = infer(model, job, classes, from_producer, to_writer);
@@ -126,11 +146,36 @@ pub(crate) fn cache_logits(
     })
 }
 
-fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<(Range<usize>, Vec<f32>)>) {
+fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<Batch>) {
+    let by_id: HashMap<u64, usize> = match job.views {
+        Some(_) => job.data.positions_by_id(),
+        None => HashMap::new(),
+    };
     for range in todo {
-        let positions: Vec<usize> = range.clone().collect();
-        let values = job.data.batch(job.preprocess, &positions);
-        if to_model.send((range, values)).is_err() {
+        let (values, views) = match job.views {
+            None => {
+                let positions: Vec<usize> = range.clone().collect();
+                (job.data.batch(job.preprocess, &positions), Vec::new())
+            }
+            Some(info) => {
+                let rows: Vec<(usize, CachedView)> = range
+                    .clone()
+                    .map(|row| {
+                        let (pos, v) = (row / info.count, row % info.count);
+                        let params = job.data.draw_view(&info.augment, info.seed, pos, v as u64);
+                        let index = v as u16; // below MAX_VIEWS, checked when prepared
+                        (pos, CachedView { index, params })
+                    })
+                    .collect();
+                let pairs: Vec<_> = rows.iter().map(|(p, v)| (*p, v.params)).collect();
+                // Partners are drawn among the split's own ids: always found.
+                let Ok(values) = job.data.view_batch(job.preprocess, &pairs, &by_id) else {
+                    return;
+                };
+                (values, rows.into_iter().map(|(_, v)| v).collect())
+            }
+        };
+        if to_model.send((range, values, views)).is_err() {
             return; // inference stopped
         }
     }
@@ -140,10 +185,10 @@ fn infer(
     model: &mut OnnxModel,
     job: &Job<'_>,
     classes: usize,
-    from_producer: Receiver<(Range<usize>, Vec<f32>)>,
-    to_writer: SyncSender<(Range<usize>, Vec<f32>)>,
+    from_producer: Receiver<Batch>,
+    to_writer: SyncSender<Batch>,
 ) -> Result<(), RuntimeError> {
-    for (range, values) in from_producer {
+    for (range, values, views) in from_producer {
         let (got, mut logits) = job.plan.run(model, &values, range.len())?;
         if got != classes {
             return Err(RuntimeError::Shape {
@@ -156,7 +201,7 @@ fn infer(
                 path: model.path.clone(),
                 output: job.plan.output.name.clone(),
                 kind: job.kind,
-                sample_id: job.data.ids[range.start + row],
+                sample_id: job.sample_id(range.start + row),
                 reason,
             });
         }
@@ -166,11 +211,11 @@ fn infer(
         {
             return Err(RuntimeError::NonFinite {
                 path: model.path.clone(),
-                sample_id: job.data.ids[range.start + row],
+                sample_id: job.sample_id(range.start + row),
                 value,
             });
         }
-        if to_writer.send((range, logits)).is_err() {
+        if to_writer.send((range, logits, views)).is_err() {
             return Ok(()); // the writer stopped and reports why
         }
     }
@@ -178,24 +223,26 @@ fn infer(
 }
 
 fn consume(
-    data: &Dataset,
+    job: &Job<'_>,
     mut writer: CacheWriter,
-    from_model: Receiver<(Range<usize>, Vec<f32>)>,
+    from_model: Receiver<Batch>,
     on_rows: &(dyn Fn(usize) + Sync),
 ) -> Result<Option<Manifest>, RuntimeError> {
-    let mut labels = Vec::new();
-    for (range, logits) in from_model {
-        labels.clear();
-        labels.extend(data.labels[range.clone()].iter().map(|&l| Some(l)));
-        let keys = if data.keys.is_empty() {
-            &[][..]
+    let data = job.data;
+    let per_sample = job.per_sample();
+    for (range, logits, views) in from_model {
+        let positions = range.clone().map(|row| row / per_sample);
+        let ids: Vec<u64> = positions.clone().map(|p| data.ids[p]).collect();
+        let labels: Vec<Option<i32>> = positions.clone().map(|p| Some(data.labels[p])).collect();
+        let keys: Vec<String> = if data.keys.is_empty() {
+            Vec::new()
         } else {
-            &data.keys[range.clone()]
+            positions.map(|p| data.keys[p].clone()).collect()
         };
-        writer.push(&data.ids[range.clone()], &labels, &logits, keys)?;
+        writer.push_views(&ids, &labels, &logits, &keys, &views)?;
         on_rows(range.len());
     }
-    if writer.rows_done() < data.len() {
+    if writer.rows_done() < writer.manifest().total_rows() {
         // Inference stopped early; its error is the one to report.
         return Ok(None);
     }

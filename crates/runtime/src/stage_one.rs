@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use distill_cache::{
-    CacheReader, CacheWriter, DatasetInfo, FORMAT_VERSION, LogitDtype, Manifest, OutputKind,
-    Storage, TeacherInfo,
+    CacheReader, CacheWriter, DatasetInfo, LogitDtype, Manifest, OutputKind, Storage, TeacherInfo,
+    ViewsInfo,
 };
-use distill_data::{Dataset, PreprocessOverrides};
+use distill_data::{Dataset, PreprocessOverrides, ViewSpec};
 use serde::Serialize;
 
 use crate::pipeline::{Job, cache_logits};
@@ -43,7 +43,11 @@ pub struct CacheLogits {
     rows_per_part: usize,
     overwrite: bool,
     allow_nonfinite: bool,
+    views: Option<ViewsInfo>,
 }
+
+/// The most views per sample: the `view` column is a uint16.
+pub const MAX_VIEWS: usize = 1 << 16;
 
 /// What a finished (or resumed and finished) stage one did.
 #[derive(Debug, Clone, Serialize)]
@@ -101,7 +105,20 @@ impl CacheLogits {
             rows_per_part: 10_000,
             overwrite: false,
             allow_nonfinite: false,
+            views: None,
         }
+    }
+
+    /// Cache `count` augmented views of every sample instead of the plain image (a v2
+    /// cache): view `v` of sample `id` is `augment.draw(seed, id, v, …)`, rendered at the
+    /// teacher's input size, one row per view.
+    pub fn views(mut self, count: usize, augment: ViewSpec, seed: u64) -> Self {
+        self.views = Some(ViewsInfo {
+            count,
+            augment,
+            seed,
+        });
+        self
     }
 
     /// Preprocessing over the teacher's own (recorded in its metadata, or read from its
@@ -175,6 +192,9 @@ impl CacheLogits {
                 });
             }
         }
+        if let Some(views) = &self.views {
+            check_views(views, data)?;
+        }
         let mut model = PreparedModel::open(
             &self.teacher,
             self.threads,
@@ -196,6 +216,36 @@ impl CacheLogits {
             looks_like_probs,
         })
     }
+}
+
+/// Refuses views that cannot be made: a count outside `1..=MAX_VIEWS`, several views
+/// without an augmentation to tell them apart, float data (views render 8-bit images).
+fn check_views(views: &ViewsInfo, data: &Dataset) -> Result<(), RuntimeError> {
+    let bad = |reason: String| {
+        Err(RuntimeError::Setting {
+            setting: "views",
+            reason,
+        })
+    };
+    if views.count == 0 || views.count > MAX_VIEWS {
+        return bad(format!(
+            "{} views: the count must be between 1 and {MAX_VIEWS}",
+            views.count
+        ));
+    }
+    if views.augment.is_empty() {
+        return bad(format!(
+            "{} views without an augmentation would all be the plain image: give one",
+            views.count
+        ));
+    }
+    if data.is_float() {
+        return bad(format!(
+            "views crop, flip and mix 8-bit images, and {} holds float features",
+            data.source
+        ));
+    }
+    Ok(())
 }
 
 /// A teacher opened and checked for one dataset, ready to write its cache.
@@ -233,7 +283,7 @@ impl<'d> PreparedCache<'d> {
         let plan = &self.model.plan;
         let data = self.data;
         Ok(Manifest {
-            format_version: FORMAT_VERSION,
+            format_version: Manifest::version_for(self.settings.views.as_ref()),
             num_classes: self.num_classes,
             dtype: s.dtype,
             storage: Storage::Dense,
@@ -259,6 +309,7 @@ impl<'d> PreparedCache<'d> {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             parts: Vec::new(),
             complete: false,
+            views: self.settings.views.clone(),
         })
     }
 
@@ -276,9 +327,9 @@ impl<'d> PreparedCache<'d> {
 }
 
 impl OpenCache<'_> {
-    /// Rows the finished cache will hold.
+    /// Rows the finished cache will hold: samples times views.
     pub fn samples(&self) -> usize {
-        self.prepared.data.len()
+        self.prepared.data.len() * self.prepared.settings.views.as_ref().map_or(1, |v| v.count)
     }
 
     /// Runs the pipeline to the end of the data; `on_rows` is called (from the writer
@@ -295,6 +346,7 @@ impl OpenCache<'_> {
         let job = Job {
             data: prepared.data,
             preprocess: &prepared.model.preprocess,
+            views: s.views.as_ref(),
             plan: &prepared.model.plan,
             kind: s.output_kind,
             batch_size: s.batch_size,

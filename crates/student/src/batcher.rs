@@ -1,53 +1,98 @@
-//! Turns dataset positions into model-ready batches `[batch, C, H, W]`, optionally augmented.
+//! Turns dataset positions into model-ready batches `[batch, C, H, W]`: plain, or through
+//! views (a cache's views, or views drawn online from `--augment`), with the hard labels
+//! mixed where a view mixes two samples.
+
+use std::collections::HashMap;
 
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess, SampleRef};
-use rayon::prelude::*;
+use distill_data::{Dataset, Preprocess, ViewParams, ViewSpec};
 
-use crate::Augment;
-use crate::rng::SplitMix64;
+use crate::StudentError;
 
 pub struct Batcher<'a> {
     pub dataset: &'a Dataset,
     pub preprocess: &'a Preprocess,
-    pub augment: &'a [Augment],
+    /// Augmentation drawn online (empty: none).
+    pub augment: &'a ViewSpec,
+    /// Position of each sample id, for mixup partners (empty without views).
+    by_id: HashMap<u64, usize>,
 }
 
-impl Batcher<'_> {
-    /// Preprocessed images of `positions`, `[positions.len(), C, H, W]`. Augmentation (if
-    /// any) is drawn per sample from `(seed, epoch, position)`, so it is reproducible and
-    /// independent of thread scheduling.
-    pub fn images(&self, positions: &[usize], device: &Device, seed: u64, epoch: u64) -> Tensor<4> {
-        let shape = self.dataset.shape;
-        let values = if self.augment.is_empty() {
-            self.dataset.batch(self.preprocess, positions)
+impl<'a> Batcher<'a> {
+    /// A batcher of `dataset`; `views` says whether batches go through views (a cache of
+    /// views, or online augmentation), which needs the samples indexed by id.
+    pub fn new(
+        dataset: &'a Dataset,
+        preprocess: &'a Preprocess,
+        augment: &'a ViewSpec,
+        views: bool,
+    ) -> Self {
+        let by_id = if views || !augment.is_empty() {
+            dataset.positions_by_id()
         } else {
-            let n = shape.len();
-            let mut out = vec![0f32; positions.len() * n];
-            out.par_chunks_mut(n)
-                .zip(positions.par_iter())
-                .for_each_init(
-                    || vec![0u8; n],
-                    |scratch, (dst, &pos)| {
-                        let mut rng = SplitMix64::derive(seed, epoch, pos as u64);
-                        self.dataset.with_sample(pos, |shape, src| match src {
-                            SampleRef::U8(bytes) => {
-                                augment_into(self.augment, shape, bytes, scratch, &mut rng);
-                                self.preprocess
-                                    .sample_into(shape, SampleRef::U8(scratch), dst);
-                            }
-                            // Config validation refuses augmenting float data.
-                            SampleRef::F32(_) => self.preprocess.sample_into(shape, src, dst),
-                        });
-                    },
-                );
-            out
+            HashMap::new()
         };
+        Batcher {
+            dataset,
+            preprocess,
+            augment,
+            by_id,
+        }
+    }
+
+    /// The views of `positions` in `epoch` drawn online from the augmentation, keyed by
+    /// (seed, sample id, epoch) so they are reproducible and independent of thread
+    /// scheduling; none without augmentation.
+    pub fn online_views(
+        &self,
+        positions: &[usize],
+        seed: u64,
+        epoch: u64,
+    ) -> Option<Vec<ViewParams>> {
+        if self.augment.is_empty() {
+            return None;
+        }
+        Some(
+            positions
+                .iter()
+                .map(|&p| self.dataset.draw_view(self.augment, seed, p, epoch))
+                .collect(),
+        )
+    }
+
+    /// Preprocessed images of `positions`, `[positions.len(), C, H, W]`, through `views`
+    /// (one per position) when given.
+    pub fn images(
+        &self,
+        positions: &[usize],
+        views: Option<&[ViewParams]>,
+        device: &Device,
+    ) -> Result<Tensor<4>, StudentError> {
+        let Some(views) = views else {
+            return Ok(self.plain_images(positions, device));
+        };
+        let pairs: Vec<(usize, ViewParams)> = positions
+            .iter()
+            .copied()
+            .zip(views.iter().copied())
+            .collect();
+        let values = self
+            .dataset
+            .view_batch(self.preprocess, &pairs, &self.by_id)
+            .map_err(|e| StudentError::setting("views", e.to_string()))?;
+        Ok(self.tensor(values, positions.len(), device))
+    }
+
+    /// Preprocessed images of `positions` without views, `[positions.len(), C, H, W]`.
+    pub fn plain_images(&self, positions: &[usize], device: &Device) -> Tensor<4> {
+        let values = self.dataset.batch(self.preprocess, positions);
+        self.tensor(values, positions.len(), device)
+    }
+
+    fn tensor(&self, values: Vec<f32>, rows: usize, device: &Device) -> Tensor<4> {
+        let s = self.dataset.shape;
         Tensor::from_data(
-            TensorData::new(
-                values,
-                [positions.len(), shape.channels, shape.height, shape.width],
-            ),
+            TensorData::new(values, [rows, s.channels, s.height, s.width]),
             device,
         )
     }
@@ -60,88 +105,39 @@ impl Batcher<'_> {
             .collect();
         Tensor::from_data(TensorData::new(labels, [positions.len()]), device)
     }
-}
 
-/// Random flip and/or shift of one `[C, H, W]` byte image into `dst`.
-fn augment_into(
-    augment: &[Augment],
-    shape: distill_data::SampleShape,
-    src: &[u8],
-    dst: &mut [u8],
-    rng: &mut SplitMix64,
-) {
-    let (h, w) = (shape.height as i64, shape.width as i64);
-    let flip = augment.contains(&Augment::Flip) && rng.below(2) == 1;
-    let (dy, dx) = if augment.contains(&Augment::Shift) {
-        (rng.below(5) as i64 - 2, rng.below(5) as i64 - 2)
-    } else {
-        (0, 0)
-    };
-    let plane = (h * w) as usize;
-    for c in 0..shape.channels {
-        let src = &src[c * plane..(c + 1) * plane];
-        let dst = &mut dst[c * plane..(c + 1) * plane];
-        for y in 0..h {
-            for x in 0..w {
-                let sy = y - dy;
-                let sx = if flip { w - 1 - (x - dx) } else { x - dx };
-                let v = if (0..h).contains(&sy) && (0..w).contains(&sx) {
-                    src[(sy * w + sx) as usize]
-                } else {
-                    0
-                };
-                dst[(y * w + x) as usize] = v;
+    /// The hard targets of views that mix two samples, `[positions.len(), classes]`:
+    /// `lambda * onehot(label) + (1 - lambda) * onehot(partner's label)` (one-hot for views
+    /// that do not mix); none when no view of the batch mixes.
+    pub fn mixed_labels(
+        &self,
+        positions: &[usize],
+        views: Option<&[ViewParams]>,
+        classes: usize,
+        device: &Device,
+    ) -> Option<Tensor<2>> {
+        let views = views?;
+        if views.iter().all(|v| v.mix.is_none()) {
+            return None;
+        }
+        let mut targets = vec![0f32; positions.len() * classes];
+        for (i, (&p, view)) in positions.iter().zip(views).enumerate() {
+            let row = &mut targets[i * classes..(i + 1) * classes];
+            let label = self.dataset.labels[p] as usize;
+            match view.mix {
+                Some(mix) => {
+                    // Partners were checked to be samples of the data when the views were
+                    // joined or drawn.
+                    let partner = self.by_id.get(&mix.partner).copied().unwrap_or(p);
+                    row[label] += mix.lambda;
+                    row[self.dataset.labels[partner] as usize] += 1.0 - mix.lambda;
+                }
+                None => row[label] = 1.0,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use distill_data::SampleShape;
-
-    #[test]
-    fn flip_then_shift_moves_pixels_as_expected() {
-        let shape = SampleShape {
-            channels: 1,
-            height: 3,
-            width: 3,
-        };
-        let src: Vec<u8> = (1..=9).collect();
-        let mut dst = vec![0u8; 9];
-        // With only flip enabled, find a seed that flips and check the mirror image.
-        for seed in 0..16 {
-            let mut rng = SplitMix64::new(seed);
-            augment_into(&[Augment::Flip], shape, &src, &mut dst, &mut rng);
-            assert!(
-                dst == src || dst == vec![3, 2, 1, 6, 5, 4, 9, 8, 7],
-                "{dst:?}"
-            );
-        }
-        // A shift moves every kept pixel by one common offset of at most 2 in each axis.
-        let shape = SampleShape {
-            channels: 1,
-            height: 5,
-            width: 5,
-        };
-        let src: Vec<u8> = (1..=25).collect();
-        let mut dst = vec![0u8; 25];
-        for seed in 0..16 {
-            let mut rng = SplitMix64::new(seed);
-            augment_into(&[Augment::Shift], shape, &src, &mut dst, &mut rng);
-            let offsets: std::collections::BTreeSet<(i64, i64)> = dst
-                .iter()
-                .enumerate()
-                .filter(|&(_, &v)| v != 0)
-                .map(|(p, &v)| {
-                    let from = (v - 1) as i64;
-                    (p as i64 / 5 - from / 5, p as i64 % 5 - from % 5)
-                })
-                .collect();
-            assert_eq!(offsets.len(), 1, "{dst:?}");
-            let (dy, dx) = offsets.into_iter().next().unwrap();
-            assert!(dy.abs() <= 2 && dx.abs() <= 2);
-        }
+        Some(Tensor::from_data(
+            TensorData::new(targets, [positions.len(), classes]),
+            device,
+        ))
     }
 }

@@ -3,36 +3,10 @@
 //! [`RunSpec`](crate::RunSpec) once the data and the caches are known.
 
 use burn::prelude::*;
-use distill_data::Preprocess;
+use distill_data::{Preprocess, ViewSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{ArchSpec, CacheIdentity, KdLoss, StudentError, Validation};
-
-/// Light augmentation for supervised training (never with cached logits: those belong to
-/// the unaugmented images).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Augment {
-    /// Mirror left-right with probability 1/2.
-    Flip,
-    /// Translate by up to 2 pixels in each direction, filling with zeros.
-    Shift,
-}
-
-impl std::str::FromStr for Augment {
-    type Err = distill_data::ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "flip" => Ok(Augment::Flip),
-            "shift" => Ok(Augment::Shift),
-            _ => Err(distill_data::ParseError::new(
-                "augmentation",
-                s,
-                "expected flip or shift",
-            )),
-        }
-    }
-}
 
 /// Where the data came from, recorded so a run can be traced and resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,9 +124,10 @@ pub struct TrainConfig {
     /// Seed for initialisation, shuffling, augmentation and dropout.
     #[config(default = 42)]
     pub seed: u64,
-    /// Augmentations drawn for every sample of every epoch.
-    #[config(default = "Vec::new()")]
-    pub augment: Vec<Augment>,
+    /// Augmentation drawn online for every sample of every epoch (supervised training; a
+    /// cache of views brings its own).
+    #[config(default = "ViewSpec::default()")]
+    pub augment: ViewSpec,
     /// Knowledge distillation from cached teacher logits; none: supervised training.
     pub distill: Option<DistillConfig>,
     /// Samples of the training split held out for validation (never trained on).
@@ -175,7 +150,7 @@ impl TrainConfig {
         if let Some(d) = &self.distill {
             d.loss.validate()?;
         }
-        check_augment(&self.augment, self.distill.is_some())?;
+        check_augment(&self.augment, self.distill.as_ref().map(|d| d.loss.alpha))?;
         if self.preprocess.layout != distill_data::Layout::Nchw {
             return Err(StudentError::setting(
                 "layout",
@@ -186,12 +161,24 @@ impl TrainConfig {
     }
 }
 
-/// Augmentation changes the images; cached logits belong to the unaugmented ones.
-pub(crate) fn check_augment(augment: &[Augment], distilling: bool) -> Result<(), StudentError> {
-    if distilling && !augment.is_empty() {
+/// Online augmentation changes the images; cached logits belong to the images the teacher
+/// saw (a cache of views carries its augmentation with it). With `alpha` = 0 (a baseline
+/// that reads the cache only to report agreement) the logits weigh nothing in training, so
+/// online augmentation is allowed. `distilling_alpha` is the distillation weight, if any.
+pub(crate) fn check_augment(
+    augment: &ViewSpec,
+    distilling_alpha: Option<f64>,
+) -> Result<(), StudentError> {
+    if distilling_alpha.is_some_and(|a| a > 0.0) && !augment.is_empty() {
         return Err(StudentError::setting(
             "augment",
-            "augmentation cannot be combined with distillation from a cache: the cached logits belong to the unaugmented images",
+            "online augmentation cannot be combined with distillation from a cache: the cached logits belong to the images the teacher saw (cache augmented views with cache-logits --views K --augment SPEC, and train from that cache)",
+        ));
+    }
+    if augment.plain_first {
+        return Err(StudentError::setting(
+            "augment",
+            "plain-first names the view 0 of a cache of views; online augmentation draws a new view every epoch",
         ));
     }
     Ok(())

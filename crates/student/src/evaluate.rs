@@ -1,7 +1,7 @@
 //! Inference with a trained student: its logits on a dataset.
 
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess};
+use distill_data::{Dataset, Preprocess, ViewSpec};
 
 use crate::Student;
 use crate::batcher::Batcher;
@@ -15,15 +15,12 @@ pub fn predict_logits(
     batch_size: usize,
     device: &Device,
 ) -> Vec<f32> {
-    let batcher = Batcher {
-        dataset,
-        preprocess,
-        augment: &[],
-    };
+    let plain = ViewSpec::default();
+    let batcher = Batcher::new(dataset, preprocess, &plain, false);
     let positions: Vec<usize> = (0..dataset.len()).collect();
     let mut out = Vec::new();
     for chunk in positions.chunks(batch_size.max(1)) {
-        let logits = model.forward(batcher.images(chunk, device, 0, 0));
+        let logits = model.forward(batcher.plain_images(chunk, device));
         out.extend(
             logits
                 .try_into_vec_as::<f32>()

@@ -65,6 +65,46 @@ impl Default for KdLoss {
     }
 }
 
+/// What the hard-label term compares the student with: class ids, or per-class targets
+/// (labels mixed by mixup views, `[batch, classes]`, rows summing to 1).
+pub enum HardTargets {
+    /// `[batch]` class ids.
+    Labels(Tensor<1, Int>),
+    /// `[batch, classes]` target distributions.
+    Mixed(Tensor<2>),
+}
+
+impl From<Tensor<1, Int>> for HardTargets {
+    fn from(labels: Tensor<1, Int>) -> Self {
+        HardTargets::Labels(labels)
+    }
+}
+
+impl HardLoss {
+    /// The term for `student` logits `[batch, classes]` against `targets`; returns `[1]`.
+    /// Mixed targets use cross-entropy with a target distribution (the batch mean of
+    /// `-sum(target * log_softmax(student))`) or the squared error to the targets, which
+    /// equal the plain terms for one-hot targets.
+    pub fn forward(&self, student: Tensor<2>, targets: HardTargets) -> Tensor<1> {
+        match (self, targets) {
+            (HardLoss::Ce, HardTargets::Labels(labels)) => CrossEntropyLossConfig::new()
+                .init(&student.device())
+                .forward(student, labels),
+            (HardLoss::Ce, HardTargets::Mixed(t)) => {
+                (t * log_softmax(student, 1)).sum_dim(1).mean().neg()
+            }
+            (HardLoss::Mse, targets) => {
+                let classes = student.dims()[1];
+                let t = match targets {
+                    HardTargets::Labels(labels) => labels.one_hot::<2>(classes).float(),
+                    HardTargets::Mixed(t) => t,
+                };
+                (student - t).powi_scalar(2).mean()
+            }
+        }
+    }
+}
+
 /// One batch's loss: the total to differentiate and its two terms (unweighted).
 pub struct KdTerms {
     /// `alpha * kd + (1 - alpha) * hard`, `[1]`.
@@ -107,18 +147,10 @@ impl KdLoss {
         }
     }
 
-    /// The hard-label term for `student` logits `[batch, classes]` and `labels` `[batch]`.
-    pub fn hard(&self, student: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-        match self.hard_loss {
-            HardLoss::Ce => CrossEntropyLossConfig::new()
-                .init(&student.device())
-                .forward(student, labels),
-            HardLoss::Mse => {
-                let classes = student.dims()[1];
-                let one_hot: Tensor<2> = labels.one_hot::<2>(classes).float();
-                (student - one_hot).powi_scalar(2).mean()
-            }
-        }
+    /// The hard-label term for `student` logits `[batch, classes]` and `labels` (`[batch]`
+    /// class ids, or mixed targets).
+    pub fn hard(&self, student: Tensor<2>, labels: impl Into<HardTargets>) -> Tensor<1> {
+        self.hard_loss.forward(student, labels.into())
     }
 
     /// Both terms and their mix. A term with weight 0 is computed for the log but kept out
@@ -127,8 +159,9 @@ impl KdLoss {
         &self,
         student: Tensor<2>,
         teacher: Tensor<2>,
-        labels: Tensor<1, Int>,
+        labels: impl Into<HardTargets>,
     ) -> KdTerms {
+        let labels = labels.into();
         let soft = |s: Tensor<2>| self.soft(s, teacher.clone());
         let (kd, hard) = match self.alpha {
             0.0 => (soft(student.clone().detach()), self.hard(student, labels)),

@@ -33,12 +33,12 @@ mod targets;
 mod train;
 
 pub use arch::{ArchKind, ArchSpec};
-pub use config::{Augment, DataIdentity, DistillConfig, Optimisation, TrainConfig};
+pub use config::{DataIdentity, DistillConfig, Optimisation, TrainConfig};
 pub use error::{RunDirProblem, StudentError};
 pub use evaluate::predict_logits;
 pub use export::export_onnx;
 pub use holdout::Validation;
-pub use kd::{HardLoss, KdLoss, KdTerms};
+pub use kd::{HardLoss, HardTargets, KdLoss, KdTerms};
 pub use malloc::keep_freed_memory;
 pub use metrics::EpochMetrics;
 pub use model::{Student, compute_device};

@@ -6,15 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use distill_data::{Dataset, Preprocess, PreprocessOverrides, TrainTestData};
+use distill_data::{Dataset, Preprocess, PreprocessOverrides, TrainTestData, ViewSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::config::check_augment;
 use crate::run_dir::write_json;
 use crate::{
-    ArchSpec, Augment, DataIdentity, DistillConfig, KdLoss, ModelStats, Optimisation, RunDir,
-    RunResult, StudentError, TeacherLogits, TrainConfig, TrainObserver, TrainingPlan, Validation,
-    finish_run, model_stats,
+    ArchSpec, DataIdentity, DistillConfig, KdLoss, ModelStats, Optimisation, RunDir, RunResult,
+    StudentError, TeacherLogits, TrainConfig, TrainObserver, TrainingPlan, Validation, finish_run,
+    model_stats,
 };
 
 /// The default seed of a run.
@@ -54,9 +54,9 @@ pub struct RunSpec {
     /// Seed for initialisation, shuffling, augmentation and dropout.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Augmentations of supervised training.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub augment: Vec<Augment>,
+    /// Augmentation drawn online in supervised training (the text of `--augment`).
+    #[serde(default, skip_serializing_if = "ViewSpec::is_empty")]
+    pub augment: ViewSpec,
     /// Distillation from cached logits; none: supervised training on the labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillSpec>,
@@ -134,7 +134,7 @@ impl RunSpec {
             preprocess: PreprocessOverrides::default(),
             optimisation: Optimisation::default(),
             seed: DEFAULT_SEED,
-            augment: Vec::new(),
+            augment: ViewSpec::default(),
             distill: None,
             validation: None,
             max_memory: DEFAULT_MAX_MEMORY,
@@ -167,7 +167,7 @@ impl RunSpec {
         if let Some(d) = &self.distill {
             d.loss.validate()?;
         }
-        check_augment(&self.augment, self.distill.is_some())
+        check_augment(&self.augment, self.distill.as_ref().map(|d| d.loss.alpha))
     }
 
     /// Loads the training and test splits, resolves the preprocessing and joins the caches,
@@ -205,6 +205,15 @@ impl RunSpec {
                     &test,
                     self.max_memory,
                 )?;
+                if t.train.identity.views.is_some() && !self.augment.is_empty() {
+                    return Err(StudentError::setting(
+                        "augment",
+                        format!(
+                            "{} holds augmented views, which replace online augmentation: drop the augmentation",
+                            d.cache.display()
+                        ),
+                    ));
+                }
                 observer.teacher_joined(&t, started.elapsed().as_secs_f64());
                 Some(t)
             }

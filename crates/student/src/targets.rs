@@ -1,16 +1,21 @@
 //! The teacher's cached logits joined to a dataset by `sample_id` (never by position), and
 //! the order in which an epoch visits them.
 //!
-//! A cache that fits the memory budget is loaded once into one `[samples, classes]` array
-//! in dataset order; a larger one is streamed: every epoch visits the parts in a shuffled
-//! order and each part's rows in a shuffled order, holding one part in memory at a time.
+//! A cache that fits the memory budget is loaded once into one `[samples * views, classes]`
+//! array in dataset order; a larger one is streamed: every epoch visits the parts in a
+//! shuffled order and each part's rows in a shuffled order, holding one part in memory at a
+//! time.
+//!
+//! A cache of K views per sample (v2) is replayed: every epoch sees each sample once,
+//! through one of its views, in an order drawn per sample that uses every view once in each
+//! run of K epochs ([`epoch_view`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use distill_cache::{CachePart, CacheReader, Manifest, OutputKind};
-use distill_data::Dataset;
+use distill_cache::{CachePart, CacheReader, Manifest, OutputKind, ViewsInfo};
+use distill_data::{Dataset, ViewParams};
 use serde::{Deserialize, Serialize};
 
 use crate::StudentError;
@@ -36,6 +41,9 @@ pub struct CacheIdentity {
     pub fingerprint: String,
     /// Classes of the teacher's output.
     pub num_classes: usize,
+    /// The views of a cache of views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<ViewsInfo>,
 }
 
 impl CacheIdentity {
@@ -50,18 +58,26 @@ impl CacheIdentity {
             samples: m.dataset.samples,
             fingerprint: m.dataset.fingerprint.clone(),
             num_classes: m.num_classes,
+            views: m.views.clone(),
         }
     }
 }
 
+/// Where a cache row belongs: the dataset position of its sample and its view index.
+type RowPlace = Option<(usize, u16)>;
+
 enum Storage {
-    /// `[samples, classes]` in dataset position order.
-    InMemory(Vec<f32>),
-    /// Parts read on demand; `part_positions[p][r]` is the dataset position of row `r` of
-    /// part `p` (none for a row of a sample the data, cut to a limit, does not hold).
+    /// `[samples * views, classes]` in dataset position order (view `v` of position `p` at
+    /// row `p * views + v`), and each row's view (empty for a cache without views).
+    InMemory {
+        logits: Vec<f32>,
+        views: Vec<ViewParams>,
+    },
+    /// Parts read on demand; `part_rows[p][r]` is the dataset position and view of row `r`
+    /// of part `p` (none for a row of a sample the data, cut to a limit, does not hold).
     Streamed {
         reader: Box<CacheReader>,
-        part_positions: Vec<Vec<Option<usize>>>,
+        part_rows: Vec<Vec<RowPlace>>,
     },
 }
 
@@ -81,6 +97,8 @@ pub struct TeacherTargets {
     pub identity: CacheIdentity,
     /// Classes per row.
     pub classes: usize,
+    /// Views per sample (1 for a cache without views).
+    pub views: usize,
     storage: Storage,
 }
 
@@ -129,6 +147,12 @@ impl TeacherLogits {
         let test_targets = match test_cache {
             Some(dir) => {
                 let t = TeacherTargets::join(dir, test, u64::MAX)?;
+                if t.views > 1 || t.identity.views.is_some() {
+                    return Err(mismatch(
+                        dir,
+                        "the test cache holds augmented views; agreement is measured on the plain test images: cache the test split without --views".into(),
+                    ));
+                }
                 if t.identity.teacher_sha256 != targets.identity.teacher_sha256
                     || t.classes != targets.classes
                 {
@@ -182,21 +206,31 @@ impl Segment {
     }
 }
 
-/// The logits buffer of a segment and the dataset positions of its rows.
+/// The logits buffer of a segment, the views of its rows and their dataset positions.
 pub struct SegmentData<'a> {
     /// `[rows, classes]`.
     pub logits: Cow<'a, [f32]>,
-    /// `positions[i]` is the dataset position of buffer row `i`; `None`: row = position.
-    positions: Option<Vec<Option<usize>>>,
+    /// The view of each row (empty for a cache without views).
+    views: Cow<'a, [ViewParams]>,
+    /// `places[i]` is the dataset position and view of buffer row `i`; `None`: row
+    /// `p * per_sample + v` is view `v` of position `p`.
+    places: Option<Vec<RowPlace>>,
+    per_sample: usize,
 }
 
 impl SegmentData<'_> {
     /// The dataset position of buffer row `row` (a row of a segment: segments only hold
     /// rows of samples the data holds).
     pub fn position(&self, row: usize) -> usize {
-        self.positions.as_ref().map_or(row, |p| {
-            p[row].expect("a segment holds only rows of samples of the data")
-        })
+        match &self.places {
+            Some(p) => p[row].map_or(0, |(pos, _)| pos),
+            None => row / self.per_sample,
+        }
+    }
+
+    /// The view of buffer row `row`; none for a cache without views.
+    pub fn view(&self, row: usize) -> Option<ViewParams> {
+        self.views.get(row).copied()
     }
 }
 
@@ -263,33 +297,28 @@ struct Join<'a> {
     dir: &'a Path,
     data: &'a Dataset,
     position_of: HashMap<u64, usize>,
+    /// `seen[p * per_sample + v]`: view `v` of position `p` had its row.
     seen: Vec<bool>,
+    per_sample: usize,
     /// The data was cut from the split the cache holds.
     cut: bool,
 }
 
 impl<'a> Join<'a> {
-    fn new(dir: &'a Path, data: &'a Dataset, cut: bool) -> Self {
+    fn new(dir: &'a Path, data: &'a Dataset, cut: bool, per_sample: usize) -> Self {
         Join {
             dir,
             data,
-            position_of: data
-                .ids
-                .iter()
-                .enumerate()
-                .map(|(i, &id)| (id, i))
-                .collect(),
-            seen: vec![false; data.len()],
+            position_of: data.positions_by_id(),
+            seen: vec![false; data.len() * per_sample],
+            per_sample,
             cut,
         }
     }
 
-    /// The dataset position of every row of `part` (none for rows the data does not hold).
-    fn rows(
-        &mut self,
-        part: &CachePart,
-        classes: usize,
-    ) -> Result<Vec<Option<usize>>, StudentError> {
+    /// The dataset position and view of every row of `part` (none for rows the data does
+    /// not hold).
+    fn rows(&mut self, part: &CachePart, classes: usize) -> Result<Vec<RowPlace>, StudentError> {
         let mut positions = Vec::with_capacity(part.sample_ids.len());
         for (r, &id) in part.sample_ids.iter().enumerate() {
             let Some(&pos) = self.position_of.get(&id) else {
@@ -299,8 +328,30 @@ impl<'a> Join<'a> {
                 }
                 return Err(self.refuse(format!("sample id {id} is not in {}", self.data.source)));
             };
-            if std::mem::replace(&mut self.seen[pos], true) {
-                return Err(self.refuse(format!("sample id {id} has more than one row")));
+            let view = part.views.get(r).copied().unwrap_or_default();
+            if std::mem::replace(
+                &mut self.seen[pos * self.per_sample + usize::from(view.index)],
+                true,
+            ) {
+                return Err(self.refuse(if self.per_sample > 1 {
+                    format!(
+                        "sample id {id} has more than one row for view {}",
+                        view.index
+                    )
+                } else {
+                    format!("sample id {id} has more than one row")
+                }));
+            }
+            if let Some(mix) = view.params.mix
+                && !self.position_of.contains_key(&mix.partner)
+            {
+                return Err(self.refuse(format!(
+                    "view {} of sample id {id} mixes it with sample id {}, which is not in {}{}",
+                    view.index,
+                    mix.partner,
+                    self.data.source,
+                    if self.cut { " as cut to a limit" } else { "" }
+                )));
             }
             if let Some(label) = part.labels[r]
                 && label != self.data.labels[pos]
@@ -316,17 +367,22 @@ impl<'a> Join<'a> {
                     "the teacher's logits of sample id {id} hold {v} (a cache made while allowing non-finite outputs cannot teach)"
                 )));
             }
-            positions.push(Some(pos));
+            positions.push(Some((pos, view.index)));
         }
         Ok(positions)
     }
 
-    /// An error unless every sample of the data had a row.
+    /// An error unless every sample of the data had a row (for every view).
     fn finish(self) -> Result<(), StudentError> {
         match self.seen.iter().position(|&s| !s) {
-            Some(pos) => Err(self.refuse(format!(
+            Some(i) if self.per_sample > 1 => Err(self.refuse(format!(
+                "sample id {} has no row for view {} in the cache",
+                self.data.ids[i / self.per_sample],
+                i % self.per_sample
+            ))),
+            Some(i) => Err(self.refuse(format!(
                 "sample id {} has no row in the cache",
-                self.data.ids[pos]
+                self.data.ids[i]
             ))),
             None => Ok(()),
         }
@@ -346,35 +402,43 @@ impl TeacherTargets {
         let (reader, cut) = open_for(dir, data)?;
         let m = reader.manifest().clone();
         let classes = m.num_classes;
-        let mut join = Join::new(dir, data, cut);
-        let bytes = (data.len() * classes * 4) as u64;
+        let per_sample = m.views_per_sample();
+        let mut join = Join::new(dir, data, cut, per_sample);
+        let rows = data.len() * per_sample;
+        let bytes = (rows * classes * 4) as u64;
         let storage = if bytes <= max_memory {
-            let mut logits = vec![0f32; data.len() * classes];
+            let mut logits = vec![0f32; rows * classes];
+            let mut views = vec![ViewParams::default(); if m.views.is_some() { rows } else { 0 }];
             for part in reader.parts() {
                 let part = part?;
-                for (r, pos) in join.rows(&part, classes)?.into_iter().enumerate() {
-                    if let Some(pos) = pos {
-                        logits[pos * classes..(pos + 1) * classes]
+                for (r, place) in join.rows(&part, classes)?.into_iter().enumerate() {
+                    if let Some((pos, v)) = place {
+                        let at = pos * per_sample + usize::from(v);
+                        logits[at * classes..(at + 1) * classes]
                             .copy_from_slice(&part.logits[r * classes..(r + 1) * classes]);
+                        if let Some(view) = part.views.get(r) {
+                            views[at] = view.params;
+                        }
                     }
                 }
             }
             join.finish()?;
-            Storage::InMemory(logits)
+            Storage::InMemory { logits, views }
         } else {
-            let mut part_positions = Vec::new();
+            let mut part_rows = Vec::new();
             for part in reader.parts() {
-                part_positions.push(join.rows(&part?, classes)?);
+                part_rows.push(join.rows(&part?, classes)?);
             }
             join.finish()?;
             Storage::Streamed {
                 reader: Box::new(reader),
-                part_positions,
+                part_rows,
             }
         };
         Ok(TeacherTargets {
             identity: CacheIdentity::of(dir, &m),
             classes,
+            views: per_sample,
             storage,
         })
     }
@@ -384,23 +448,24 @@ impl TeacherTargets {
         matches!(self.storage, Storage::Streamed { .. })
     }
 
-    /// Logits of every sample in dataset order, `[samples, classes]` (reads every part when
-    /// streamed; used for the small test split).
+    /// Logits of every row in dataset order, `[samples * views, classes]` (reads every part
+    /// when streamed; used for the small test split, which has no views).
     pub fn all(&self) -> Result<Vec<f32>, StudentError> {
         match &self.storage {
-            Storage::InMemory(logits) => Ok(logits.clone()),
-            Storage::Streamed { part_positions, .. } => {
-                let n = part_positions.iter().flatten().flatten().count();
+            Storage::InMemory { logits, .. } => Ok(logits.clone()),
+            Storage::Streamed { part_rows, .. } => {
+                let n = part_rows.iter().flatten().flatten().count();
                 let mut out = vec![0f32; n * self.classes];
-                for (p, positions) in part_positions.iter().enumerate() {
+                for (p, places) in part_rows.iter().enumerate() {
                     let seg = self.load(&Segment {
                         part: Some(p),
                         rows: Vec::new(),
                     })?;
                     let c = self.classes;
-                    for (r, pos) in positions.iter().enumerate() {
-                        if let Some(pos) = *pos {
-                            out[pos * c..(pos + 1) * c]
+                    for (r, place) in places.iter().enumerate() {
+                        if let Some((pos, v)) = *place {
+                            let at = pos * self.views + usize::from(v);
+                            out[at * c..(at + 1) * c]
                                 .copy_from_slice(&seg.logits[r * c..(r + 1) * c]);
                         }
                     }
@@ -410,32 +475,44 @@ impl TeacherTargets {
         }
     }
 
-    /// The segments of `epoch`: in memory, one segment over all samples in the same
-    /// shuffled order as supervised training; streamed, one per part, parts and rows
-    /// shuffled. Samples whose position is marked in `held_out` (the validation split) are
-    /// left out.
+    /// The segments of `epoch` (1-based): in memory, one segment over all samples in the
+    /// same shuffled order as supervised training; streamed, one per part, parts and rows
+    /// shuffled. Each sample is visited once, through its view of the epoch
+    /// ([`epoch_view`]). Samples whose position is marked in `held_out` (the validation
+    /// split) are left out; `ids` are the data's sample ids.
     pub fn epoch_segments(
         &self,
-        samples: usize,
+        ids: &[u64],
         seed: u64,
         epoch: usize,
         held_out: Option<&[bool]>,
     ) -> Vec<Segment> {
         let kept = |position: usize| held_out.is_none_or(|h| !h[position]);
+        let k = self.views;
+        let chosen = |pos: usize, v: u16| usize::from(v) == epoch_view(seed, ids[pos], epoch, k);
         match &self.storage {
-            Storage::InMemory(_) => {
-                vec![Segment::plain(epoch_order(samples, seed, epoch)).without(held_out)]
+            Storage::InMemory { .. } => {
+                let mut segment =
+                    Segment::plain(epoch_order(ids.len(), seed, epoch)).without(held_out);
+                if k > 1 {
+                    for row in segment.rows.iter_mut() {
+                        *row = *row * k + epoch_view(seed, ids[*row], epoch, k);
+                    }
+                }
+                vec![segment]
             }
-            Storage::Streamed { part_positions, .. } => {
-                let mut parts: Vec<usize> = (0..part_positions.len()).collect();
+            Storage::Streamed { part_rows, .. } => {
+                let mut parts: Vec<usize> = (0..part_rows.len()).collect();
                 SplitMix64::derive(seed, epoch as u64, u64::MAX - 1).shuffle(&mut parts);
                 parts
                     .into_iter()
                     .map(|p| {
-                        let mut rows: Vec<usize> = (0..part_positions[p].len()).collect();
+                        let mut rows: Vec<usize> = (0..part_rows[p].len()).collect();
                         SplitMix64::derive(seed ^ 0x5eed, epoch as u64, p as u64)
                             .shuffle(&mut rows);
-                        rows.retain(|&r| part_positions[p][r].is_some_and(kept));
+                        rows.retain(|&r| {
+                            part_rows[p][r].is_some_and(|(pos, v)| kept(pos) && chosen(pos, v))
+                        });
                         Segment {
                             part: Some(p),
                             rows,
@@ -449,21 +526,19 @@ impl TeacherTargets {
     /// The logits buffer of a segment (a part is read and checked here when streamed).
     pub fn load(&self, segment: &Segment) -> Result<SegmentData<'_>, StudentError> {
         match (&self.storage, segment.part) {
-            (Storage::InMemory(logits), _) => Ok(SegmentData {
+            (Storage::InMemory { logits, views }, _) => Ok(SegmentData {
                 logits: Cow::Borrowed(logits),
-                positions: None,
+                views: Cow::Borrowed(views),
+                places: None,
+                per_sample: self.views,
             }),
-            (
-                Storage::Streamed {
-                    reader,
-                    part_positions,
-                },
-                Some(p),
-            ) => {
+            (Storage::Streamed { reader, part_rows }, Some(p)) => {
                 let part = reader.part(p)?;
                 Ok(SegmentData {
                     logits: Cow::Owned(part.logits),
-                    positions: Some(part_positions[p].clone()),
+                    views: Cow::Owned(part.views.iter().map(|v| v.params).collect()),
+                    places: Some(part_rows[p].clone()),
+                    per_sample: self.views,
                 })
             }
             (Storage::Streamed { reader, .. }, None) => Err(mismatch(
@@ -474,9 +549,48 @@ impl TeacherTargets {
     }
 }
 
+/// The view of sample `id` that `epoch` (1-based) trains on, among `views`: each run of
+/// `views` epochs uses every view once, in an order drawn per sample and run from the
+/// seed.
+pub fn epoch_view(seed: u64, id: u64, epoch: usize, views: usize) -> usize {
+    if views <= 1 {
+        return 0;
+    }
+    let e = epoch.saturating_sub(1);
+    let mut order: Vec<usize> = (0..views).collect();
+    SplitMix64::derive(seed ^ 0x0071_e50f_7e3c, id, (e / views) as u64).shuffle(&mut order);
+    order[e % views]
+}
+
 /// The shuffled sample order of `epoch` for supervised training (and in-memory caches).
 pub fn epoch_order(samples: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..samples).collect();
     SplitMix64::derive(seed, epoch as u64, u64::MAX).shuffle(&mut order);
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_of_k_epochs_uses_every_view_once() {
+        for id in 0..50u64 {
+            for run in 0..3 {
+                let mut seen: Vec<usize> =
+                    (1..=8).map(|e| epoch_view(7, id, run * 8 + e, 8)).collect();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..8).collect::<Vec<_>>(), "sample {id}, run {run}");
+            }
+        }
+        // Orders differ between samples and between runs, and do not depend on anything
+        // but the seed, the id and the epoch.
+        let order = |id, run: usize| -> Vec<usize> {
+            (1..=8).map(|e| epoch_view(7, id, run * 8 + e, 8)).collect()
+        };
+        assert_ne!(order(1, 0), order(2, 0));
+        assert_ne!(order(1, 0), order(1, 1));
+        assert_eq!(order(1, 0), order(1, 0));
+        assert_eq!(epoch_view(7, 1, 5, 1), 0);
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess, accuracy, agreement, mean_kl};
+use distill_data::{Dataset, Preprocess, ViewParams, accuracy, agreement, mean_kl};
 
 use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
@@ -13,7 +13,7 @@ use crate::model::compute_device;
 use crate::observer::TrainObserver;
 use crate::run_dir::RunDir;
 use crate::targets::{Segment, SegmentData, Targets, epoch_order};
-use crate::{EpochMetrics, KdLoss, Student, StudentError, TrainConfig};
+use crate::{EpochMetrics, HardLoss, HardTargets, KdLoss, Student, StudentError, TrainConfig};
 
 /// Per-sample sums over an epoch's steps.
 #[derive(Default)]
@@ -135,11 +135,12 @@ impl<'a> Epochs<'a> {
             config,
             train,
             test,
-            batcher: Batcher {
-                dataset: train,
+            batcher: Batcher::new(
+                train,
                 preprocess,
-                augment: &config.augment,
-            },
+                &config.augment,
+                kd.is_some_and(|(_, t)| t.train.views > 1),
+            ),
             preprocess,
             kd,
             loss_fn: CrossEntropyLossConfig::new().init(device),
@@ -167,7 +168,9 @@ impl<'a> Epochs<'a> {
     fn segments(&self, epoch: usize) -> Vec<Segment> {
         let (n, seed, held_out) = (self.train.len(), self.config.seed, self.held_out.as_deref());
         match self.kd {
-            Some((_, t)) => t.train.epoch_segments(n, seed, epoch, held_out),
+            Some((_, t)) => t
+                .train
+                .epoch_segments(&self.train.ids, seed, epoch, held_out),
             None => vec![Segment::plain(epoch_order(n, seed, epoch)).without(held_out)],
         }
     }
@@ -228,10 +231,23 @@ impl<'a> Epochs<'a> {
             Some(b) => rows.iter().map(|&r| b.position(r)).collect(),
             None => rows.to_vec(),
         };
-        let x = self
-            .batcher
-            .images(&chunk, device, self.config.seed, epoch as u64);
-        let y = self.batcher.labels(&chunk, device);
+        // The views of the batch: the cache's, or drawn online from the augmentation.
+        let views: Option<Vec<ViewParams>> = match buffer {
+            Some(b) if b.view(0).is_some() => rows.iter().map(|&r| b.view(r)).collect(),
+            _ => self
+                .batcher
+                .online_views(&chunk, self.config.seed, epoch as u64),
+        };
+        let x = self.batcher.images(&chunk, views.as_deref(), device)?;
+        let classes = self.config.num_classes;
+        let hard_targets =
+            match self
+                .batcher
+                .mixed_labels(&chunk, views.as_deref(), classes, device)
+            {
+                Some(mixed) => HardTargets::Mixed(mixed),
+                None => HardTargets::Labels(self.batcher.labels(&chunk, device)),
+            };
         let logits = model.forward(x);
         let predicted: Vec<i64> = logits
             .clone()
@@ -248,13 +264,16 @@ impl<'a> Epochs<'a> {
         let (loss, kd_value) = match (self.kd, buffer) {
             (Some((loss, t)), Some(b)) => {
                 let teacher = teacher_batch(&b.logits, rows, t.train.classes, device);
-                let terms = loss.forward(logits, teacher, y);
+                let terms = loss.forward(logits, teacher, hard_targets);
                 let kd_value = terms.kd.into_scalar::<f32>() as f64;
                 sums.hard += terms.hard.into_scalar::<f32>() as f64 * weight;
                 (terms.total, Some(kd_value))
             }
             _ => {
-                let loss = self.loss_fn.forward(logits, y);
+                let loss = match hard_targets {
+                    HardTargets::Labels(y) => self.loss_fn.forward(logits, y),
+                    mixed => HardLoss::Ce.forward(logits, mixed),
+                };
                 sums.hard += loss.clone().into_scalar::<f32>() as f64 * weight;
                 (loss, None)
             }
@@ -367,7 +386,7 @@ fn check<'a>(
     if train.is_float() && !config.augment.is_empty() {
         return Err(StudentError::setting(
             "augment",
-            "augmentation flips and shifts images; this data holds float features",
+            "augmentation crops, flips, shifts and mixes images; this data holds float features",
         ));
     }
     Ok(kd)

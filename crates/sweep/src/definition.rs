@@ -74,8 +74,14 @@ impl SweepDefinition {
             optimisation: c.optimisation.clone(),
             seed: run.seed,
             preprocess: self.preprocess.clone(),
+            // A distilled run's cache brings its views; its baseline draws them online.
+            augment: if c.is_baseline() {
+                c.augment.clone()
+            } else {
+                Default::default()
+            },
             distill: Some(DistillSpec {
-                cache: self.cache.clone(),
+                cache: c.cache.clone().unwrap_or_else(|| self.cache.clone()),
                 test_cache: self.test_cache.clone(),
                 loss: c.loss.clone(),
             }),

@@ -20,9 +20,16 @@
 //! Without `[[grid]]` blocks the top level is the one block. For every architecture (and
 //! training setting) the hard-label baseline, alpha = 0, is added automatically. Every
 //! mistake is reported with its line.
+//!
+//! A block may distil from another cache than the sweep's: `cache = "DIR"` (a path as on
+//! the command line). When that cache holds augmented views (`cache-logits --views K
+//! --augment SPEC`), the block's baseline trains with the same augmentation drawn online,
+//! so that distillation from views is compared with labels seeing the same images.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use distill_cache::Manifest;
+use distill_data::ViewSpec;
 use distill_student::{ArchSpec, HardLoss, KdLoss, Optimisation, StudentError};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -40,6 +47,26 @@ pub struct Configuration {
     pub loss: KdLoss,
     /// The seeds it is trained with.
     pub seeds: Vec<u64>,
+    /// The cache it distils from, when not the sweep's (the block's `cache` key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<PathBuf>,
+    /// The augmentation its training sees: the views of its cache when it distils, the
+    /// same drawn online when it is the baseline of such a configuration.
+    #[serde(default, skip_serializing_if = "ViewSpec::is_empty")]
+    pub augment: ViewSpec,
+}
+
+/// `crop:0.3-1,flip` → `crop-0.3-1-flip`: a spec as a name part.
+fn slug(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 impl Configuration {
@@ -48,14 +75,23 @@ impl Configuration {
         self.loss.alpha == 0.0
     }
 
-    /// `hard`, or `T2-a0.5` (plus `-noT2` without T² scaling).
+    /// `hard`, or `T2-a0.5` (plus `-noT2` without T² scaling); a baseline with online
+    /// augmentation adds the augmentation, a configuration with its own cache the cache's
+    /// folder name.
     pub fn kd_tag(&self) -> String {
         if self.is_baseline() {
-            return "hard".into();
+            if self.augment.is_empty() {
+                return "hard".into();
+            }
+            return format!("hard-{}", slug(&self.augment.to_string()));
         }
         let kd = &self.loss;
+        let cache = match self.cache.as_ref().and_then(|c| c.file_name()) {
+            Some(name) => format!("-{}", slug(&name.to_string_lossy())),
+            None => String::new(),
+        };
         format!(
-            "T{}-a{}{}",
+            "T{}-a{}{}{cache}",
             kd.temperature,
             kd.alpha,
             if kd.t2_scaling { "" } else { "-noT2" }
@@ -85,19 +121,29 @@ impl Configuration {
             && other.arch == self.arch
             && other.optimisation == self.optimisation
             && other.loss.hard_loss == self.loss.hard_loss
+            && other.augment == self.augment
     }
 
     /// What a run of it with `seed` trains, in words.
     pub fn describe(&self, seed: u64) -> String {
         let epochs = self.optimisation.epochs;
         if self.is_baseline() {
+            let augment = if self.augment.is_empty() {
+                String::new()
+            } else {
+                format!(" augmented online ({})", self.augment)
+            };
             return format!(
-                "{} hard-label baseline, {epochs} epochs, seed {seed}",
+                "{} hard-label baseline{augment}, {epochs} epochs, seed {seed}",
                 self.arch
             );
         }
+        let cache = match &self.cache {
+            Some(c) => format!(" from {}", c.display()),
+            None => String::new(),
+        };
         format!(
-            "{} distilled (T = {}, alpha = {}), {epochs} epochs, seed {seed}",
+            "{} distilled (T = {}, alpha = {}){cache}, {epochs} epochs, seed {seed}",
             self.arch, self.loss.temperature, self.loss.alpha
         )
     }
@@ -156,6 +202,7 @@ settings! {
     weight_decay: Spanned<f64>,
     hard_loss: Spanned<String>,
     t2_scaling: Spanned<bool>,
+    cache: Spanned<String>,
 }
 
 struct Source<'a> {
@@ -312,7 +359,11 @@ impl Grid {
 /// Adds `c` to the list, merging its seeds into an equal configuration already there.
 fn add(list: &mut Vec<Configuration>, c: Configuration) {
     let same = |o: &Configuration| {
-        o.arch == c.arch && o.optimisation == c.optimisation && o.loss == c.loss
+        o.arch == c.arch
+            && o.optimisation == c.optimisation
+            && o.loss == c.loss
+            && o.cache == c.cache
+            && o.augment == c.augment
     };
     match list.iter_mut().find(|o| same(o)) {
         Some(o) => {
@@ -417,8 +468,27 @@ impl Source<'_> {
         })
     }
 
+    /// The block's own cache, if it names one, and the augmentation of its views (empty
+    /// for a cache of plain images). The cache must be readable now: a typo is found before
+    /// any run starts.
+    fn cache(&self, b: &Spanned<Block>) -> Result<(Option<PathBuf>, ViewSpec), SweepError> {
+        let Some(c) = &b.get_ref().cache else {
+            return Ok((None, ViewSpec::default()));
+        };
+        let path = PathBuf::from(c.get_ref());
+        let manifest =
+            Manifest::read(&path).or_else(|e| self.error(c.span(), format!("`cache`: {e}")))?;
+        let augment = manifest.views.map_or_else(ViewSpec::default, |v| ViewSpec {
+            // The baseline draws a new view every epoch: there is no view 0.
+            plain_first: false,
+            ..v.augment
+        });
+        Ok((Some(path), augment))
+    }
+
     /// The configurations of one block: per architecture the baseline, then T × alpha.
     fn block(&self, b: &Spanned<Block>) -> Result<Vec<Configuration>, SweepError> {
+        let (cache, augment) = self.cache(b)?;
         let archs = self.archs(b)?;
         let baseline = self.baseline_loss(b)?;
         let losses = self.losses(b, &baseline)?;
@@ -433,6 +503,13 @@ impl Source<'_> {
                 ..baseline.clone()
             };
             for loss in std::iter::once(baseline).chain(losses.iter().cloned()) {
+                // The baseline learns from labels only: the sweep's cache serves it (for the
+                // agreement it reports), with its block's augmentation drawn online.
+                let cache = if loss.alpha == 0.0 {
+                    None
+                } else {
+                    cache.clone()
+                };
                 add(
                     &mut out,
                     Configuration {
@@ -440,6 +517,8 @@ impl Source<'_> {
                         optimisation: optimisation.clone(),
                         loss,
                         seeds: seeds.clone(),
+                        cache,
+                        augment: augment.clone(),
                     },
                 );
             }

@@ -153,10 +153,18 @@ pub struct Report {
 }
 
 fn label(c: &Configuration) -> String {
-    if c.is_baseline() {
-        format!("{} hard", c.arch)
+    let views = if c.augment.is_empty() {
+        String::new()
     } else {
-        format!("{} T={} alpha={}", c.arch, c.loss.temperature, c.loss.alpha)
+        format!(" [{}]", c.augment)
+    };
+    if c.is_baseline() {
+        format!("{} hard{views}", c.arch)
+    } else {
+        format!(
+            "{} T={} alpha={}{views}",
+            c.arch, c.loss.temperature, c.loss.alpha
+        )
     }
 }
 

@@ -102,6 +102,7 @@ pub fn manifest(data: &Dataset, rows_per_part: usize) -> distill_cache::Manifest
         tool_version: "test".into(),
         parts: vec![],
         complete: false,
+        views: None,
     }
 }
 
