@@ -6,6 +6,8 @@
 #    wheel on PyPI; we unpack it into .onnxruntime/ (git-ignored).
 #  * Fashion-MNIST: Debian's `dataset-fashion-mnist` package, unpacked (not installed) into
 #    datasets/fashion-mnist/ (git-ignored).
+#  * NumPy and pyarrow from PyPI into ~/.cache/distill-python (a pip --target folder, on
+#    PYTHONPATH only for the test that runs the README's Python replay of a cached view).
 #
 # Usage: scripts/setup.sh [--no-data]
 set -euo pipefail
@@ -79,6 +81,26 @@ fetch_fashion_mnist() {
     log "Fashion-MNIST (60k train / 10k test) -> $data_dir"
 }
 
+# The Python packages the README's replay snippet uses; change both together.
+PYTHON_DEPS="numpy==2.4.6 pyarrow==26.0.1"
+python_dir="${DISTILL_PYTHON_DEPS:-$HOME/.cache/distill-python}"
+
+fetch_python_deps() {
+    if [ "$(cat "$python_dir/VERSION" 2>/dev/null)" = "$PYTHON_DEPS" ]; then
+        log "NumPy and pyarrow already in $python_dir"
+        return
+    fi
+    log "installing $PYTHON_DEPS from PyPI into $python_dir"
+    rm -rf "$python_dir.partial"
+    # shellcheck disable=SC2086 # one word per requirement
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        --only-binary=:all: --target "$python_dir.partial" $PYTHON_DEPS
+    echo "$PYTHON_DEPS" > "$python_dir.partial/VERSION"
+    rm -rf "$python_dir"
+    mv "$python_dir.partial" "$python_dir"
+}
+
 fetch_onnxruntime
+fetch_python_deps
 [ "$want_data" = 1 ] && fetch_fashion_mnist
 log "done"

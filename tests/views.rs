@@ -115,6 +115,12 @@ fn view_logits_are_the_teachers_on_exactly_the_rendered_pixels() {
     let spec: ViewSpec = AUGMENT.parse().unwrap();
     assert_eq!(manifest["views"]["augment"], spec.to_string());
 
+    let mut cmd = distill();
+    let shown = String::from_utf8(run(cmd.arg("inspect").arg(&out)).stdout).unwrap();
+    assert!(
+        shown.contains("views        3 per sample from 'crop:0.3-1:"),
+        "{shown}"
+    );
     let rows = read_rows(&out);
     assert_eq!(rows.len(), 300);
     let spec_of_data: DatasetSpec = mini().parse().unwrap();
@@ -398,4 +404,93 @@ fn a_sweep_block_distils_from_views_against_a_baseline_augmented_alike() {
         distilled.get("augment").is_none_or(|a| a == ""),
         "{distilled}"
     );
+}
+
+/// The Python of the README's replay snippet (between its `replay-view` markers).
+fn readme_replay_snippet() -> String {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme
+        .find("<!-- replay-view:start -->")
+        .expect("start marker");
+    let end = readme.find("<!-- replay-view:end -->").expect("end marker");
+    let block = &readme[start..end];
+    let code = block
+        .split_once("```python\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a python block between the markers");
+    code.0.to_string()
+}
+
+#[test]
+fn the_readme_replays_a_view_to_our_pixels_and_logits_bit_for_bit() {
+    let deps = std::env::var_os("DISTILL_PYTHON_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/distill-python")
+        });
+    assert!(
+        deps.join("VERSION").exists(),
+        "NumPy and pyarrow are not in {}: run scripts/setup.sh (the README's test command does)",
+        deps.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("views");
+    cache_views(&cache, "test", 40, 3, &["--rows-per-part", "50"]);
+    let pairs: Vec<(usize, u16)> = (0..40)
+        .step_by(3)
+        .flat_map(|i| [(i, 1), (i, 2)])
+        .chain([(5, 0)])
+        .collect();
+    let script = format!(
+        "{}\nimport gzip, sys\nimages = np.frombuffer(gzip.open(sys.argv[2], 'rb').read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)\nfor pair in sys.argv[4:]:\n    i, v = map(int, pair.split(','))\n    x, logits = replay(sys.argv[1], images, i, v)\n    open(f'{{sys.argv[3]}}/{{i}}-{{v}}.f32', 'wb').write(np.ascontiguousarray(x, np.float32).tobytes())\n    open(f'{{sys.argv[3]}}/{{i}}-{{v}}.logits', 'wb').write(logits.tobytes())\n",
+        readme_replay_snippet()
+    );
+    let script_path = dir.path().join("replay.py");
+    std::fs::write(&script_path, script).unwrap();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&script_path)
+        .arg(&cache)
+        .arg(repo(
+            "datasets/fashion-mnist-mini/t10k-images-idx3-ubyte.gz",
+        ))
+        .arg(dir.path())
+        .args(pairs.iter().map(|(i, v)| format!("{i},{v}")))
+        .env("PYTHONPATH", &deps);
+    run(&mut cmd);
+
+    let spec_of_data: DatasetSpec = mini().parse().unwrap();
+    let mut data = spec_of_data.load("test", &Default::default()).unwrap();
+    data.truncate(40);
+    let by_id = data.positions_by_id();
+    let preprocess =
+        model_preprocess(&OnnxModel::open(&teacher(), Some(1)).unwrap(), data.shape).unwrap();
+    let rows = read_rows(&cache);
+    let spec: ViewSpec = AUGMENT.parse().unwrap();
+    let floats = |path: PathBuf| -> Vec<f32> {
+        std::fs::read(&path)
+            .unwrap()
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let mut mixed = 0;
+    for &(i, v) in &pairs {
+        let view = data.draw_view(&spec, 11, i, u64::from(v));
+        mixed += usize::from(view.mix.is_some());
+        let ours = data.view_batch(&preprocess, &[(i, view)], &by_id).unwrap();
+        let theirs = floats(dir.path().join(format!("{i}-{v}.f32")));
+        assert_eq!(ours.len(), theirs.len());
+        let differ = ours
+            .iter()
+            .zip(&theirs)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differ, 0, "sample {i} view {v}: {differ} pixels differ");
+        let row = &rows[i * 3 + usize::from(v)];
+        assert_eq!(
+            floats(dir.path().join(format!("{i}-{v}.logits"))),
+            row.logits
+        );
+    }
+    assert!(mixed >= 10, "{mixed} mixed views replayed");
 }

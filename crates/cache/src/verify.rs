@@ -180,12 +180,24 @@ impl std::fmt::Display for CacheReport {
         }
         let preprocess = serde_json::to_string(&m.preprocess).map_err(|_| std::fmt::Error)?;
         writeln!(f, "preprocess   {preprocess}")?;
+        if let Some(v) = &m.views {
+            writeln!(
+                f,
+                "views        {} per sample from '{}', seed {} (format v{})",
+                v.count, v.augment, v.seed, m.format_version
+            )?;
+        }
         match self.teacher_accuracy {
             Some(accuracy) => writeln!(
                 f,
-                "teacher top-1 {:.2}% on {} labelled rows",
+                "teacher top-1 {:.2}% on {} labelled rows{}",
                 100.0 * accuracy,
-                self.labelled_rows
+                self.labelled_rows,
+                if m.views.is_some() {
+                    " (augmented views: the label of a mixed view is its own sample's)"
+                } else {
+                    ""
+                }
             )?,
             None => writeln!(f, "teacher top-1 n/a (no labels)")?,
         }
