@@ -28,6 +28,8 @@ const BAD_VALUES: &[&str] = &[
     "mlp:0",
     "cnn:1,1,1,1,1,1,1,1",
     "0.0000001",
+    "crop:1-0.5",
+    "mixup:-1,shift:99999999999",
 ];
 
 /// A deterministic stream of choices (SplitMix64).
@@ -57,6 +59,9 @@ fn valid(dir: &Path, files: &Files) -> Vec<(&'static str, Vec<(String, String)>)
                 s("--limit", "30"),
                 s("--batch-size", "16"),
                 s("--rows-per-part", "10"),
+                s("--views", "3"),
+                s("--augment", "crop:0.2-1,flip,shift:1,mixup:0.3,plain-first"),
+                s("--view-seed", "4"),
                 s("--out", &out("cache")),
             ],
         ),

@@ -364,7 +364,18 @@ fn append_views(
         let value = |a: &Float32Array| (!a.is_null(r)).then(|| a.value(r));
         let corners: Vec<Option<f32>> = crop.iter().map(|a| value(a)).collect();
         let crop = match corners[..] {
-            [Some(t), Some(l), Some(h), Some(w)] => Some([t, l, h, w]),
+            // Boxes are drawn within the image (a shift moves them off it by a few pixels);
+            // anything else is damage, refused before it sizes an allocation.
+            [Some(t), Some(l), Some(h), Some(w)] => {
+                let in_range = [t, l].iter().all(|v| v.abs() <= 2.0)
+                    && [h, w].iter().all(|v| *v > 0.0 && *v <= 1.0);
+                if !in_range {
+                    return Err(format!(
+                        "row {r}: crop box {t}, {l}, {h}, {w} is not a box of the image"
+                    ));
+                }
+                Some([t, l, h, w])
+            }
             [None, None, None, None] => None,
             _ => return Err(format!("row {r}: crop columns are partly null")),
         };
@@ -372,7 +383,12 @@ fn append_views(
             (!partner.is_null(r)).then(|| partner.value(r)),
             value(lambda),
         ) {
-            (Some(partner), Some(lambda)) => Some(Mix { partner, lambda }),
+            (Some(partner), Some(lambda)) if (0.0..=1.0).contains(&lambda) => {
+                Some(Mix { partner, lambda })
+            }
+            (Some(_), Some(lambda)) => {
+                return Err(format!("row {r}: mix_lambda {lambda} is outside [0, 1]"));
+            }
             (None, None) => None,
             _ => {
                 return Err(format!(

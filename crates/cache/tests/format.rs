@@ -1,4 +1,4 @@
-//! Cache format v1: real Parquet files, read back by our reader and by the plain arrow
+//! Cache formats v1 and v2 (views): real Parquet files, read back by our reader and by the plain arrow
 //! reader, and every way a part can go missing or bad.
 
 use std::fs::File;
@@ -6,10 +6,10 @@ use std::fs::File;
 use arrow::array::{Array, FixedSizeListArray, Float32Array, UInt64Array};
 use arrow::datatypes::DataType;
 use distill_cache::{
-    CacheError, CachePart, CacheReader, CacheWriter, DatasetInfo, LogitDtype, Manifest,
+    CacheError, CachePart, CacheReader, CacheWriter, CachedView, DatasetInfo, LogitDtype, Manifest,
     TeacherInfo, read_part, write_part,
 };
-use distill_core::Preprocess;
+use distill_core::{Mix, Preprocess, ViewParams};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn manifest(dtype: LogitDtype) -> Manifest {
@@ -398,4 +398,83 @@ fn a_second_writer_waits_for_nobody_and_a_foreign_manifest_is_never_replaced() {
         std::fs::read(other.path().join("manifest.json")).unwrap(),
         b"{\"app\": 1}"
     );
+}
+
+/// A cache of 2 views of 2 samples: a plain view 0, then a cropped, flipped, mixed view.
+fn views_manifest() -> (Manifest, CachePart) {
+    let mut m = manifest(LogitDtype::F32);
+    m.dataset.samples = 2;
+    m.format_version = distill_cache::VIEWS_FORMAT_VERSION;
+    m.views = Some(distill_cache::ViewsInfo {
+        count: 2,
+        augment: "crop,flip,mixup,plain-first".parse().unwrap(),
+        seed: 3,
+    });
+    let view = |index: u16, lambda: f32| CachedView {
+        index,
+        params: if index == 0 {
+            ViewParams::default()
+        } else {
+            ViewParams {
+                crop: Some([0.25, -0.0625, 0.5, 0.75]),
+                flip: true,
+                mix: Some(Mix {
+                    partner: 11,
+                    lambda,
+                }),
+            }
+        },
+    };
+    let part = CachePart {
+        sample_ids: vec![10, 10, 11, 11],
+        labels: vec![Some(0), Some(0), Some(2), Some(2)],
+        logits: (0..12).map(|v| v as f32).collect(),
+        keys: vec![],
+        views: vec![view(0, 0.0), view(1, 0.3), view(0, 0.0), view(1, 0.75)],
+    };
+    (m, part)
+}
+
+#[test]
+fn views_round_trip_as_plain_columns_and_damage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut m, part) = views_manifest();
+    let info = write_part(dir.path(), &m, 0, &part).unwrap();
+    m.parts.push(info.clone());
+    m.complete = true;
+    m.write(dir.path()).unwrap();
+    let read = Manifest::read(dir.path()).unwrap();
+    assert_eq!(read.views, m.views);
+    assert_eq!(read.total_rows(), 4);
+    assert_eq!(read_part(dir.path(), &read, &info).unwrap(), part);
+    // Any reader sees the columns by name, nulls where a view has no box or partner.
+    let file = File::open(dir.path().join(&info.file)).unwrap();
+    let batch = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let crop_top = batch.column_by_name("crop_top").unwrap();
+    assert_eq!(crop_top.null_count(), 2);
+    let partner = batch.column_by_name("mix_partner").unwrap();
+    let partner = partner.as_any().downcast_ref::<UInt64Array>().unwrap();
+    assert_eq!(partner.value(1), 11);
+    // A version that does not match the views, and values no view can have, are refused.
+    let mut text: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    text["format_version"] = 1.into();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("manifest.json"), text.to_string()).unwrap();
+    let err = Manifest::read(other.path()).unwrap_err().to_string();
+    assert!(err.contains("does not match its views"), "{err}");
+    let (m, mut bad) = views_manifest();
+    bad.views[3].params.mix = Some(Mix {
+        partner: 10,
+        lambda: 1.5,
+    });
+    let info = write_part(other.path(), &m, 0, &bad).unwrap();
+    let err = read_part(other.path(), &m, &info).unwrap_err().to_string();
+    assert!(err.contains("mix_lambda 1.5 is outside [0, 1]"), "{err}");
 }

@@ -73,11 +73,12 @@ pub struct CacheSummary {
 }
 
 impl std::fmt::Display for CacheSummary {
-    /// One line: rows, throughput, size, where.
+    /// One line: rows (one per sample, or one per view of a cache of views), throughput,
+    /// size, where.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "cached {} samples ({} computed) in {:.1} s, {:.0} samples/s; {} bytes on disk, {:.1} bytes/sample -> {}",
+            "cached {} rows ({} computed) in {:.1} s, {:.0} rows/s; {} bytes on disk, {:.1} bytes/row -> {}",
             self.samples,
             self.computed,
             self.seconds,
