@@ -232,6 +232,11 @@ impl SegmentData<'_> {
     pub fn view(&self, row: usize) -> Option<ViewParams> {
         self.views.get(row).copied()
     }
+
+    /// Whether the rows are views (a cache of views).
+    pub fn has_views(&self) -> bool {
+        !self.views.is_empty()
+    }
 }
 
 fn mismatch(dir: &Path, what: String) -> StudentError {

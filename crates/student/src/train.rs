@@ -233,7 +233,7 @@ impl<'a> Epochs<'a> {
         };
         // The views of the batch: the cache's, or drawn online from the augmentation.
         let views: Option<Vec<ViewParams>> = match buffer {
-            Some(b) if b.view(0).is_some() => rows.iter().map(|&r| b.view(r)).collect(),
+            Some(b) if b.has_views() => rows.iter().map(|&r| b.view(r)).collect(),
             _ => self
                 .batcher
                 .online_views(&chunk, self.config.seed, epoch as u64),
