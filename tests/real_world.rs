@@ -444,3 +444,73 @@ fn a_sweep_runs_over_an_image_folder_with_the_students_own_size() {
         "{best}"
     );
 }
+
+#[test]
+fn views_of_an_image_folder_are_the_nhwc_teachers_logits_on_the_rendered_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let nhwc = teacher("nhwc-rgb");
+    let cache = dir.path().join("views");
+    let flags = [
+        "--resize-shorter",
+        "36",
+        "--crop",
+        "32",
+        "--antialias",
+        "--views",
+        "3",
+        "--augment",
+        "crop:0.3-1,flip,mixup,plain-first",
+        "--rows-per-part",
+        "25",
+    ];
+    run(&mut cache_cmd(&nhwc, &cache, &folder(), "train", &flags));
+    let manifest = json(&cache.join("manifest.json"));
+    let preprocess: distill_data::Preprocess =
+        serde_json::from_value(manifest["preprocess"].clone()).unwrap();
+    let spec: distill_data::ViewSpec =
+        serde_json::from_value(manifest["views"]["augment"].clone()).unwrap();
+    let data_spec: DatasetSpec = folder().parse().unwrap();
+    let data = data_spec.load("train", &SourceOptions::default()).unwrap();
+    let rows = read_rows(&cache);
+    assert_eq!(rows.ids.len(), data.len() * 3);
+    let by_id = data.positions_by_id();
+    let mut model = OnnxModel::open(&nhwc, Some(1)).unwrap();
+    let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), None).unwrap();
+    let classes = rows.logits.len() / rows.ids.len();
+    for row in (0..rows.ids.len()).step_by(4) {
+        let (pos, v) = (row / 3, row % 3);
+        assert_eq!(rows.ids[row], data.ids[pos]);
+        let view = data.draw_view(&spec, 0, pos, v as u64);
+        let pixels = data
+            .view_batch(&preprocess, &[(pos, view)], &by_id)
+            .unwrap();
+        if v == 0 {
+            // The plain view is the preprocessing's own (shorter side, centre crop).
+            assert_eq!(pixels, data.batch(&preprocess, &[pos]));
+        }
+        let (_, logits) = plan.run(&mut model, &pixels, 1).unwrap();
+        let cached = &rows.logits[row * classes..(row + 1) * classes];
+        let diff = max_abs_diff(&logits, cached);
+        assert!(diff < 1e-4, "row {row} ({}): {diff}", rows.keys[row]);
+    }
+    // A student at its own size and channels trains from the views, joined by sample id.
+    let student = dir.path().join("student");
+    run(distill()
+        .args(["train-student", "--arch", "mlp:16", "--dataset", &folder()])
+        .args([
+            "--resize",
+            "16",
+            "--channels",
+            "1",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+        ])
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--out")
+        .arg(&student));
+    let config = json(&student.join("config.json"));
+    assert_eq!(config["distill"]["cache"]["views"]["count"], 3);
+}

@@ -2,9 +2,9 @@
 //! into batches, in parallel. The teacher's cache and the student's training draw and
 //! render them here, so both see the same pixels for the same view.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use distill_core::{Preprocess, SampleRef, ViewParams, ViewSpec, render_view};
+use distill_core::{Preprocess, SampleRef, SampleShape, ViewParams, ViewSpec, render_view};
 use rayon::prelude::*;
 
 use crate::{Dataset, Samples};
@@ -48,7 +48,8 @@ impl Dataset {
 
     /// The views `views` (dataset position and view) preprocessed into one batch, in
     /// parallel, shaped as [`Dataset::batch`] shapes it. `by_id` is
-    /// [`Dataset::positions_by_id`], to find mixup partners. Float data is only normalised
+    /// [`Dataset::positions_by_id`], to find mixup partners. Encoded images are decoded
+    /// once per batch, however many of its views show them. Float data is only normalised
     /// (views of float data are refused before any work).
     pub fn view_batch(
         &self,
@@ -56,21 +57,34 @@ impl Dataset {
         views: &[(usize, ViewParams)],
         by_id: &HashMap<u64, usize>,
     ) -> Result<Vec<f32>, MissingPartner> {
+        let partners: Vec<Option<usize>> = views
+            .iter()
+            .map(|&(pos, view)| match view.mix {
+                Some(mix) => by_id
+                    .get(&mix.partner)
+                    .copied()
+                    .map(Some)
+                    .ok_or(MissingPartner {
+                        sample: self.ids[pos],
+                        partner: mix.partner,
+                    }),
+                None => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        let decoded = self.decode_once(
+            views
+                .iter()
+                .map(|v| v.0)
+                .chain(partners.iter().flatten().copied()),
+        );
         let n = preprocess.output_shape(self.shape).len();
         let mut out = vec![0f32; views.len() * n];
         out.par_chunks_mut(n)
-            .zip(views.par_iter())
-            .try_for_each(|(dst, &(pos, view))| {
-                let partner = match view.mix {
-                    Some(mix) => Some(by_id.get(&mix.partner).copied().ok_or(MissingPartner {
-                        sample: self.ids[pos],
-                        partner: mix.partner,
-                    })?),
-                    None => None,
-                };
-                self.with_sample(pos, |shape, src| match src {
+            .zip(views.par_iter().zip(partners.par_iter()))
+            .for_each(|(dst, (&(pos, view), partner))| {
+                self.with_decoded(&decoded, pos, |shape, src| match src {
                     SampleRef::U8(bytes) => match partner {
-                        Some(p) => self.with_sample(p, |p_shape, p_src| {
+                        Some(p) => self.with_decoded(&decoded, *p, |p_shape, p_src| {
                             let p_bytes = match p_src {
                                 SampleRef::U8(b) => b,
                                 SampleRef::F32(_) => &[][..],
@@ -88,8 +102,43 @@ impl Dataset {
                     },
                     SampleRef::F32(_) => preprocess.sample_into(shape, src, dst),
                 });
-                Ok(())
-            })?;
+            });
         Ok(out)
+    }
+
+    /// The encoded images at `positions` decoded, each once, in parallel (empty for samples
+    /// held decoded).
+    fn decode_once(
+        &self,
+        positions: impl Iterator<Item = usize>,
+    ) -> HashMap<usize, (SampleShape, Vec<u8>)> {
+        if !matches!(self.samples, Samples::Encoded(_)) {
+            return HashMap::new();
+        }
+        let unique: HashSet<usize> = positions.collect();
+        let unique: Vec<usize> = unique.into_iter().collect();
+        unique
+            .par_iter()
+            .map(|&p| {
+                let decoded = self.with_sample(p, |shape, src| match src {
+                    SampleRef::U8(bytes) => (shape, bytes.to_vec()),
+                    SampleRef::F32(_) => (shape, Vec::new()),
+                });
+                (p, decoded)
+            })
+            .collect()
+    }
+
+    /// [`Dataset::with_sample`], from `decoded` where the sample is there.
+    fn with_decoded<R>(
+        &self,
+        decoded: &HashMap<usize, (SampleShape, Vec<u8>)>,
+        pos: usize,
+        f: impl FnOnce(SampleShape, SampleRef<'_>) -> R,
+    ) -> R {
+        match decoded.get(&pos) {
+            Some((shape, bytes)) => f(*shape, SampleRef::U8(bytes)),
+            None => self.with_sample(pos, f),
+        }
     }
 }
