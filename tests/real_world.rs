@@ -30,6 +30,10 @@ fn wine() -> String {
     format!("csv:{}", repo("datasets/tabular/wine").display())
 }
 
+/// torchvision's ImageNet evaluation geometry, scaled down to the 32x32 test teacher:
+/// `Resize(36)` (antialiased, as on PIL images) then `CenterCrop(32)`.
+const IMAGENET_GEOMETRY: [&str; 5] = ["--resize-shorter", "36", "--crop", "32", "--antialias"];
+
 fn cache_cmd(teacher: &Path, out: &Path, dataset: &str, split: &str, extra: &[&str]) -> Command {
     let mut cmd = distill();
     cmd.args(["cache-logits", "--teacher"])
@@ -98,19 +102,15 @@ fn direct(
 fn an_nhwc_teacher_gives_identical_logits_over_an_image_folder_and_its_parquet_copy() {
     let dir = tempfile::tempdir().unwrap();
     let nhwc = teacher("nhwc-rgb");
-    let flags = [
-        "--resize-shorter",
-        "36",
-        "--crop",
-        "32",
-        "--antialias",
+    let mut flags = IMAGENET_GEOMETRY.to_vec();
+    flags.extend([
         "--mean",
         "0.485,0.456,0.406",
         "--std",
         "0.229,0.224,0.225",
         "--rows-per-part",
         "10",
-    ];
+    ]);
     let from_folder = dir.path().join("folder");
     let from_parquet = dir.path().join("parquet");
     run(&mut cache_cmd(
@@ -450,19 +450,15 @@ fn views_of_an_image_folder_are_the_nhwc_teachers_logits_on_the_rendered_pixels(
     let dir = tempfile::tempdir().unwrap();
     let nhwc = teacher("nhwc-rgb");
     let cache = dir.path().join("views");
-    let flags = [
-        "--resize-shorter",
-        "36",
-        "--crop",
-        "32",
-        "--antialias",
+    let mut flags = IMAGENET_GEOMETRY.to_vec();
+    flags.extend([
         "--views",
         "3",
         "--augment",
         "crop:0.3-1,flip,mixup,plain-first",
         "--rows-per-part",
         "25",
-    ];
+    ]);
     run(&mut cache_cmd(&nhwc, &cache, &folder(), "train", &flags));
     let manifest = json(&cache.join("manifest.json"));
     let preprocess: distill_data::Preprocess =
