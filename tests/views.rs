@@ -494,3 +494,26 @@ fn the_readme_replays_a_view_to_our_pixels_and_logits_bit_for_bit() {
     }
     assert!(mixed >= 10, "{mixed} mixed views replayed");
 }
+
+#[test]
+fn a_cache_of_one_mixup_view_per_sample_trains() {
+    // One view per sample still carries its mixup partner: the student must find it.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("one-view");
+    let mut cmd = distill();
+    cmd.args(["cache-logits", "--teacher"]).arg(teacher());
+    cmd.args(["--dataset", &mini(), "--limit", "100"]);
+    cmd.args(["--views", "1", "--augment", "mixup"]);
+    cmd.arg("--out").arg(&cache);
+    run(&mut cmd);
+    let out = dir.path().join("run");
+    let mut cmd = distill();
+    cmd.args(["train-student", "--arch", "mlp:16", "--dataset", &mini()]);
+    cmd.args(["--limit", "100", "--test-limit", "50", "--epochs", "1"]);
+    cmd.arg("--cache").arg(&cache).arg("--out").arg(&out);
+    run(&mut cmd);
+    assert_eq!(
+        json(&out.join("config.json"))["distill"]["cache"]["views"]["count"],
+        1
+    );
+}

@@ -97,8 +97,6 @@ pub struct TeacherTargets {
     pub identity: CacheIdentity,
     /// Classes per row.
     pub classes: usize,
-    /// Views per sample (1 for a cache without views).
-    pub views: usize,
     storage: Storage,
 }
 
@@ -147,7 +145,7 @@ impl TeacherLogits {
         let test_targets = match test_cache {
             Some(dir) => {
                 let t = TeacherTargets::join(dir, test, u64::MAX)?;
-                if t.views > 1 || t.identity.views.is_some() {
+                if t.has_views() {
                     return Err(mismatch(
                         dir,
                         "the test cache holds augmented views; agreement is measured on the plain test images: cache the test split without --views".into(),
@@ -443,9 +441,19 @@ impl TeacherTargets {
         Ok(TeacherTargets {
             identity: CacheIdentity::of(dir, &m),
             classes,
-            views: per_sample,
             storage,
         })
+    }
+
+    /// Whether the cache holds augmented views (even one per sample: its rows still carry
+    /// their views' parameters and mixup partners).
+    pub fn has_views(&self) -> bool {
+        self.identity.views.is_some()
+    }
+
+    /// Rows per sample: the view count of a cache of views, else 1.
+    pub fn views_per_sample(&self) -> usize {
+        self.identity.views.as_ref().map_or(1, |v| v.count)
     }
 
     /// Whether the logits are read part by part rather than held in memory.
@@ -469,7 +477,7 @@ impl TeacherTargets {
                     let c = self.classes;
                     for (r, place) in places.iter().enumerate() {
                         if let Some((pos, v)) = *place {
-                            let at = pos * self.views + usize::from(v);
+                            let at = pos * self.views_per_sample() + usize::from(v);
                             out[at * c..(at + 1) * c]
                                 .copy_from_slice(&seg.logits[r * c..(r + 1) * c]);
                         }
@@ -493,7 +501,7 @@ impl TeacherTargets {
         held_out: Option<&[bool]>,
     ) -> Vec<Segment> {
         let kept = |position: usize| held_out.is_none_or(|h| !h[position]);
-        let k = self.views;
+        let k = self.views_per_sample();
         let chosen = |pos: usize, v: u16| usize::from(v) == epoch_view(seed, ids[pos], epoch, k);
         match &self.storage {
             Storage::InMemory { .. } => {
@@ -535,7 +543,7 @@ impl TeacherTargets {
                 logits: Cow::Borrowed(logits),
                 views: Cow::Borrowed(views),
                 places: None,
-                per_sample: self.views,
+                per_sample: self.views_per_sample(),
             }),
             (Storage::Streamed { reader, part_rows }, Some(p)) => {
                 let part = reader.part(p)?;
@@ -543,7 +551,7 @@ impl TeacherTargets {
                     logits: Cow::Owned(part.logits),
                     views: Cow::Owned(part.views.iter().map(|v| v.params).collect()),
                     places: Some(part_rows[p].clone()),
-                    per_sample: self.views,
+                    per_sample: self.views_per_sample(),
                 })
             }
             (Storage::Streamed { reader, .. }, None) => Err(mismatch(

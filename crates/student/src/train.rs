@@ -139,7 +139,7 @@ impl<'a> Epochs<'a> {
                 train,
                 preprocess,
                 &config.augment,
-                kd.is_some_and(|(_, t)| t.train.views > 1),
+                kd.is_some_and(|(_, t)| t.train.has_views()),
             ),
             preprocess,
             kd,
