@@ -25,7 +25,7 @@ mod writer;
 
 pub use error::CacheError;
 pub use manifest::{
-    DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage,
+    DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, MAX_VIEWS, Manifest, PartInfo, Storage,
     TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
 };
 pub use output_kind::{OutputKind, PROB_FLOOR};

@@ -103,6 +103,9 @@ pub struct DatasetInfo {
     pub skipped: Vec<SkippedSample>,
 }
 
+/// The most views per sample: the `view` column is a uint16.
+pub const MAX_VIEWS: usize = 1 << 16;
+
 /// The augmented views of a v2 cache: K rows per sample, view `v` of sample `id` drawn by
 /// `augment.draw(seed, id, v, …)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,9 +269,11 @@ impl Manifest {
         if manifest
             .views
             .as_ref()
-            .is_some_and(|v| v.count == 0 || v.count > usize::from(u16::MAX) + 1)
+            .is_some_and(|v| v.count == 0 || v.count > MAX_VIEWS)
         {
-            return Err(bad("the view count must be between 1 and 65536".into()));
+            return Err(bad(format!(
+                "the view count must be between 1 and {MAX_VIEWS}"
+            )));
         }
         Ok(manifest)
     }

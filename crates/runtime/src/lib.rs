@@ -19,6 +19,7 @@ mod runtime;
 mod stage_one;
 mod timing;
 
+pub use distill_cache::MAX_VIEWS;
 pub use error::RuntimeError;
 pub use eval::{EvalReport, EvalSettings, evaluate};
 pub use latency::{LARGE_BATCH, Latency, LatencyProbe};
@@ -27,5 +28,5 @@ pub use onnx_proto::initializer_elements;
 pub use plan::{InferencePlan, looks_like_probs, model_preprocess, preprocess_for_input};
 pub use prepared::PreparedModel;
 pub use runtime::{environment, locate_runtime};
-pub use stage_one::{CacheLogits, CacheSummary, MAX_VIEWS, OpenCache, PreparedCache};
+pub use stage_one::{CacheLogits, CacheSummary, OpenCache, PreparedCache};
 pub use timing::{ROUNDS, compare_models};

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use distill_cache::{
-    CacheReader, CacheWriter, DatasetInfo, LogitDtype, Manifest, OutputKind, Storage, TeacherInfo,
-    ViewsInfo,
+    CacheReader, CacheWriter, DatasetInfo, LogitDtype, MAX_VIEWS, Manifest, OutputKind, Storage,
+    TeacherInfo, ViewsInfo,
 };
 use distill_data::{Dataset, PreprocessOverrides, ViewSpec};
 use serde::Serialize;
@@ -45,9 +45,6 @@ pub struct CacheLogits {
     allow_nonfinite: bool,
     views: Option<ViewsInfo>,
 }
-
-/// The most views per sample: the `view` column is a uint16.
-pub const MAX_VIEWS: usize = 1 << 16;
 
 /// What a finished (or resumed and finished) stage one did.
 #[derive(Debug, Clone, Serialize)]
@@ -330,7 +327,7 @@ impl<'d> PreparedCache<'d> {
 impl OpenCache<'_> {
     /// Rows the finished cache will hold: samples times views.
     pub fn samples(&self) -> usize {
-        self.prepared.data.len() * self.prepared.settings.views.as_ref().map_or(1, |v| v.count)
+        self.writer.manifest().total_rows()
     }
 
     /// Runs the pipeline to the end of the data; `on_rows` is called (from the writer
