@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use distill_cache::{LogitDtype, OutputKind};
+use distill_cache::{LogitDtype, OutputKind, Storage};
 use distill_data::ViewSpec;
 use distill_runtime::{CacheLogits, CacheSummary};
 use serde::Serialize;
@@ -33,6 +33,11 @@ pub struct Args {
     /// Stored logit type: f32, or f16 for half the size.
     #[arg(long, default_value = "f32")]
     dtype: LogitDtype,
+    /// How each row is stored: dense (every logit), or topk:K (the K largest logits, their
+    /// classes, and the log-sum-exp, count, mean and spread of the rest: ~0.15 % of dense
+    /// for 1,000 classes; trains at any temperature).
+    #[arg(long, default_value = "dense", value_name = "dense|topk:K")]
+    storage: Storage,
     /// Rows per Parquet part file; a rerun after a crash resumes at a part boundary.
     #[arg(long, default_value_t = 10_000)]
     rows_per_part: usize,
@@ -80,6 +85,7 @@ pub fn run(args: Args) -> Result<()> {
         .batch_size(args.batch_size)
         .threads(args.feed.threads)
         .dtype(args.dtype)
+        .storage(args.storage)
         .rows_per_part(args.rows_per_part)
         .overwrite(args.overwrite)
         .allow_nonfinite(args.allow_nonfinite)

@@ -20,16 +20,18 @@ mod manifest;
 mod output_kind;
 mod part;
 mod reader;
+mod topk;
 mod verify;
 mod writer;
 
 pub use error::CacheError;
 pub use manifest::{
     DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, MAX_VIEWS, Manifest, PartInfo, Storage,
-    TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
+    TOPK_FORMAT_VERSION, TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
 };
 pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
+pub use topk::{TailStats, TopKRow, TopKRows, log_sum_exp};
 pub use verify::{CacheReport, TeacherAccuracy};
 pub use writer::CacheWriter;

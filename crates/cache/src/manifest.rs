@@ -11,8 +11,11 @@ use crate::{CacheError, OutputKind};
 /// for caches without views, so that readers of v1 read them.
 pub const FORMAT_VERSION: u32 = 1;
 /// The cache format version of a cache of views (v2: K rows per sample, with the view's
-/// parameters as columns). This crate reads both.
+/// parameters as columns).
 pub const VIEWS_FORMAT_VERSION: u32 = 2;
+/// The cache format version of a top-k cache (v3: top-k columns instead of `logits`, with
+/// or without views). This crate reads all three.
+pub const TOPK_FORMAT_VERSION: u32 = 3;
 /// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -38,18 +41,73 @@ impl std::str::FromStr for LogitDtype {
 }
 
 /// How the logits of a row are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Storage {
     /// Every class's logit, in a `logits` list column.
+    #[default]
     Dense,
+    /// The `k` largest logits and their classes, and a summary of the rest (format v3;
+    /// see [`crate::TopKRows`]).
+    TopK {
+        /// Logits kept per row.
+        k: usize,
+    },
+}
+
+impl Storage {
+    /// Checks the storage against the teacher's class count: top-k keeps fewer classes
+    /// than there are (else it is dense storage with more columns).
+    pub fn check(&self, classes: usize) -> Result<(), String> {
+        match *self {
+            Storage::TopK { k } if k == 0 || k >= classes => Err(format!(
+                "top-k storage keeps between 1 and {} of the teacher's {classes} classes, not {k}",
+                classes.saturating_sub(1)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether only the top classes are stored.
+    pub fn is_topk(&self) -> bool {
+        matches!(self, Storage::TopK { .. })
+    }
 }
 
 impl std::fmt::Display for Storage {
+    /// `dense` or `topk:K`, as the command line and the manifest write it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Storage::Dense => "dense",
-        })
+        match self {
+            Storage::Dense => f.write_str("dense"),
+            Storage::TopK { k } => write!(f, "topk:{k}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Storage {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseError::new("storage", s, "expected dense or topk:K (K ≥ 1)");
+        match s.split_once(':') {
+            None if s == "dense" => Ok(Storage::Dense),
+            Some(("topk", k)) => match k.parse::<usize>() {
+                Ok(k) if k >= 1 => Ok(Storage::TopK { k }),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for Storage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Storage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -127,7 +185,7 @@ pub struct Manifest {
     pub num_classes: usize,
     /// Element type of the stored logits.
     pub dtype: LogitDtype,
-    /// How rows are stored (`dense` in v1).
+    /// How rows are stored: `dense`, or `topk:K` (v3).
     pub storage: Storage,
     /// Rows per part file (the last part may hold fewer).
     pub rows_per_part: usize,
@@ -164,9 +222,12 @@ impl Manifest {
         self.dataset.samples * self.views_per_sample()
     }
 
-    /// The format version a cache of these settings has: 2 with views, else 1.
-    pub fn version_for(views: Option<&ViewsInfo>) -> u32 {
-        if views.is_some() {
+    /// The format version a cache of these settings has: 3 with top-k storage, else 2
+    /// with views, else 1 (the oldest version that holds it, so older readers read it).
+    pub fn version_for(views: Option<&ViewsInfo>, storage: Storage) -> u32 {
+        if storage.is_topk() {
+            TOPK_FORMAT_VERSION
+        } else if views.is_some() {
             VIEWS_FORMAT_VERSION
         } else {
             FORMAT_VERSION
@@ -246,26 +307,32 @@ impl Manifest {
             .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
         // The version is checked before the layout, so a newer cache is named as such.
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        let known = [FORMAT_VERSION, VIEWS_FORMAT_VERSION].map(u64::from);
+        let known = [FORMAT_VERSION, VIEWS_FORMAT_VERSION, TOPK_FORMAT_VERSION].map(u64::from);
         if !version.is_some_and(|v| known.contains(&v)) {
             return Err(bad(format!(
-                "cache format version {} (this distill reads versions {FORMAT_VERSION} and {VIEWS_FORMAT_VERSION})",
+                "cache format version {} (this distill reads versions {FORMAT_VERSION} to {TOPK_FORMAT_VERSION})",
                 version.map_or("missing".to_string(), |v| v.to_string())
             )));
         }
         let manifest: Manifest = serde_json::from_value(value)
             .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
-        if u64::from(Manifest::version_for(manifest.views.as_ref())) != version.unwrap_or(0) {
+        if u64::from(Manifest::version_for(
+            manifest.views.as_ref(),
+            manifest.storage,
+        )) != version.unwrap_or(0)
+        {
             return Err(bad(format!(
-                "format version {} does not match its views ({})",
+                "format version {} does not match its views ({}) and {} storage",
                 version.unwrap_or(0),
                 if manifest.views.is_some() {
                     "present"
                 } else {
                     "absent"
-                }
+                },
+                manifest.storage
             )));
         }
+        manifest.storage.check(manifest.num_classes).map_err(bad)?;
         if manifest
             .views
             .as_ref()

@@ -1,13 +1,14 @@
-//! One part file: `sample_id`, `label`, `logits` rows (and `key` for file-based datasets;
-//! and the view's columns in a v2 cache of views), written atomically, read back with
-//! validation against the manifest.
+//! One part file: `sample_id`, `label`, `logits` rows (the top-k columns instead of
+//! `logits` in a v3 top-k cache; the view's columns in a cache of views; `key` for
+//! file-based datasets), written atomically, read back with validation against the
+//! manifest.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, Float16Array, Float32Array, Int32Array,
-    RecordBatch, StringArray, UInt16Array, UInt64Array,
+    RecordBatch, StringArray, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
 use distill_core::{Mix, ViewParams, sha256_hex};
@@ -18,7 +19,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic::write_bytes_atomic;
-use crate::{CacheError, LogitDtype, Manifest, PartInfo};
+use crate::{CacheError, LogitDtype, Manifest, PartInfo, Storage, TailStats, TopKRows};
 
 /// The view a row of a v2 cache holds: its index among the sample's views and its
 /// parameters (the columns `view`, `crop_top`, `crop_left`, `crop_height`, `crop_width`,
@@ -50,8 +51,10 @@ pub struct CachePart {
     pub sample_ids: Vec<u64>,
     /// The label of each row, where known.
     pub labels: Vec<Option<i32>>,
-    /// `[rows, classes]`, row-major.
+    /// `[rows, classes]`, row-major; empty in a top-k cache.
     pub logits: Vec<f32>,
+    /// The rows of a top-k cache; none in a dense one.
+    pub topk: Option<TopKRows>,
     /// Relative path or source key per row, for file-based datasets; empty otherwise.
     pub keys: Vec<String>,
     /// The view of each row, in a cache of views; empty otherwise.
@@ -66,13 +69,20 @@ impl CachePart {
     pub fn top1_correct(&self, classes: usize) -> (usize, usize) {
         let mut correct = 0;
         let mut labelled = 0;
-        for (row, label) in self.logits.chunks(classes).zip(&self.labels) {
+        for (r, label) in self.labels.iter().enumerate() {
             let Some(label) = label else { continue };
             labelled += 1;
-            let top = distill_core::argmax(row);
-            correct += usize::from(top as i64 == i64::from(*label));
+            correct += usize::from(self.top1(r, classes) as i64 == i64::from(*label));
         }
         (correct, labelled)
+    }
+
+    /// The class of row `r`'s largest logit.
+    pub fn top1(&self, r: usize, classes: usize) -> usize {
+        match &self.topk {
+            Some(t) => t.classes[r * t.k] as usize,
+            None => distill_core::argmax(&self.logits[r * classes..(r + 1) * classes]),
+        }
     }
 }
 
@@ -84,22 +94,41 @@ pub fn part_file_name(index: usize) -> String {
 /// The part schema. `essentials` goes into the Arrow schema's metadata as well as the
 /// Parquet key-value metadata, so readers that only show one of them (pyarrow's
 /// `table.schema.metadata`, or a Parquet footer dump) both find it.
-fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool, views: bool) -> Schema {
-    let element = match dtype {
+fn schema(manifest: &Manifest, essentials: &str, keys: bool) -> Schema {
+    let element = match manifest.dtype {
         LogitDtype::F32 => DataType::Float32,
         LogitDtype::F16 => DataType::Float16,
+    };
+    let list = |element: DataType, len: usize| {
+        DataType::FixedSizeList(Arc::new(Field::new("item", element, false)), len as i32)
     };
     let metadata =
         std::collections::HashMap::from([(METADATA_KEY.to_string(), essentials.to_string())]);
     let mut fields = vec![
         Field::new("sample_id", DataType::UInt64, false),
         Field::new("label", DataType::Int32, true),
-        Field::new(
-            "logits",
-            DataType::FixedSizeList(Arc::new(Field::new("item", element, false)), classes as i32),
-            false,
-        ),
     ];
+    match manifest.storage {
+        Storage::Dense => fields.push(Field::new(
+            "logits",
+            list(element, manifest.num_classes),
+            false,
+        )),
+        Storage::TopK { k } => fields.extend([
+            Field::new("topk_logits", list(element.clone(), k), false),
+            Field::new(
+                "topk_classes",
+                list(class_type(manifest.num_classes), k),
+                false,
+            ),
+            Field::new("logsumexp", DataType::Float32, false),
+            Field::new("tail_logsumexp", DataType::Float32, false),
+            Field::new("tail_count", DataType::UInt32, false),
+            Field::new("tail_mean", element.clone(), false),
+            Field::new("tail_std", element, false),
+        ]),
+    }
+    let views = manifest.views.is_some();
     if views {
         for name in VIEW_COLUMNS {
             let (kind, nullable) = match name {
@@ -117,6 +146,36 @@ fn schema(classes: usize, dtype: LogitDtype, essentials: &str, keys: bool, views
     Schema::new_with_metadata(fields, metadata)
 }
 
+/// The type of a top-k cache's class ids: uint16 up to 65,536 classes, else uint32.
+fn class_type(classes: usize) -> DataType {
+    if classes <= 1 << 16 {
+        DataType::UInt16
+    } else {
+        DataType::UInt32
+    }
+}
+
+/// `values` as an array of the cache's logit type.
+fn float_array(values: impl Iterator<Item = f32>, dtype: LogitDtype) -> ArrayRef {
+    match dtype {
+        LogitDtype::F32 => Arc::new(Float32Array::from_iter_values(values)),
+        LogitDtype::F16 => Arc::new(Float16Array::from_iter_values(
+            values.map(half::f16::from_f32),
+        )),
+    }
+}
+
+/// The values of a float array of either logit type, as f32.
+fn float_values(array: &dyn Array, name: &str) -> Result<Vec<f32>, String> {
+    if let Some(v) = array.as_any().downcast_ref::<Float32Array>() {
+        Ok(v.values().to_vec())
+    } else if let Some(v) = array.as_any().downcast_ref::<Float16Array>() {
+        Ok(v.values().iter().map(|h| h.to_f32()).collect())
+    } else {
+        Err(format!("{name} is neither float32 nor float16"))
+    }
+}
+
 /// Writes part `index` of a cache described by `manifest` (its `num_classes`, `dtype` and
 /// identity, which are repeated in the part's key-value metadata) into `dir`.
 pub fn write_part(
@@ -129,50 +188,74 @@ pub fn write_part(
     let rows = part.sample_ids.len();
     let with_keys = !part.keys.is_empty();
     let with_views = manifest.views.is_some();
+    let stored = match (manifest.storage, &part.topk) {
+        (Storage::Dense, None) => part.logits.len() == rows * classes,
+        (Storage::TopK { k }, Some(t)) => {
+            t.k == k
+                && t.rows() == rows
+                && t.values.len() == rows * k
+                && t.classes.len() == rows * k
+                && part.logits.is_empty()
+        }
+        _ => false,
+    };
     if part.labels.len() != rows
-        || part.logits.len() != rows * classes
+        || !stored
         || (with_keys && part.keys.len() != rows)
         || part.views.len() != if with_views { rows } else { 0 }
     {
         return Err(CacheError::BadData(format!(
-            "part {index}: {rows} ids, {} labels, {} keys and {} logits for {classes} classes",
+            "part {index}: {rows} ids, {} labels, {} keys, {} views and logits that are not {} storage of {classes} classes",
             part.labels.len(),
             part.keys.len(),
-            part.logits.len()
+            part.views.len(),
+            manifest.storage
         )));
     }
     let essentials = manifest.essentials(index).to_string();
-    let schema = Arc::new(schema(
-        classes,
-        manifest.dtype,
-        &essentials,
-        with_keys,
-        with_views,
-    ));
-    let values: ArrayRef = match manifest.dtype {
-        LogitDtype::F32 => Arc::new(Float32Array::from(part.logits.clone())),
-        LogitDtype::F16 => Arc::new(Float16Array::from(
-            part.logits
-                .iter()
-                .map(|&v| half::f16::from_f32(v))
-                .collect::<Vec<_>>(),
-        )),
-    };
-    let DataType::FixedSizeList(item, _) = schema.field(2).data_type().clone() else {
-        unreachable!("logits is a fixed-size list by construction")
-    };
+    let schema = Arc::new(schema(manifest, &essentials, with_keys));
     let path = dir.join(part_file_name(index));
     let arrow_err = |source| CacheError::Arrow {
         path: path.clone(),
         source,
     };
-    let logits =
-        FixedSizeListArray::try_new(item, classes as i32, values, None).map_err(arrow_err)?;
+    // The fixed-size list column `field` of the schema, over `values`.
+    let list = |field: usize, values: ArrayRef| -> Result<ArrayRef, CacheError> {
+        let DataType::FixedSizeList(item, len) = schema.field(field).data_type().clone() else {
+            unreachable!("field {field} is a fixed-size list by construction")
+        };
+        Ok(Arc::new(
+            FixedSizeListArray::try_new(item, len, values, None).map_err(arrow_err)?,
+        ))
+    };
+    let dtype = manifest.dtype;
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(UInt64Array::from(part.sample_ids.clone())),
         Arc::new(Int32Array::from(part.labels.clone())),
-        Arc::new(logits),
     ];
+    match &part.topk {
+        None => columns.push(list(2, float_array(part.logits.iter().copied(), dtype))?),
+        Some(t) => {
+            let class_ids: ArrayRef = match class_type(classes) {
+                DataType::UInt16 => Arc::new(UInt16Array::from_iter_values(
+                    t.classes.iter().map(|&c| c as u16),
+                )),
+                _ => Arc::new(UInt32Array::from(t.classes.clone())),
+            };
+            let tail = |f: fn(&TailStats) -> f32| t.tails.iter().map(f);
+            columns.extend([
+                list(2, float_array(t.values.iter().copied(), dtype))?,
+                list(3, class_ids)?,
+                Arc::new(Float32Array::from_iter_values(tail(|s| s.logsumexp))),
+                Arc::new(Float32Array::from_iter_values(tail(|s| s.tail_logsumexp))),
+                Arc::new(UInt32Array::from_iter_values(
+                    t.tails.iter().map(|s| s.count),
+                )),
+                float_array(tail(|s| s.mean), dtype),
+                float_array(tail(|s| s.std), dtype),
+            ]);
+        }
+    }
     if with_views {
         columns.extend(view_columns(&part.views));
     }
@@ -237,7 +320,11 @@ pub fn read_part(
     let mut part = CachePart {
         sample_ids: Vec::with_capacity(info.rows),
         labels: Vec::with_capacity(info.rows),
-        logits: Vec::with_capacity(info.rows * classes),
+        logits: Vec::with_capacity(if manifest.storage.is_topk() {
+            0
+        } else {
+            info.rows * classes
+        }),
         ..CachePart::default()
     };
     for batch in reader {
@@ -245,8 +332,7 @@ pub fn read_part(
             path: path.clone(),
             source,
         })?;
-        let views = manifest.views.as_ref().map(|v| v.count);
-        append(&mut part, &batch, classes, views).map_err(|reason| CacheError::Corrupt {
+        append(&mut part, &batch, manifest).map_err(|reason| CacheError::Corrupt {
             path: path.clone(),
             reason,
         })?;
@@ -413,37 +499,100 @@ fn append_views(
     Ok(())
 }
 
-/// Appends the rows of one record batch to `part`, checking every column's type; `views`
-/// is the view count of a cache of views.
-fn append(
-    part: &mut CachePart,
-    batch: &RecordBatch,
-    classes: usize,
-    views: Option<usize>,
-) -> Result<(), String> {
+/// Appends the rows of one record batch to `part`, checking every column's type and, in a
+/// cache of views or a top-k cache, every row's values.
+fn append(part: &mut CachePart, batch: &RecordBatch, manifest: &Manifest) -> Result<(), String> {
+    let classes = manifest.num_classes;
     let ids: &UInt64Array = column(batch, "sample_id", "uint64")?;
     part.sample_ids.extend(ids.values().iter().copied());
     let labels: &Int32Array = column(batch, "label", "int32")?;
     part.labels.extend(labels.iter());
-    let logits: &FixedSizeListArray = column(batch, "logits", "a fixed-size list")?;
-    if logits.value_length() as usize != classes {
-        return Err(format!("logits is not a fixed-size list of {classes}"));
+    match manifest.storage {
+        Storage::Dense => {
+            let logits = list_values(batch, "logits", classes)?;
+            part.logits.extend(float_values(logits.as_ref(), "logits")?);
+        }
+        Storage::TopK { k } => {
+            let topk = part.topk.get_or_insert_with(|| TopKRows::new(k));
+            append_topk(topk, batch, classes)?;
+        }
     }
-    let values = logits.values();
-    if let Some(v) = values.as_any().downcast_ref::<Float32Array>() {
-        part.logits.extend(v.values().iter().copied());
-    } else if let Some(v) = values.as_any().downcast_ref::<Float16Array>() {
-        part.logits.extend(v.values().iter().map(|h| h.to_f32()));
-    } else {
-        return Err("logits are neither float32 nor float16".into());
-    }
-    if let Some(count) = views {
-        append_views(&mut part.views, batch, count)?;
+    if let Some(views) = &manifest.views {
+        append_views(&mut part.views, batch, views.count)?;
     }
     if batch.column_by_name("key").is_some() {
         let keys: &StringArray = column(batch, "key", "utf8")?;
         part.keys
             .extend(keys.iter().map(|k| k.unwrap_or_default().to_string()));
     }
+    Ok(())
+}
+
+/// The values of the fixed-size list column `name`, which must hold `len` per row.
+fn list_values(batch: &RecordBatch, name: &str, len: usize) -> Result<ArrayRef, String> {
+    let list: &FixedSizeListArray = column(batch, name, "a fixed-size list")?;
+    if list.value_length() as usize != len {
+        return Err(format!("{name} is not a fixed-size list of {len}"));
+    }
+    Ok(list.values().clone())
+}
+
+/// Appends the top-k columns of `batch` to `topk`: each row's classes distinct and below
+/// `classes`, its logits in descending order, its tail as large as the classes left out.
+fn append_topk(topk: &mut TopKRows, batch: &RecordBatch, classes: usize) -> Result<(), String> {
+    let k = topk.k;
+    let values = float_values(
+        list_values(batch, "topk_logits", k)?.as_ref(),
+        "topk_logits",
+    )?;
+    let ids = list_values(batch, "topk_classes", k)?;
+    let ids: Vec<u32> = if let Some(a) = ids.as_any().downcast_ref::<UInt16Array>() {
+        a.values().iter().map(|&c| u32::from(c)).collect()
+    } else if let Some(a) = ids.as_any().downcast_ref::<UInt32Array>() {
+        a.values().to_vec()
+    } else {
+        return Err("topk_classes is neither uint16 nor uint32".into());
+    };
+    let f32s = |name| -> Result<Vec<f32>, String> {
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("no column '{name}'"))?;
+        float_values(array.as_ref(), name)
+    };
+    let (lse, tail_lse) = (f32s("logsumexp")?, f32s("tail_logsumexp")?);
+    let (mean, std) = (f32s("tail_mean")?, f32s("tail_std")?);
+    let count: &UInt32Array = column(batch, "tail_count", "uint32")?;
+    let mut sorted = Vec::with_capacity(k);
+    for r in 0..batch.num_rows() {
+        let row = &ids[r * k..(r + 1) * k];
+        sorted.clear();
+        sorted.extend_from_slice(row);
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != k || sorted.last().is_some_and(|&c| c as usize >= classes) {
+            return Err(format!(
+                "row {r}: topk_classes {row:?} are not {k} distinct classes below {classes}"
+            ));
+        }
+        if values[r * k..(r + 1) * k].windows(2).any(|w| w[0] < w[1]) {
+            return Err(format!("row {r}: topk_logits are not in descending order"));
+        }
+        if count.value(r) as usize != classes - k {
+            return Err(format!(
+                "row {r}: tail_count {} is not the {} classes left out",
+                count.value(r),
+                classes - k
+            ));
+        }
+        topk.tails.push(TailStats {
+            logsumexp: lse[r],
+            tail_logsumexp: tail_lse[r],
+            count: count.value(r),
+            mean: mean[r],
+            std: std[r],
+        });
+    }
+    topk.values.extend(values);
+    topk.classes.extend(ids);
     Ok(())
 }

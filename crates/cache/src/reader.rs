@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::part::{CachePart, read_part};
-use crate::{CacheError, Manifest};
+use crate::{CacheError, Manifest, TopKRows};
 
 /// A cache opened for reading: its manifest, checked against the part files on disk.
 ///
@@ -62,8 +62,10 @@ pub struct CacheArray {
     pub sample_ids: Vec<u64>,
     /// The label of each row, where known.
     pub labels: Vec<Option<i32>>,
-    /// `[rows, classes]`, row-major.
+    /// `[rows, classes]`, row-major; empty for a top-k cache.
     pub logits: Vec<f32>,
+    /// The rows of a top-k cache.
+    pub topk: Option<TopKRows>,
     /// The relative path or source key of each row, for file-based datasets; empty
     /// otherwise.
     pub keys: Vec<String>,
@@ -79,7 +81,7 @@ impl CacheArray {
         self.sample_ids.len()
     }
 
-    /// Logits of row `i`.
+    /// Logits of row `i` (of a dense cache).
     pub fn row(&self, i: usize) -> &[f32] {
         &self.logits[i * self.classes..(i + 1) * self.classes]
     }
@@ -89,7 +91,7 @@ impl CacheArray {
         self.index.get(&id).copied()
     }
 
-    /// The logits of sample `id`, if the cache holds it.
+    /// The logits of sample `id`, if the dense cache holds it.
     pub fn logits_of(&self, id: u64) -> Option<&[f32]> {
         self.position_of(id).map(|i| self.row(i))
     }
@@ -195,7 +197,8 @@ impl CacheReader {
         let mut all = CacheArray {
             sample_ids: Vec::with_capacity(rows),
             labels: Vec::with_capacity(rows),
-            logits: Vec::with_capacity(rows * classes),
+            logits: Vec::new(),
+            topk: None,
             keys: Vec::new(),
             classes,
             index: HashMap::with_capacity(rows),
@@ -205,6 +208,10 @@ impl CacheReader {
             all.sample_ids.extend(part.sample_ids);
             all.labels.extend(part.labels);
             all.logits.extend(part.logits);
+            if let Some(t) = part.topk {
+                let to = all.topk.get_or_insert_with(|| TopKRows::new(t.k));
+                to.extend_from(&t, 0..t.rows());
+            }
             all.keys.extend(part.keys);
         }
         all.index = all

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use distill_core::{DirLock, LOCK_FILE, is_partial};
 
 use crate::part::{CachePart, CachedView, part_file_name, write_part};
-use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo};
+use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage, TopKRows};
 
 /// Writes a cache: resumable, one part at a time, manifest last. It holds the cache
 /// directory's lock: a second writer of the same directory is refused at once.
@@ -145,6 +145,10 @@ impl CacheWriter {
         if template.rows_per_part == 0 {
             return Err(CacheError::BadData("rows per part must be positive".into()));
         }
+        template
+            .storage
+            .check(template.num_classes)
+            .map_err(CacheError::BadData)?;
         if dir.exists() && !dir.is_dir() {
             return Err(CacheError::io(
                 dir,
@@ -211,7 +215,8 @@ impl CacheWriter {
     }
 
     /// Appends rows (`logits` is `[rows, classes]`; `keys` one per row, or empty for
-    /// datasets without keys), writing every part that fills up.
+    /// datasets without keys), writing every part that fills up. A top-k cache keeps each
+    /// row's top k and tail summary as the row arrives.
     pub fn push(
         &mut self,
         sample_ids: &[u64],
@@ -285,9 +290,15 @@ impl CacheWriter {
             if !views.is_empty() {
                 self.pending.views.extend_from_slice(&views[rows.clone()]);
             }
-            self.pending
-                .logits
-                .extend_from_slice(&logits[rows.start * classes..rows.end * classes]);
+            let dense = &logits[rows.start * classes..rows.end * classes];
+            match self.manifest.storage {
+                Storage::Dense => self.pending.logits.extend_from_slice(dense),
+                Storage::TopK { k } => self
+                    .pending
+                    .topk
+                    .get_or_insert_with(|| TopKRows::new(k))
+                    .push_dense(dense, classes),
+            }
             offset += take;
             if self.pending.sample_ids.len() == want {
                 self.flush_part()?;

@@ -1,4 +1,4 @@
-//! Cache formats v1 and v2 (views): real Parquet files, read back by our reader and by the plain arrow
+//! Cache formats v1, v2 (views) and v3 (top-k): real Parquet files, read back by our reader and by the plain arrow
 //! reader, and every way a part can go missing or bad.
 
 use std::fs::File;
@@ -57,6 +57,7 @@ fn sample() -> CachePart {
             1.0, -2.5, 0.1, 3.3333, 0.0, -7.25, 1e4, -1e4, 0.5, 2.0, 2.0, 2.0,
         ],
         views: vec![],
+        ..CachePart::default()
     }
 }
 
@@ -210,6 +211,7 @@ fn rows(range: std::ops::Range<usize>) -> CachePart {
         logits: range.flat_map(|i| [i as f32, -(i as f32), 0.5]).collect(),
         keys: vec![],
         views: vec![],
+        ..CachePart::default()
     }
 }
 
@@ -401,6 +403,16 @@ fn a_second_writer_waits_for_nobody_and_a_foreign_manifest_is_never_replaced() {
 }
 
 /// A cache of 2 views of 2 samples: a plain view 0, then a cropped, flipped, mixed view.
+/// The first record batch of the part file at `path`, read by the plain arrow reader.
+fn first_batch(path: &std::path::Path) -> arrow::array::RecordBatch {
+    let file = File::open(path).unwrap();
+    let mut reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    reader.next().unwrap().unwrap()
+}
+
 fn views_manifest() -> (Manifest, CachePart) {
     let mut m = manifest(LogitDtype::F32);
     m.dataset.samples = 2;
@@ -431,6 +443,7 @@ fn views_manifest() -> (Manifest, CachePart) {
         logits: (0..12).map(|v| v as f32).collect(),
         keys: vec![],
         views: vec![view(0, 0.0), view(1, 0.3), view(0, 0.0), view(1, 0.75)],
+        ..CachePart::default()
     };
     (m, part)
 }
@@ -448,14 +461,7 @@ fn views_round_trip_as_plain_columns_and_damage_is_refused() {
     assert_eq!(read.total_rows(), 4);
     assert_eq!(read_part(dir.path(), &read, &info).unwrap(), part);
     // Any reader sees the columns by name, nulls where a view has no box or partner.
-    let file = File::open(dir.path().join(&info.file)).unwrap();
-    let batch = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let batch = first_batch(&dir.path().join(&info.file));
     let crop_top = batch.column_by_name("crop_top").unwrap();
     assert_eq!(crop_top.null_count(), 2);
     let partner = batch.column_by_name("mix_partner").unwrap();
@@ -477,4 +483,89 @@ fn views_round_trip_as_plain_columns_and_damage_is_refused() {
     let info = write_part(other.path(), &m, 0, &bad).unwrap();
     let err = read_part(other.path(), &m, &info).unwrap_err().to_string();
     assert!(err.contains("mix_lambda 1.5 is outside [0, 1]"), "{err}");
+}
+
+/// A top-k cache of `classes` classes (v3): three rows whose logits are `(c * 7919) %
+/// classes` scaled, so every row's largest are known.
+fn topk_manifest(classes: usize, k: usize) -> Manifest {
+    let mut m = manifest(LogitDtype::F32);
+    m.num_classes = classes;
+    m.storage = distill_cache::Storage::TopK { k };
+    m.format_version = distill_cache::TOPK_FORMAT_VERSION;
+    m.dataset.samples = 3;
+    m
+}
+
+#[test]
+fn topk_rows_round_trip_with_wide_class_ids_and_damage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // More classes than a uint16 holds: class ids are stored as uint32.
+    let classes = 70_000;
+    let logits: Vec<f32> = (0..3 * classes)
+        .map(|i| ((i * 7919) % classes) as f32 / 1000.0)
+        .collect();
+    let m = topk_manifest(classes, 4);
+    let mut writer = CacheWriter::open(dir.path(), m.clone(), false).unwrap();
+    writer
+        .push(&[5, 6, 7], &[Some(1), None, Some(69_999)], &logits, &[])
+        .unwrap();
+    let m = writer.finish().unwrap();
+    let part = CacheReader::open(dir.path()).unwrap().part(0).unwrap();
+    let topk = part.topk.as_ref().expect("top-k rows");
+    assert!(part.logits.is_empty());
+    for r in 0..3 {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let mut order: Vec<usize> = (0..classes).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        let kept = topk.row(r);
+        assert_eq!(
+            kept.classes,
+            order[..4].iter().map(|&c| c as u32).collect::<Vec<_>>()
+        );
+        assert_eq!(kept.tail.count, (classes - 4) as u32);
+    }
+    let batch = first_batch(&dir.path().join("part-00000.parquet"));
+    let ids = batch.column_by_name("topk_classes").unwrap();
+    assert_eq!(
+        ids.data_type(),
+        &DataType::FixedSizeList(
+            std::sync::Arc::new(arrow::datatypes::Field::new(
+                "item",
+                DataType::UInt32,
+                false
+            )),
+            4
+        )
+    );
+
+    // A row whose classes repeat, or whose values rise, is damage: refused by name.
+    let damaged = |edit: &dyn Fn(&mut distill_cache::TopKRows)| {
+        let mut part = part.clone();
+        edit(part.topk.as_mut().unwrap());
+        let info = write_part(dir.path(), &m, 0, &part).unwrap();
+        match read_part(dir.path(), &m, &info) {
+            Err(CacheError::Corrupt { reason, .. }) => reason,
+            other => panic!("damage read back: {other:?}"),
+        }
+    };
+    let reason = damaged(&|t| t.classes[1] = t.classes[0]);
+    assert!(reason.contains("distinct"), "{reason}");
+    let reason = damaged(&|t| t.values[5] = 1e9);
+    assert!(reason.contains("descending"), "{reason}");
+    let reason = damaged(&|t| t.tails[2].count = 3);
+    assert!(reason.contains("tail_count"), "{reason}");
+
+    // Keeping every class is not top-k storage; a manifest whose version does not match
+    // its storage is refused.
+    let err = CacheWriter::open(&dir.path().join("all"), topk_manifest(10, 10), false)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("between 1 and 9"), "{err}");
+    let mut wrong = topk_manifest(10, 3);
+    wrong.format_version = 1;
+    let other = dir.path().join("v1");
+    std::fs::create_dir(&other).unwrap();
+    wrong.write(&other).unwrap();
+    let err = Manifest::read(&other).unwrap_err().to_string();
+    assert!(err.contains("topk:3 storage"), "{err}");
 }

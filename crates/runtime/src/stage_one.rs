@@ -40,6 +40,7 @@ pub struct CacheLogits {
     batch_size: usize,
     threads: Option<usize>,
     dtype: LogitDtype,
+    storage: Storage,
     rows_per_part: usize,
     overwrite: bool,
     allow_nonfinite: bool,
@@ -100,6 +101,7 @@ impl CacheLogits {
             batch_size: 256,
             threads: None,
             dtype: LogitDtype::F32,
+            storage: Storage::Dense,
             rows_per_part: 10_000,
             overwrite: false,
             allow_nonfinite: false,
@@ -156,6 +158,13 @@ impl CacheLogits {
         self
     }
 
+    /// How rows are stored: every logit (dense), or each row's top k with a summary of
+    /// the rest (a v3 cache, for many classes).
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
     /// Rows per Parquet part; an interrupted run resumes at a part boundary.
     pub fn rows_per_part(mut self, rows: usize) -> Self {
         self.rows_per_part = rows;
@@ -204,6 +213,12 @@ impl CacheLogits {
         let positions: Vec<usize> = (0..rows).collect();
         let (num_classes, first) = model.run(data, &positions)?;
         model.plan.check_classes(&model.model.path, num_classes)?;
+        self.storage
+            .check(num_classes)
+            .map_err(|reason| RuntimeError::Setting {
+                setting: "storage",
+                reason,
+            })?;
         let looks_like_probs =
             self.output_kind == OutputKind::Logits && looks_like_probs(&first, num_classes);
         Ok(PreparedCache {
@@ -281,10 +296,10 @@ impl<'d> PreparedCache<'d> {
         let plan = &self.model.plan;
         let data = self.data;
         Ok(Manifest {
-            format_version: Manifest::version_for(self.settings.views.as_ref()),
+            format_version: Manifest::version_for(self.settings.views.as_ref(), s.storage),
             num_classes: self.num_classes,
             dtype: s.dtype,
-            storage: Storage::Dense,
+            storage: s.storage,
             rows_per_part: s.rows_per_part,
             teacher: TeacherInfo {
                 file: s.teacher.display().to_string(),

@@ -8,6 +8,11 @@
 //! T (they shrink as 1/T² otherwise). Both distributions come from `log_softmax`, which
 //! subtracts the row maximum, so no exponential overflows and no log of zero is taken, for
 //! any logit magnitude.
+//!
+//! Against a top-k cache both distributions live on the same support: the teacher's K kept
+//! classes plus one tail bucket (the teacher's reconstructed tail, the student's summed
+//! probability of every other class), so neither is normalised over classes the other
+//! leaves out ([`KdLoss::soft_topk`]).
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
@@ -17,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use distill_data::ParseError;
 
 use crate::StudentError;
+use crate::teacher_rows::{TeacherBatch, TopKBatch};
 
 /// The hard-label term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -139,11 +145,45 @@ impl KdLoss {
         let t = self.temperature;
         let log_q = log_softmax(student.div_scalar(t), 1);
         let log_p = log_softmax(teacher.div_scalar(t), 1);
+        self.scaled_kl(log_p, log_q)
+    }
+
+    /// `T² · KL(p ‖ q)` (without T² when scaling is off) from log-probabilities over the
+    /// same support, batch mean of per-sample sums; returns `[1]`.
+    fn scaled_kl(&self, log_p: Tensor<2>, log_q: Tensor<2>) -> Tensor<1> {
         let kl = (log_p.clone().exp() * (log_p - log_q)).sum_dim(1).mean();
         if self.t2_scaling {
-            kl.mul_scalar(t * t)
+            kl.mul_scalar(self.temperature * self.temperature)
         } else {
             kl
+        }
+    }
+
+    /// The distillation term against a top-k cache's batch: `T² · KL(p ‖ q)` over the
+    /// support of K kept classes and a tail bucket, `p` the teacher's reconstructed
+    /// log-probabilities at this temperature, `q` the student's probabilities of the kept
+    /// classes and of all the others together.
+    pub fn soft_topk(&self, student: Tensor<2>, teacher: TopKBatch) -> Tensor<1> {
+        let TopKBatch {
+            log_probs: log_p,
+            classes,
+            kept,
+        } = teacher;
+        let t = self.temperature;
+        let log_q = log_softmax(student.div_scalar(t), 1);
+        let kept_q = log_q.clone().gather(1, classes);
+        // log Σ over the classes left out, shifted by their maximum.
+        let rest = log_q.mask_fill(kept, -1e30);
+        let max = rest.clone().max_dim(1).detach();
+        let tail_q = (rest - max.clone()).exp().sum_dim(1).log() + max;
+        self.scaled_kl(log_p, Tensor::cat(vec![kept_q, tail_q], 1))
+    }
+
+    /// The distillation term against a batch of either kind of cache.
+    pub fn soft_against(&self, student: Tensor<2>, teacher: TeacherBatch) -> Tensor<1> {
+        match teacher {
+            TeacherBatch::Dense(t) => self.soft(student, t),
+            TeacherBatch::TopK(batch) => self.soft_topk(student, batch),
         }
     }
 
@@ -158,11 +198,12 @@ impl KdLoss {
     pub fn forward(
         &self,
         student: Tensor<2>,
-        teacher: Tensor<2>,
+        teacher: impl Into<TeacherBatch>,
         labels: impl Into<HardTargets>,
     ) -> KdTerms {
         let labels = labels.into();
-        let soft = |s: Tensor<2>| self.soft(s, teacher.clone());
+        let teacher = teacher.into();
+        let soft = |s: Tensor<2>| self.soft_against(s, teacher.clone());
         let (kd, hard) = match self.alpha {
             0.0 => (soft(student.clone().detach()), self.hard(student, labels)),
             1.0 => (soft(student.clone()), self.hard(student.detach(), labels)),

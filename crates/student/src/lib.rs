@@ -30,6 +30,7 @@ mod run_dir;
 mod run_spec;
 mod stats;
 mod targets;
+mod teacher_rows;
 mod train;
 
 pub use arch::{ArchKind, ArchSpec};
@@ -48,4 +49,5 @@ pub use run_dir::{CLAIM_FILE, MARKER_FILE, RunDir, SPEC_FILE, write_atomic};
 pub use run_spec::{DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, LoadedRun, RunOutcome, RunSpec};
 pub use stats::{ModelStats, model_stats};
 pub use targets::{CacheIdentity, Targets, TeacherLogits, TeacherTargets};
+pub use teacher_rows::{RowFormat, TeacherBatch, TopKBatch};
 pub use train::{cosine_lr, train};

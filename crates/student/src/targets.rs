@@ -1,8 +1,9 @@
 //! The teacher's cached logits joined to a dataset by `sample_id` (never by position), and
 //! the order in which an epoch visits them.
 //!
-//! A cache that fits the memory budget is loaded once into one `[samples * views, classes]`
-//! array in dataset order; a larger one is streamed: every epoch visits the parts in a
+//! A cache that fits the memory budget is loaded once into one `[samples * views, width]`
+//! array in dataset order (rows as [`RowFormat`] lays them out: dense logits, or a top-k
+//! cache's packed rows); a larger one is streamed: every epoch visits the parts in a
 //! shuffled order and each part's rows in a shuffled order, holding one part in memory at a
 //! time.
 //!
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::StudentError;
 use crate::rng::SplitMix64;
+use crate::teacher_rows::{MAX_TOPK_CLASSES, RowFormat};
 
 /// What a run records of a cache, so every result can be traced to the teacher that
 /// produced it (and a rerun against another cache is refused).
@@ -67,7 +69,7 @@ impl CacheIdentity {
 type RowPlace = Option<(usize, u16)>;
 
 enum Storage {
-    /// `[samples * views, classes]` in dataset position order (view `v` of position `p` at
+    /// `[samples * views, width]` in dataset position order (view `v` of position `p` at
     /// row `p * views + v`), and each row's view (empty for a cache without views).
     InMemory {
         logits: Vec<f32>,
@@ -95,8 +97,10 @@ pub struct Targets<'a> {
 pub struct TeacherTargets {
     /// The cache they come from.
     pub identity: CacheIdentity,
-    /// Classes per row.
+    /// Classes of the teacher.
     pub classes: usize,
+    /// How each row is held (dense logits, or a packed top-k row).
+    pub format: RowFormat,
     storage: Storage,
 }
 
@@ -105,9 +109,13 @@ impl std::fmt::Display for TeacherTargets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = &self.identity;
         let sha = &id.teacher_sha256;
+        let storage = match self.format {
+            RowFormat::TopK { k, .. } => format!(", top-{k}"),
+            RowFormat::Dense { .. } => String::new(),
+        };
         write!(
             f,
-            "{} ({} classes, teacher {}, sha256 {}…) {}",
+            "{} ({} classes{storage}, teacher {}, sha256 {}…) {}",
             id.dir,
             self.classes,
             id.teacher_file,
@@ -206,7 +214,7 @@ impl Segment {
 
 /// The logits buffer of a segment, the views of its rows and their dataset positions.
 pub struct SegmentData<'a> {
-    /// `[rows, classes]`.
+    /// `[rows, width]` teacher rows ([`RowFormat`]).
     pub logits: Cow<'a, [f32]>,
     /// The view of each row (empty for a cache without views).
     views: Cow<'a, [ViewParams]>,
@@ -321,7 +329,12 @@ impl<'a> Join<'a> {
 
     /// The dataset position and view of every row of `part` (none for rows the data does
     /// not hold).
-    fn rows(&mut self, part: &CachePart, classes: usize) -> Result<Vec<RowPlace>, StudentError> {
+    fn rows(
+        &mut self,
+        part: &CachePart,
+        packed: &[f32],
+        width: usize,
+    ) -> Result<Vec<RowPlace>, StudentError> {
         let mut positions = Vec::with_capacity(part.sample_ids.len());
         for (r, &id) in part.sample_ids.iter().enumerate() {
             let Some(&pos) = self.position_of.get(&id) else {
@@ -364,7 +377,7 @@ impl<'a> Join<'a> {
                     self.data.labels[pos], self.data.source
                 )));
             }
-            let row = &part.logits[r * classes..(r + 1) * classes];
+            let row = &packed[r * width..(r + 1) * width];
             if let Some(v) = row.iter().find(|v| !v.is_finite()) {
                 return Err(self.refuse(format!(
                     "the teacher's logits of sample id {id} hold {v} (a cache made while allowing non-finite outputs cannot teach)"
@@ -405,20 +418,31 @@ impl TeacherTargets {
         let (reader, cut) = open_for(dir, data)?;
         let m = reader.manifest().clone();
         let classes = m.num_classes;
+        let format = RowFormat::of(&m);
+        if format.is_topk() && classes > MAX_TOPK_CLASSES {
+            return Err(mismatch(
+                dir,
+                format!(
+                    "a top-k cache of {classes} classes: training reads at most {MAX_TOPK_CLASSES}"
+                ),
+            ));
+        }
+        let width = format.width();
         let per_sample = m.views_per_sample();
         let mut join = Join::new(dir, data, cut, per_sample);
         let rows = data.len() * per_sample;
-        let bytes = (rows * classes * 4) as u64;
+        let bytes = (rows * width * 4) as u64;
         let storage = if bytes <= max_memory {
-            let mut logits = vec![0f32; rows * classes];
+            let mut logits = vec![0f32; rows * width];
             let mut views = vec![ViewParams::default(); if m.views.is_some() { rows } else { 0 }];
             for part in reader.parts() {
                 let part = part?;
-                for (r, place) in join.rows(&part, classes)?.into_iter().enumerate() {
+                let packed = format.pack(&part);
+                for (r, place) in join.rows(&part, &packed, width)?.into_iter().enumerate() {
                     if let Some((pos, v)) = place {
                         let at = pos * per_sample + usize::from(v);
-                        logits[at * classes..(at + 1) * classes]
-                            .copy_from_slice(&part.logits[r * classes..(r + 1) * classes]);
+                        logits[at * width..(at + 1) * width]
+                            .copy_from_slice(&packed[r * width..(r + 1) * width]);
                         if let Some(view) = part.views.get(r) {
                             views[at] = view.params;
                         }
@@ -430,7 +454,8 @@ impl TeacherTargets {
         } else {
             let mut part_rows = Vec::new();
             for part in reader.parts() {
-                part_rows.push(join.rows(&part?, classes)?);
+                let part = part?;
+                part_rows.push(join.rows(&part, &format.pack(&part), width)?);
             }
             join.finish()?;
             Storage::Streamed {
@@ -441,6 +466,7 @@ impl TeacherTargets {
         Ok(TeacherTargets {
             identity: CacheIdentity::of(dir, &m),
             classes,
+            format,
             storage,
         })
     }
@@ -461,20 +487,20 @@ impl TeacherTargets {
         matches!(self.storage, Storage::Streamed { .. })
     }
 
-    /// Logits of every row in dataset order, `[samples * views, classes]` (reads every part
+    /// Rows of every sample in dataset order, `[samples * views, width]` (reads every part
     /// when streamed; used for the small test split, which has no views).
     pub fn all(&self) -> Result<Vec<f32>, StudentError> {
         match &self.storage {
             Storage::InMemory { logits, .. } => Ok(logits.clone()),
             Storage::Streamed { part_rows, .. } => {
                 let n = part_rows.iter().flatten().flatten().count();
-                let mut out = vec![0f32; n * self.classes];
+                let mut out = vec![0f32; n * self.format.width()];
                 for (p, places) in part_rows.iter().enumerate() {
                     let seg = self.load(&Segment {
                         part: Some(p),
                         rows: Vec::new(),
                     })?;
-                    let c = self.classes;
+                    let c = self.format.width();
                     for (r, place) in places.iter().enumerate() {
                         if let Some((pos, v)) = *place {
                             let at = pos * self.views_per_sample() + usize::from(v);
@@ -548,7 +574,7 @@ impl TeacherTargets {
             (Storage::Streamed { reader, part_rows }, Some(p)) => {
                 let part = reader.part(p)?;
                 Ok(SegmentData {
-                    logits: Cow::Owned(part.logits),
+                    logits: Cow::Owned(self.format.pack(&part).into_owned()),
                     views: Cow::Owned(part.views.iter().map(|v| v.params).collect()),
                     places: Some(part_rows[p].clone()),
                     per_sample: self.views_per_sample(),

@@ -5,7 +5,7 @@ use std::time::Instant;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess, ViewParams, accuracy, agreement, mean_kl};
+use distill_data::{Dataset, Preprocess, ViewParams, accuracy};
 
 use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
@@ -13,6 +13,7 @@ use crate::model::compute_device;
 use crate::observer::TrainObserver;
 use crate::run_dir::RunDir;
 use crate::targets::{Segment, SegmentData, Targets, epoch_order};
+use crate::teacher_rows::RowFormat;
 use crate::{EpochMetrics, HardLoss, HardTargets, KdLoss, Student, StudentError, TrainConfig};
 
 /// Per-sample sums over an epoch's steps.
@@ -34,15 +35,6 @@ struct Batch<'r, 'b> {
     buffer: Option<&'r SegmentData<'b>>,
     epoch: usize,
     index: usize,
-}
-
-/// The teacher logits of buffer `rows`, `[rows.len(), classes]`.
-fn teacher_batch(logits: &[f32], rows: &[usize], classes: usize, device: &Device) -> Tensor<2> {
-    let mut values = Vec::with_capacity(rows.len() * classes);
-    for &r in rows {
-        values.extend_from_slice(&logits[r * classes..(r + 1) * classes]);
-    }
-    Tensor::from_data(TensorData::new(values, [rows.len(), classes]), device)
 }
 
 /// Evaluation batch size: large batches amortise per-call overhead; memory stays small.
@@ -115,7 +107,8 @@ struct Epochs<'a> {
     /// `held_out[p]`: position `p` of the training split is a validation sample.
     held_out: Option<Vec<bool>>,
     val: Option<Dataset>,
-    test_teacher: Option<Vec<f32>>,
+    /// The teacher's rows of the test split, and their layout.
+    test_teacher: Option<(RowFormat, Vec<f32>)>,
     steps_per_epoch: usize,
     total_steps: usize,
 }
@@ -149,7 +142,7 @@ impl<'a> Epochs<'a> {
                 .validation
                 .map(|v| train.select(&v.positions(train.len()))),
             test_teacher: match kd.and_then(|(_, t)| t.test) {
-                Some(t) => Some(t.all()?),
+                Some(t) => Some((t.format, t.all()?)),
                 None => None,
             },
             steps_per_epoch: 0,
@@ -263,7 +256,10 @@ impl<'a> Epochs<'a> {
         let weight = rows.len() as f64;
         let (loss, kd_value) = match (self.kd, buffer) {
             (Some((loss, t)), Some(b)) => {
-                let teacher = teacher_batch(&b.logits, rows, t.train.classes, device);
+                let teacher = t
+                    .train
+                    .format
+                    .batch(&b.logits, rows, loss.temperature, device);
                 let terms = loss.forward(logits, teacher, hard_targets);
                 let kd_value = terms.kd.into_scalar::<f32>() as f64;
                 sums.hard += terms.hard.into_scalar::<f32>() as f64 * weight;
@@ -325,11 +321,11 @@ impl<'a> Epochs<'a> {
             teacher_agreement: self
                 .test_teacher
                 .as_ref()
-                .map(|t| agreement(t, &test_logits, classes)),
+                .map(|(format, t)| format.agreement(t, &test_logits)),
             test_kl: self
                 .test_teacher
                 .as_ref()
-                .map(|t| mean_kl(t, &test_logits, classes)),
+                .map(|(format, t)| format.mean_kl(t, &test_logits)),
             lr: sums.lr,
             seconds,
             samples_per_second: sums.seen as f64 / seconds.max(1e-9),

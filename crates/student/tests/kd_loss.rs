@@ -147,3 +147,47 @@ fn t2_scaling_keeps_the_soft_gradient_scale_across_temperatures() {
         "unscaled gradient norms {unscaled:?}"
     );
 }
+
+/// The distillation term against a top-k cache is the support KL the cache format defines
+/// (teacher and student both over "kept classes + one tail bucket"), batch-averaged and
+/// T²-scaled, for teachers of any spread and students far from them; extreme student
+/// logits stay finite.
+#[test]
+fn topk_term_is_the_support_kl_of_the_cache_format() {
+    use distill_cache::{CachePart, TopKRows};
+    use distill_student::RowFormat;
+    let dev = Device::flex();
+    let classes = 50;
+    let mut rng = distill_data::SplitMix64::new(9);
+    let teacher: Vec<f32> = (0..4 * classes)
+        .map(|i| (rng.normal() * if i < 100 { 1.0 } else { 4.0 }) as f32)
+        .collect();
+    let mut student: Vec<f32> = (0..4 * classes).map(|_| rng.normal() as f32).collect();
+    student[7] = 80.0; // one very confident student row
+    let mut topk = TopKRows::new(5);
+    topk.push_dense(&teacher, classes);
+    let part = CachePart {
+        topk: Some(topk.clone()),
+        ..CachePart::default()
+    };
+    let format = RowFormat::TopK { k: 5, classes };
+    let packed = format.pack(&part).into_owned();
+    for t in [1.0, 2.0, 5.0] {
+        let expected: f64 = (0..4)
+            .map(|r| {
+                topk.row(r)
+                    .support_kl(&student[r * classes..(r + 1) * classes], t)
+            })
+            .sum::<f64>()
+            / 4.0
+            * t
+            * t;
+        let batch = format.batch(&packed, &[0, 1, 2, 3], t, &dev);
+        let s = Tensor::from_data(TensorData::new(student.clone(), [4, classes]), &dev);
+        let got = scalar(loss(t, 1.0, HardLoss::Ce).soft_against(s, batch));
+        assert!(
+            (got - expected).abs() <= 1e-4 * expected.max(1.0),
+            "T = {t}: {got} vs {expected}"
+        );
+    }
+}
