@@ -1,4 +1,4 @@
-//! Top-k caches (format v3): each row keeps the teacher's K largest logits, their classes
+//! Top-k caches (format v2): each row keeps the teacher's K largest logits, their classes
 //! and a summary of the rest. The kept values are the dense cache's, any Parquet reader
 //! (arrow, pyarrow) reads them, and students train from them with the loss normalised over
 //! the same support on both sides: with K = classes − 1 the tail is one class, the
@@ -50,11 +50,11 @@ fn floats(dir: &Path, name: &str) -> Vec<f32> {
     out
 }
 
-/// The `topk_classes` of every row, as stored (uint16 for fewer than 65,536 classes).
+/// The `topk_index` of every row, as stored (uint16 for fewer than 65,536 classes).
 fn classes(dir: &Path) -> Vec<u32> {
     let mut out = Vec::new();
     for batch in part_batches(dir) {
-        let list = batch.column_by_name("topk_classes").unwrap();
+        let list = batch.column_by_name("topk_index").unwrap();
         let list = list.as_any().downcast_ref::<FixedSizeListArray>().unwrap();
         let values = list.values();
         let ids = values.as_any().downcast_ref::<UInt16Array>().unwrap();
@@ -83,10 +83,17 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
     cache_with(&half, "test", &f16);
 
     let manifest = json(&top.join("manifest.json"));
-    assert_eq!(manifest["format_version"], 3);
-    assert_eq!(manifest["storage"], "topk:3");
+    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["storage"]["kind"], "topk");
+    assert_eq!(manifest["storage"]["k"], 3);
+    assert!(
+        manifest["storage"]["reconstruction"]
+            .as_str()
+            .unwrap()
+            .contains("G(T)")
+    );
     let logits = floats(&dense, "logits");
-    let (values, ids) = (floats(&top, "topk_logits"), classes(&top));
+    let (values, ids) = (floats(&top, "topk_logit"), classes(&top));
     let (lse, tail_lse) = (floats(&top, "logsumexp"), floats(&top, "tail_logsumexp"));
     let (mean, std) = (floats(&top, "tail_mean"), floats(&top, "tail_std"));
     assert_eq!(values.len(), 300 * 3);
@@ -111,7 +118,7 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
     }
     // f16 keeps the same classes, its values within half-precision rounding.
     assert_eq!(classes(&half), ids);
-    for (h, f) in floats(&half, "topk_logits").iter().zip(&values) {
+    for (h, f) in floats(&half, "topk_logit").iter().zip(&values) {
         assert!((h - f).abs() <= f.abs() * 1e-3 + 1e-3, "{h} vs {f}");
     }
 
@@ -122,7 +129,7 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
         serde_json::from_slice::<serde_json::Value>(&run(&mut cmd).stdout).unwrap()
     };
     let (r_dense, r_top) = (report(&dense), report(&top));
-    assert_eq!(r_top["storage"], "topk:3");
+    assert_eq!(r_top["storage"]["k"], 3);
     assert_eq!(r_top["teacher_accuracy"], r_dense["teacher_accuracy"]);
     let mut cmd = distill();
     let text = run(cmd.arg("inspect").arg(&half)).stdout;
@@ -141,7 +148,7 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
     let script = "import sys, json, glob, pyarrow.parquet as pq\n\
         t = pq.read_table(sorted(glob.glob(sys.argv[1] + '/part-*.parquet')))\n\
         print(json.dumps({'rows': t.num_rows, 'names': t.column_names, \
-        'classes': t.column('topk_classes')[7].as_py(), 'type': str(t.schema.field('topk_classes').type)}))\n";
+        'classes': t.column('topk_index')[7].as_py(), 'type': str(t.schema.field('topk_index').type)}))\n";
     let mut cmd = std::process::Command::new("python3");
     cmd.args(["-c", script]).arg(&half).env("PYTHONPATH", &deps);
     let seen: serde_json::Value = serde_json::from_slice(&run(&mut cmd).stdout).unwrap();
@@ -151,7 +158,7 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
     for name in [
         "sample_id",
         "label",
-        "topk_logits",
+        "topk_logit",
         "logsumexp",
         "tail_logsumexp",
         "tail_count",

@@ -63,8 +63,8 @@ print("| storage | KL on the support, T = 1 / 2 / 4 | KL over all classes (tail 
 print("| --- | ---: | ---: |")
 for k in ks:
     t = table(f"topk{k}")
-    z = np.stack(t.column("topk_logits").to_numpy(zero_copy_only=False)).astype(np.float64)
-    c = np.stack(t.column("topk_classes").to_numpy(zero_copy_only=False)).astype(np.int64)
+    z = np.stack(t.column("topk_logit").to_numpy(zero_copy_only=False)).astype(np.float64)
+    c = np.stack(t.column("topk_index").to_numpy(zero_copy_only=False)).astype(np.int64)
     tail_lse = t.column("tail_logsumexp").to_numpy().astype(np.float64)
     n = t.column("tail_count").to_numpy().astype(np.float64)
     mu = t.column("tail_mean").to_numpy().astype(np.float64)

@@ -27,7 +27,7 @@ mod writer;
 pub use error::CacheError;
 pub use manifest::{
     DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, MAX_VIEWS, Manifest, PartInfo, Storage,
-    TOPK_FORMAT_VERSION, TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
+    TOPK_RECONSTRUCTION, TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
 };
 pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};

@@ -10,12 +10,10 @@ use crate::{CacheError, OutputKind};
 /// The cache format version of a cache of one row per sample (v1): what this crate writes
 /// for caches without views, so that readers of v1 read them.
 pub const FORMAT_VERSION: u32 = 1;
-/// The cache format version of a cache of views (v2: K rows per sample, with the view's
-/// parameters as columns).
+/// The cache format version of a cache of views or top-k storage (v2: K rows per sample
+/// with the view's parameters as columns; top-k columns instead of `logits`). This crate
+/// reads both versions.
 pub const VIEWS_FORMAT_VERSION: u32 = 2;
-/// The cache format version of a top-k cache (v3: top-k columns instead of `logits`, with
-/// or without views). This crate reads all three.
-pub const TOPK_FORMAT_VERSION: u32 = 3;
 /// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -46,7 +44,7 @@ pub enum Storage {
     /// Every class's logit, in a `logits` list column.
     #[default]
     Dense,
-    /// The `k` largest logits and their classes, and a summary of the rest (format v3;
+    /// The `k` largest logits and their classes, and a summary of the rest (format v2;
     /// see [`crate::TopKRows`]).
     TopK {
         /// Logits kept per row.
@@ -98,16 +96,58 @@ impl std::str::FromStr for Storage {
     }
 }
 
+/// The tail reconstruction a top-k manifest names ([`crate::TopKRow::tail_log_mass`]): a
+/// reader that does not know the rule a cache names refuses it.
+pub const TOPK_RECONSTRUCTION: &str = "L(T) = clamp(G(T) + (tail_logsumexp - G(1))/T, ln n + mean/T, ln n + max(z_K, mean)/T), G(T) = ln n + mean/T + std^2/(2 T^2)";
+
+/// A top-k storage as the manifest writes it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopKManifest {
+    kind: String,
+    k: usize,
+    reconstruction: String,
+}
+
 impl Serialize for Storage {
+    /// `"dense"` (as v1 wrote it), or `{"kind": "topk", "k": K, "reconstruction": RULE}`.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match *self {
+            Storage::Dense => serializer.serialize_str("dense"),
+            Storage::TopK { k } => TopKManifest {
+                kind: "topk".into(),
+                k,
+                reconstruction: TOPK_RECONSTRUCTION.into(),
+            }
+            .serialize(serializer),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Storage {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(String),
+            TopK(TopKManifest),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Name(name) if name == "dense" => Ok(Storage::Dense),
+            Written::Name(name) => Err(D::Error::custom(format!("unknown storage '{name}'"))),
+            Written::TopK(t) if t.kind != "topk" || t.k == 0 => Err(D::Error::custom(format!(
+                "unknown storage kind '{}' with k = {}",
+                t.kind, t.k
+            ))),
+            Written::TopK(t) if t.reconstruction != TOPK_RECONSTRUCTION => {
+                Err(D::Error::custom(format!(
+                    "top-k storage with an unknown tail reconstruction '{}'",
+                    t.reconstruction
+                )))
+            }
+            Written::TopK(t) => Ok(Storage::TopK { k: t.k }),
+        }
     }
 }
 
@@ -185,7 +225,8 @@ pub struct Manifest {
     pub num_classes: usize,
     /// Element type of the stored logits.
     pub dtype: LogitDtype,
-    /// How rows are stored: `dense`, or `topk:K` (v3).
+    /// How rows are stored: `"dense"`, or `{"kind": "topk", "k": K, "reconstruction": …}`
+    /// (v2).
     pub storage: Storage,
     /// Rows per part file (the last part may hold fewer).
     pub rows_per_part: usize,
@@ -222,12 +263,10 @@ impl Manifest {
         self.dataset.samples * self.views_per_sample()
     }
 
-    /// The format version a cache of these settings has: 3 with top-k storage, else 2
-    /// with views, else 1 (the oldest version that holds it, so older readers read it).
+    /// The format version a cache of these settings has: 2 with views or top-k storage,
+    /// else 1 (the oldest version that holds it, so older readers read it).
     pub fn version_for(views: Option<&ViewsInfo>, storage: Storage) -> u32 {
-        if storage.is_topk() {
-            TOPK_FORMAT_VERSION
-        } else if views.is_some() {
+        if storage.is_topk() || views.is_some() {
             VIEWS_FORMAT_VERSION
         } else {
             FORMAT_VERSION
@@ -254,7 +293,8 @@ impl Manifest {
             "format_version": self.format_version,
             "num_classes": self.num_classes,
             "dtype": self.dtype,
-            "storage": self.storage,
+            // As the command line names it, so a difference reads `storage: topk:3 -> dense`.
+            "storage": self.storage.to_string(),
             "rows_per_part": self.rows_per_part,
             "teacher": {
                 "sha256": self.teacher.sha256,
@@ -307,10 +347,10 @@ impl Manifest {
             .map_err(|e| bad(format!("not a distill cache manifest: {e}")))?;
         // The version is checked before the layout, so a newer cache is named as such.
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        let known = [FORMAT_VERSION, VIEWS_FORMAT_VERSION, TOPK_FORMAT_VERSION].map(u64::from);
+        let known = [FORMAT_VERSION, VIEWS_FORMAT_VERSION].map(u64::from);
         if !version.is_some_and(|v| known.contains(&v)) {
             return Err(bad(format!(
-                "cache format version {} (this distill reads versions {FORMAT_VERSION} to {TOPK_FORMAT_VERSION})",
+                "cache format version {} (this distill reads versions {FORMAT_VERSION} and {VIEWS_FORMAT_VERSION})",
                 version.map_or("missing".to_string(), |v| v.to_string())
             )));
         }

@@ -1,5 +1,5 @@
 //! One part file: `sample_id`, `label`, `logits` rows (the top-k columns instead of
-//! `logits` in a v3 top-k cache; the view's columns in a cache of views; `key` for
+//! `logits` in a top-k cache; the view's columns in a cache of views; `key` for
 //! file-based datasets), written atomically, read back with validation against the
 //! manifest.
 
@@ -115,9 +115,9 @@ fn schema(manifest: &Manifest, essentials: &str, keys: bool) -> Schema {
             false,
         )),
         Storage::TopK { k } => fields.extend([
-            Field::new("topk_logits", list(element.clone(), k), false),
+            Field::new("topk_logit", list(element.clone(), k), false),
             Field::new(
-                "topk_classes",
+                "topk_index",
                 list(class_type(manifest.num_classes), k),
                 false,
             ),
@@ -541,17 +541,14 @@ fn list_values(batch: &RecordBatch, name: &str, len: usize) -> Result<ArrayRef, 
 /// `classes`, its logits in descending order, its tail as large as the classes left out.
 fn append_topk(topk: &mut TopKRows, batch: &RecordBatch, classes: usize) -> Result<(), String> {
     let k = topk.k;
-    let values = float_values(
-        list_values(batch, "topk_logits", k)?.as_ref(),
-        "topk_logits",
-    )?;
-    let ids = list_values(batch, "topk_classes", k)?;
+    let values = float_values(list_values(batch, "topk_logit", k)?.as_ref(), "topk_logit")?;
+    let ids = list_values(batch, "topk_index", k)?;
     let ids: Vec<u32> = if let Some(a) = ids.as_any().downcast_ref::<UInt16Array>() {
         a.values().iter().map(|&c| u32::from(c)).collect()
     } else if let Some(a) = ids.as_any().downcast_ref::<UInt32Array>() {
         a.values().to_vec()
     } else {
-        return Err("topk_classes is neither uint16 nor uint32".into());
+        return Err("topk_index is neither uint16 nor uint32".into());
     };
     let f32s = |name| -> Result<Vec<f32>, String> {
         let array = batch
@@ -571,11 +568,11 @@ fn append_topk(topk: &mut TopKRows, batch: &RecordBatch, classes: usize) -> Resu
         sorted.dedup();
         if sorted.len() != k || sorted.last().is_some_and(|&c| c as usize >= classes) {
             return Err(format!(
-                "row {r}: topk_classes {row:?} are not {k} distinct classes below {classes}"
+                "row {r}: topk_index {row:?} are not {k} distinct classes below {classes}"
             ));
         }
         if values[r * k..(r + 1) * k].windows(2).any(|w| w[0] < w[1]) {
-            return Err(format!("row {r}: topk_logits are not in descending order"));
+            return Err(format!("row {r}: topk_logit are not in descending order"));
         }
         if count.value(r) as usize != classes - k {
             return Err(format!(

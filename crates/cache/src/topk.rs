@@ -1,4 +1,4 @@
-//! Top-k storage (`--storage topk:K`, cache format v3): per row the K largest logits, their
+//! Top-k storage (`--storage topk:K`, cache format v2): per row the K largest logits, their
 //! classes, and a summary of the classes left out (the *tail*) from which the teacher's
 //! distribution is rebuilt at any temperature over the support "the K classes plus one
 //! tail bucket".

@@ -1,4 +1,4 @@
-//! Cache formats v1, v2 (views) and v3 (top-k): real Parquet files, read back by our reader and by the plain arrow
+//! Cache formats v1 and v2 (views, top-k): real Parquet files, read back by our reader and by the plain arrow
 //! reader, and every way a part can go missing or bad.
 
 use std::fs::File;
@@ -485,13 +485,13 @@ fn views_round_trip_as_plain_columns_and_damage_is_refused() {
     assert!(err.contains("mix_lambda 1.5 is outside [0, 1]"), "{err}");
 }
 
-/// A top-k cache of `classes` classes (v3): three rows whose logits are `(c * 7919) %
+/// A top-k cache of `classes` classes (v2): three rows whose logits are `(c * 7919) %
 /// classes` scaled, so every row's largest are known.
 fn topk_manifest(classes: usize, k: usize) -> Manifest {
     let mut m = manifest(LogitDtype::F32);
     m.num_classes = classes;
     m.storage = distill_cache::Storage::TopK { k };
-    m.format_version = distill_cache::TOPK_FORMAT_VERSION;
+    m.format_version = distill_cache::VIEWS_FORMAT_VERSION;
     m.dataset.samples = 3;
     m
 }
@@ -525,7 +525,7 @@ fn topk_rows_round_trip_with_wide_class_ids_and_damage_is_refused() {
         assert_eq!(kept.tail.count, (classes - 4) as u32);
     }
     let batch = first_batch(&dir.path().join("part-00000.parquet"));
-    let ids = batch.column_by_name("topk_classes").unwrap();
+    let ids = batch.column_by_name("topk_index").unwrap();
     assert_eq!(
         ids.data_type(),
         &DataType::FixedSizeList(

@@ -159,7 +159,7 @@ impl CacheLogits {
     }
 
     /// How rows are stored: every logit (dense), or each row's top k with a summary of
-    /// the rest (a v3 cache, for many classes).
+    /// the rest (a v2 cache, for many classes).
     pub fn storage(mut self, storage: Storage) -> Self {
         self.storage = storage;
         self
