@@ -30,6 +30,8 @@ const BAD_VALUES: &[&str] = &[
     "0.0000001",
     "crop:1-0.5",
     "mixup:-1,shift:99999999999",
+    "topk:0",
+    "topk:99999999999999999999",
 ];
 
 /// A deterministic stream of choices (SplitMix64).
@@ -62,6 +64,8 @@ fn valid(dir: &Path, files: &Files) -> Vec<(&'static str, Vec<(String, String)>)
                 s("--views", "3"),
                 s("--augment", "crop:0.2-1,flip,shift:1,mixup:0.3,plain-first"),
                 s("--view-seed", "4"),
+                s("--storage", "topk:3"),
+                s("--dtype", "f16"),
                 s("--out", &out("cache")),
             ],
         ),

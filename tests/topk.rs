@@ -284,4 +284,23 @@ fn students_train_from_topk_caches_and_k_of_all_but_one_class_matches_dense() {
     }
     let config = json(&p("run-top2s").join("config.json"));
     assert_eq!(config["distill"]["streamed"], true);
+
+    // Views and top-k together: each view's row keeps its top k beside its parameters.
+    let views = [&train[..], &["--storage", "topk:2", "--views", "2"]].concat();
+    cache_with(
+        &p("views"),
+        "train",
+        &[&views[..], &["--augment", "crop:0.5-1,flip"]].concat(),
+    );
+    let columns: Vec<String> = part_batches(&p("views"))[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(
+        columns.contains(&"topk_index".to_string()) && columns.contains(&"crop_top".to_string())
+    );
+    let m = kd_run(&p("run-views"), &p("views"), &p("test9"), &[]);
+    assert!(m[1]["kd_loss"].as_f64().unwrap().is_finite());
 }
