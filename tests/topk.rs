@@ -90,7 +90,7 @@ fn a_topk_cache_keeps_the_largest_logits_and_any_reader_reads_it() {
         manifest["storage"]["reconstruction"]
             .as_str()
             .unwrap()
-            .contains("G(T)")
+            .contains("tail_logsumexp")
     );
     let logits = floats(&dense, "logits");
     let (values, ids) = (floats(&top, "topk_logit"), classes(&top));

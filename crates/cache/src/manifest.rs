@@ -98,7 +98,7 @@ impl std::str::FromStr for Storage {
 
 /// The tail reconstruction a top-k manifest names ([`crate::TopKRow::tail_log_mass`]): a
 /// reader that does not know the rule a cache names refuses it.
-pub const TOPK_RECONSTRUCTION: &str = "L(T) = clamp(G(T) + (tail_logsumexp - G(1))/T, ln n + mean/T, ln n + max(z_K, mean)/T), G(T) = ln n + mean/T + std^2/(2 T^2)";
+pub const TOPK_RECONSTRUCTION: &str = "b = 1/T; L = clamp(ln n + mean b + std^2 b^2/2 + (tail_logsumexp - ln n - mean - std^2/2) b^3, low, high); low = max(ln n + mean b, ln n + b (tail_logsumexp - ln n) if b > 1); high = min(ln n + b max(z_K, mean), (1 - b) ln n + b tail_logsumexp if b < 1)";
 
 /// A top-k storage as the manifest writes it.
 #[derive(Serialize, Deserialize)]
