@@ -16,6 +16,7 @@
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
@@ -162,18 +163,19 @@ impl KdLoss {
     /// The distillation term against a top-k cache's batch: `T² · KL(p ‖ q)` over the
     /// support of K kept classes and a tail bucket, `p` the teacher's reconstructed
     /// log-probabilities at this temperature, `q` the student's probabilities of the kept
-    /// classes and of all the others together.
+    /// classes and of all the others together; no `[batch, classes]` teacher tensor is made.
     pub fn soft_topk(&self, student: Tensor<2>, teacher: TopKBatch) -> Tensor<1> {
         let TopKBatch {
             log_probs: log_p,
             classes,
-            kept,
         } = teacher;
         let t = self.temperature;
         let log_q = log_softmax(student.div_scalar(t), 1);
-        let kept_q = log_q.clone().gather(1, classes);
-        // log Σ over the classes left out, shifted by their maximum.
-        let rest = log_q.mask_fill(kept, -1e30);
+        let kept_q = log_q.clone().gather(1, classes.clone());
+        // log Σ over the classes left out: the kept ones pushed to -1e30 (their exp is 0),
+        // shifted by the row maximum. Only [batch, K] teacher values enter.
+        let push = Tensor::full(kept_q.dims(), -1e30, &kept_q.device());
+        let rest = log_q.scatter(1, classes, push, IndexingUpdateOp::Add);
         let max = rest.clone().max_dim(1).detach();
         let tail_q = (rest - max.clone()).exp().sum_dim(1).log() + max;
         self.scaled_kl(log_p, Tensor::cat(vec![kept_q, tail_q], 1))

@@ -28,10 +28,8 @@ pub struct TopKBatch {
     /// `[batch, K + 1]` the teacher's log-probabilities over the support at the loss's
     /// temperature (the tail bucket last).
     pub log_probs: Tensor<2>,
-    /// `[batch, K]` the kept classes.
+    /// `[batch, K]` the kept classes (the student's tail bucket is all the others).
     pub classes: Tensor<2, Int>,
-    /// `[batch, classes]` true at the kept classes: the student's tail bucket is the rest.
-    pub kept: Tensor<2, Bool>,
 }
 
 impl From<Tensor<2>> for TeacherBatch {
@@ -146,28 +144,23 @@ impl RowFormat {
                     device,
                 ))
             }
-            RowFormat::TopK { k, classes } => {
+            RowFormat::TopK { k, .. } => {
                 let b = rows.len();
                 let mut log_probs = Vec::with_capacity(b * (k + 1));
                 let mut ids = Vec::with_capacity(b * k);
-                let mut kept = vec![false; b * classes];
                 let mut scratch = Vec::with_capacity(k);
-                for (i, &r) in rows.iter().enumerate() {
+                for &r in rows {
                     let top = self.unpack(row(r), &mut scratch);
                     log_probs.extend(
                         top.support_log_probs(temperature)
                             .into_iter()
                             .map(|v| v as f32),
                     );
-                    for &c in top.classes {
-                        ids.push(i64::from(c));
-                        kept[i * classes + c as usize] = true;
-                    }
+                    ids.extend(top.classes.iter().map(|&c| i64::from(c)));
                 }
                 TeacherBatch::TopK(TopKBatch {
                     log_probs: Tensor::from_data(TensorData::new(log_probs, [b, k + 1]), device),
                     classes: Tensor::from_data(TensorData::new(ids, [b, k]), device),
-                    kept: Tensor::from_data(TensorData::new(kept, [b, classes]), device),
                 })
             }
         }
