@@ -27,8 +27,8 @@ fn main() -> Result<()> {
     let positions: Vec<usize> = (0..data.len()).collect();
     let batches: Vec<(usize, Vec<f32>)> = positions
         .chunks(batch)
-        .map(|p| (p.len(), data.batch(&preprocess, p)))
-        .collect();
+        .map(|p| Ok((p.len(), data.batch(&preprocess, p)?)))
+        .collect::<Result<_, distill_data::DataError>>()?;
     let started = Instant::now();
     for (rows, values) in &batches {
         plan.run(&mut model, values, *rows)?;

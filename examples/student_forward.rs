@@ -32,11 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = compute_device();
     let model = Student::new(&arch, data.shape, 10, &device);
     // One pass to initialise the lazy parameters and warm the caches.
-    predict_logits(&model, &data, &preprocess, batch.parse()?, &device);
+    predict_logits(&model, &data, &preprocess, batch.parse()?, &device)?;
     // Whole passes until a second has passed: one pass of a small model is too short to time.
     let (started, mut passes) = (Instant::now(), 0);
     while passes == 0 || started.elapsed().as_secs_f64() < 1.0 {
-        predict_logits(&model, &data, &preprocess, batch.parse()?, &device);
+        predict_logits(&model, &data, &preprocess, batch.parse()?, &device)?;
         passes += 1;
     }
     let seconds = started.elapsed().as_secs_f64();

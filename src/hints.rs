@@ -99,6 +99,7 @@ fn data(e: &DataError) -> Option<String> {
 fn runtime(e: &RuntimeError) -> Option<String> {
     match e {
         RuntimeError::Cache(inner) => hint(inner),
+        RuntimeError::Data(inner) => hint(inner),
         RuntimeError::NonFinite { .. } => {
             Some("pass --allow-nonfinite to store non-finite logits anyway".into())
         }

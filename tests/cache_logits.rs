@@ -95,7 +95,7 @@ fn direct_outputs(teacher: &Path, split: &str, limit: usize) -> (Vec<f32>, usize
     let mut out = Vec::new();
     let mut classes = 0;
     for i in 0..data.len() {
-        let values = data.batch(&preprocess, &[i]);
+        let values = data.batch(&preprocess, &[i]).unwrap();
         let (c, logits) = plan.run(&mut model, &values, 1).unwrap();
         classes = c;
         out.extend(logits);
@@ -403,7 +403,7 @@ fn first_negative_mean_sample() -> usize {
     let preprocess = model_preprocess(&model, data.shape).unwrap();
     (0..data.len())
         .find(|&i| {
-            let v = data.batch(&preprocess, &[i]);
+            let v = data.batch(&preprocess, &[i]).unwrap();
             v.iter().sum::<f32>() < 0.0
         })
         .expect("some sample has a negative mean")

@@ -92,7 +92,7 @@ fn direct(
     let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), output).unwrap();
     (0..data.len())
         .flat_map(|i| {
-            let values = data.batch(preprocess, &[i]);
+            let values = data.batch(preprocess, &[i]).unwrap();
             plan.run(&mut model, &values, 1).unwrap().1
         })
         .collect()
@@ -356,10 +356,9 @@ fn numpy_arrays_feed_a_teacher_the_same_as_idx() {
     assert!(diff < 1e-4, "f32 arrays differ from bytes by {diff}");
 }
 
-#[test]
-fn a_corrupt_image_fails_the_cache_or_is_skipped_and_listed_in_the_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let images = dir.path().join("images");
+/// A copy of two classes of the committed test images under `dir/images`, to damage.
+fn two_classes(dir: &Path) -> PathBuf {
+    let images = dir.join("images");
     for class in ["sneaker", "tshirt"] {
         let to = images.join(class);
         std::fs::create_dir_all(&to).unwrap();
@@ -368,6 +367,13 @@ fn a_corrupt_image_fails_the_cache_or_is_skipped_and_listed_in_the_manifest() {
             std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
         }
     }
+    images
+}
+
+#[test]
+fn a_corrupt_image_fails_the_cache_or_is_skipped_and_listed_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = two_classes(dir.path());
     // A JPEG cut short: the header reads, the pixels do not.
     let jpeg = std::fs::read_dir(images.join("tshirt"))
         .unwrap()
@@ -482,7 +488,7 @@ fn views_of_an_image_folder_are_the_nhwc_teachers_logits_on_the_rendered_pixels(
             .unwrap();
         if v == 0 {
             // The plain view is the preprocessing's own (shorter side, centre crop).
-            assert_eq!(pixels, data.batch(&preprocess, &[pos]));
+            assert_eq!(pixels, data.batch(&preprocess, &[pos]).unwrap());
         }
         let (_, logits) = plan.run(&mut model, &pixels, 1).unwrap();
         let cached = &rows.logits[row * classes..(row + 1) * classes];
@@ -509,4 +515,60 @@ fn views_of_an_image_folder_are_the_nhwc_teachers_logits_on_the_rendered_pixels(
         .arg(&student));
     let config = json(&student.join("config.json"));
     assert_eq!(config["distill"]["cache"]["views"]["count"], 3);
+}
+
+/// An image folder's files stay on disk: the split holds their paths, and batches read
+/// them. A file damaged after the split was read stops cache-logits at its batch, naming
+/// it, with the parts before it kept; restored, the rerun resumes there and ends with the
+/// cache of an uninterrupted run.
+#[test]
+fn image_files_are_read_per_batch_and_one_damaged_later_stops_the_run_at_its_batch() {
+    use distill_data::{ImageBytes, Samples};
+    use distill_runtime::CacheLogits;
+    let dir = tempfile::tempdir().unwrap();
+    let images = two_classes(dir.path());
+    let spec: DatasetSpec = format!("imagefolder:{}", images.display()).parse().unwrap();
+    let data = spec.load("train", &SourceOptions::default()).unwrap();
+    let Samples::Encoded(encoded) = &data.samples else {
+        panic!("an image folder holds encoded images")
+    };
+    assert!(
+        encoded
+            .iter()
+            .all(|i| matches!(i.bytes, ImageBytes::File(_)))
+    );
+    let last = images.join(data.keys.last().unwrap());
+    let original = std::fs::read(&last).unwrap();
+    std::fs::write(&last, &original[..original.len() / 3]).unwrap();
+
+    let cache = |out: &Path| {
+        CacheLogits::new(teacher("nhwc-rgb"))
+            .batch_size(4)
+            .rows_per_part(4)
+            .prepare(&data)
+            .unwrap()
+            .open(out)
+            .unwrap()
+            .run(&|_| {})
+    };
+    let out = dir.path().join("cache");
+    let err = cache(&out).unwrap_err();
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain += &format!(": {s}");
+        source = s.source();
+    }
+    assert!(chain.contains(&last.display().to_string()), "{chain}");
+    let manifest = json(&out.join("manifest.json"));
+    let parts = manifest["parts"].as_array().unwrap().len();
+    assert!(parts >= 2 && manifest["complete"] == false, "{manifest}");
+
+    std::fs::write(&last, &original).unwrap();
+    let resumed = cache(&out).unwrap();
+    assert_eq!(resumed.resumed_from, parts * 4);
+    let whole = dir.path().join("whole");
+    cache(&whole).unwrap();
+    let (a, b) = (read_rows(&out), read_rows(&whole));
+    assert_eq!((a.ids, a.keys, a.logits), (b.ids, b.keys, b.logits));
 }

@@ -160,7 +160,7 @@ fn view_logits_are_the_teachers_on_exactly_the_rendered_pixels() {
             row.view
         );
         if row.view > 0 {
-            let plain = data.batch(&preprocess, &[pos]);
+            let plain = data.batch(&preprocess, &[pos]).unwrap();
             assert_ne!(
                 pixels, plain,
                 "row {i}: an augmented view is not the plain image"

@@ -1,9 +1,13 @@
 //! One split of a dataset in memory, and how its samples become model input.
 
+use std::borrow::Cow;
+use std::path::PathBuf;
+
 use distill_core::{Preprocess, PreprocessError, SampleRef, SampleShape, SkippedSample, hex};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::DataError;
 use crate::decode::decode_chw;
 
 /// The stored values of a split, in sample order.
@@ -13,17 +17,39 @@ pub enum Samples {
     U8(Vec<u8>),
     /// `[len, C, H, W]` floats (f32 NumPy arrays, CSV features).
     F32(Vec<f32>),
-    /// One encoded image file (PNG, JPEG, WebP, BMP) per sample, decoded when a batch is
-    /// built so that memory holds the compressed files only. Every image decoded once when
-    /// the split was read, so decoding cannot fail later.
+    /// One encoded image file (PNG, JPEG, WebP, BMP) per sample, read and decoded when a
+    /// batch is built, so that memory holds file paths (image folders) or the compressed
+    /// bytes (Hugging Face Parquet), never the pixels. Every image was decoded once when the
+    /// split was read; one that fails later (changed on disk since) is an error naming it.
     Encoded(Vec<EncodedImage>),
 }
 
-/// An image file's bytes and the size it decodes to.
+/// Where the bytes of an encoded image are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageBytes {
+    /// In memory (images stored inside a Parquet file).
+    InMemory(Vec<u8>),
+    /// In this file, read each time a batch needs it (image folders).
+    File(PathBuf),
+}
+
+impl ImageBytes {
+    /// The bytes, read from their file where they live in one.
+    pub fn read(&self) -> Result<Cow<'_, [u8]>, DataError> {
+        match self {
+            ImageBytes::InMemory(bytes) => Ok(Cow::Borrowed(bytes)),
+            ImageBytes::File(path) => std::fs::read(path)
+                .map(Cow::Owned)
+                .map_err(|e| DataError::io(path, e)),
+        }
+    }
+}
+
+/// An encoded image's bytes and the size it decodes to.
 #[derive(Debug, Clone)]
 pub struct EncodedImage {
-    /// The file's bytes.
-    pub bytes: Vec<u8>,
+    /// The encoded file's bytes, or where to read them.
+    pub bytes: ImageBytes,
     /// Rows of pixels it decodes to.
     pub height: usize,
     /// Columns of pixels it decodes to.
@@ -121,12 +147,18 @@ impl Dataset {
         }
     }
 
-    /// Sample at position `i` (not id) with its shape, decoding an encoded image.
-    pub fn with_sample<R>(&self, i: usize, f: impl FnOnce(SampleShape, SampleRef<'_>) -> R) -> R {
+    /// Sample at position `i` (not id) with its shape, reading and decoding an encoded
+    /// image: an error names an image that can no longer be read or decoded, or that
+    /// decodes to another size than when the split was read.
+    pub fn with_sample<R>(
+        &self,
+        i: usize,
+        f: impl FnOnce(SampleShape, SampleRef<'_>) -> R,
+    ) -> Result<R, DataError> {
         let n = self.shape.len();
         match &self.samples {
-            Samples::U8(v) => f(self.shape, SampleRef::U8(&v[i * n..(i + 1) * n])),
-            Samples::F32(v) => f(self.shape, SampleRef::F32(&v[i * n..(i + 1) * n])),
+            Samples::U8(v) => Ok(f(self.shape, SampleRef::U8(&v[i * n..(i + 1) * n]))),
+            Samples::F32(v) => Ok(f(self.shape, SampleRef::F32(&v[i * n..(i + 1) * n]))),
             Samples::Encoded(images) => {
                 let image = &images[i];
                 let shape = SampleShape {
@@ -134,19 +166,36 @@ impl Dataset {
                     height: image.height,
                     width: image.width,
                 };
-                // Every image was decoded when the split was read; a failure here would
-                // mean the in-memory bytes changed, so an empty (zero) image is the
-                // only sensible stand-in and cannot occur in practice.
-                let pixels = decode_chw(&image.bytes, self.shape.channels)
-                    .unwrap_or_else(|_| vec![0; shape.len()]);
-                f(shape, SampleRef::U8(&pixels))
+                let bad = |reason: String| DataError::BadImage {
+                    path: match &image.bytes {
+                        ImageBytes::File(path) => path.clone(),
+                        ImageBytes::InMemory(_) => PathBuf::from(self.key_of(i)),
+                    },
+                    reason,
+                };
+                let pixels = decode_chw(&image.bytes.read()?, self.shape.channels).map_err(bad)?;
+                if pixels.len() != shape.len() {
+                    return Err(bad(format!(
+                        "it no longer decodes to {}x{} pixels, as when the split was read (changed since?)",
+                        image.height, image.width
+                    )));
+                }
+                Ok(f(shape, SampleRef::U8(&pixels)))
             }
         }
     }
 
+    /// The key of sample `i`, or its id where the source has no keys.
+    fn key_of(&self, i: usize) -> String {
+        self.keys
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("sample id {}", self.ids[i]))
+    }
+
     /// The bytes the fingerprint covers for sample `i`: the encoded file for images, the
     /// raw values (little-endian for floats) otherwise.
-    fn stored_bytes(&self, i: usize, out: &mut Vec<u8>) {
+    fn stored_bytes(&self, i: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
         out.clear();
         let n = self.shape.len();
         match &self.samples {
@@ -156,8 +205,9 @@ impl Dataset {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
             }
-            Samples::Encoded(images) => out.extend_from_slice(&images[i].bytes),
+            Samples::Encoded(images) => out.extend_from_slice(&images[i].bytes.read()?),
         }
+        Ok(())
     }
 
     /// Number of classes implied by the labels (max label + 1), or the named classes.
@@ -243,30 +293,33 @@ impl Dataset {
     /// so that training decodes every image once, not once per epoch. Ids, labels, keys and
     /// the fingerprint stay those of the source. Float data and data already in shape are
     /// returned as they are.
-    pub fn into_geometry(self, preprocess: &Preprocess) -> Dataset {
+    pub fn into_geometry(self, preprocess: &Preprocess) -> Result<Dataset, DataError> {
         let in_shape =
             !matches!(self.samples, Samples::Encoded(_)) && preprocess.keeps_geometry(self.shape);
         if self.is_float() || in_shape {
-            return self;
+            return Ok(self);
         }
         let out = preprocess.output_shape(self.shape);
         let n = out.len();
         let mut values = vec![0u8; self.len() * n];
-        values.par_chunks_mut(n).enumerate().for_each(|(i, dst)| {
-            self.with_sample(i, |shape, src| {
-                if let SampleRef::U8(bytes) = src {
-                    let (_, resized) = preprocess.geometry(shape, bytes);
-                    dst.copy_from_slice(&resized);
-                }
-            })
-        });
+        values
+            .par_chunks_mut(n)
+            .enumerate()
+            .try_for_each(|(i, dst)| {
+                self.with_sample(i, |shape, src| {
+                    if let SampleRef::U8(bytes) = src {
+                        let (_, resized) = preprocess.geometry(shape, bytes);
+                        dst.copy_from_slice(&resized);
+                    }
+                })
+            })?;
         let fingerprint = self.fingerprint();
-        Dataset {
+        Ok(Dataset {
             shape: out,
             samples: Samples::U8(values),
             source_fingerprint: Some(fingerprint),
             ..self
-        }
+        })
     }
 
     /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each
@@ -282,6 +335,9 @@ impl Dataset {
             .unwrap_or_else(|| self.content_fingerprint())
     }
 
+    /// The fingerprint from the stored bytes. Image files are read for it only when the
+    /// split was not fingerprinted as it was read (a selection of its samples); a file that
+    /// cannot be read then gives a fingerprint that names it and matches no cache.
     fn content_fingerprint(&self) -> String {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by_key(|&i| self.ids[i]);
@@ -289,7 +345,9 @@ impl Dataset {
         let mut bytes = Vec::new();
         for i in order {
             hasher.update(self.ids[i].to_le_bytes());
-            self.stored_bytes(i, &mut bytes);
+            if let Err(e) = self.stored_bytes(i, &mut bytes) {
+                return format!("unreadable ({e})");
+            }
             hasher.update(&bytes);
             hasher.update(self.labels[i].to_le_bytes());
         }
@@ -333,18 +391,24 @@ impl Dataset {
         Ok(())
     }
 
-    /// The samples at `positions` preprocessed into one batch, in parallel (images are
-    /// decoded here, in parallel too): `[positions.len(), C, H, W]` for NCHW and flat,
-    /// `[…, H, W, C]` for NHWC, with the output shape of [`Preprocess::output_shape`].
-    pub fn batch(&self, preprocess: &Preprocess, positions: &[usize]) -> Vec<f32> {
+    /// The samples at `positions` preprocessed into one batch, in parallel (image files
+    /// are read and decoded here, in parallel too): `[positions.len(), C, H, W]` for NCHW
+    /// and flat, `[…, H, W, C]` for NHWC, with the output shape of
+    /// [`Preprocess::output_shape`]. An image that can no longer be read is an error naming
+    /// it.
+    pub fn batch(
+        &self,
+        preprocess: &Preprocess,
+        positions: &[usize],
+    ) -> Result<Vec<f32>, DataError> {
         let n = preprocess.output_shape(self.shape).len();
         let mut out = vec![0f32; positions.len() * n];
         out.par_chunks_mut(n)
             .zip(positions.par_iter())
-            .for_each(|(dst, &pos)| {
+            .try_for_each(|(dst, &pos)| {
                 self.with_sample(pos, |shape, src| preprocess.sample_into(shape, src, dst))
-            });
-        out
+            })?;
+        Ok(out)
     }
 }
 

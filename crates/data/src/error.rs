@@ -87,6 +87,9 @@ pub enum DataError {
         /// The split asked for.
         split: String,
     },
+    /// A view that mixes its sample with one the data does not hold.
+    #[error(transparent)]
+    MissingPartner(#[from] crate::MissingPartner),
     /// An image file that cannot be decoded.
     #[error("{path}: not a readable image: {reason}", path = .path.display())]
     BadImage {

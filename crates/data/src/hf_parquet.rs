@@ -13,6 +13,7 @@ use arrow::datatypes::{
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::dataset::ImageBytes;
 use crate::image::{ImageFile, image_dataset};
 use crate::imagefolder::{read_dir_sorted, relative_key};
 use crate::{DataError, Dataset, SourceOptions};
@@ -90,7 +91,7 @@ pub fn read_hf_parquet(
             rows.push(ImageFile {
                 key: format!("{name}:{row}"),
                 label,
-                bytes,
+                bytes: ImageBytes::InMemory(bytes),
             })
         })?;
     }

@@ -1,23 +1,30 @@
 //! Image datasets (folders, Hugging Face Parquet) from their files, each checked by decoding
-//! it once, in parallel.
+//! it once, in parallel, a bounded number at a time; the split's fingerprint is computed in
+//! the same pass, so the bytes need not stay in memory.
 
 use std::path::Path;
 
+use distill_core::hex;
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
-use crate::dataset::EncodedImage;
+use crate::dataset::{EncodedImage, ImageBytes};
 use crate::decode::probe;
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
-/// A file of an image dataset: its key (relative path or `file:row`), label and bytes.
+/// A file of an image dataset: its key (relative path or `file:row`), label and bytes (or
+/// where they are).
 pub(crate) struct ImageFile {
     pub key: String,
     pub label: i32,
-    pub bytes: Vec<u8>,
+    pub bytes: ImageBytes,
 }
 
-/// The dataset of `files` (in id order: file `i` gets id `i`), each decoded once, in
-/// parallel, to check it. A bad image fails with its key (path under `origin`) unless
+/// Images read and decoded at once while a split is checked: memory holds this many files.
+const PROBE_CHUNK: usize = 256;
+
+/// The dataset of `files` (in id order: file `i` gets id `i`), each read and decoded once,
+/// in parallel, to check it (and fingerprinted in the same pass). A bad image fails with its key (path under `origin`) unless
 /// `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
 /// grayscale when every image is, else RGB (grayscale images are then replicated to three
 /// channels).
@@ -28,33 +35,49 @@ pub(crate) fn image_dataset(
     files: Vec<ImageFile>,
     skip_bad: bool,
 ) -> Result<Dataset, DataError> {
-    let probed: Vec<Result<(usize, usize, bool), String>> =
-        files.par_iter().map(|f| probe(&f.bytes)).collect();
     let (mut ids, mut labels, mut keys, mut images) = (vec![], vec![], vec![], vec![]);
     let mut skipped = Vec::new();
     let mut color = false;
-    for (i, (file, probed)) in files.into_iter().zip(probed).enumerate() {
-        match probed {
-            Ok((height, width, has_color)) => {
-                color |= has_color;
-                ids.push(i as u64);
-                labels.push(file.label);
-                keys.push(file.key);
-                images.push(EncodedImage {
-                    bytes: file.bytes,
-                    height,
-                    width,
-                });
-            }
-            Err(reason) if skip_bad => skipped.push(SkippedSample {
-                key: file.key,
-                reason,
-            }),
-            Err(reason) => {
-                return Err(DataError::BadImage {
-                    path: origin.join(&file.key),
+    // The fingerprint of `Dataset::fingerprint`, over the samples kept, in id order.
+    let mut hasher = Sha256::new();
+    let mut files = files.into_iter().enumerate().peekable();
+    while files.peek().is_some() {
+        let chunk: Vec<(usize, ImageFile)> = files.by_ref().take(PROBE_CHUNK).collect();
+        let probed: Vec<Result<_, DataError>> = chunk
+            .par_iter()
+            .map(|(_, f)| {
+                let bytes = f.bytes.read()?;
+                let probed = probe(&bytes);
+                Ok((bytes.into_owned(), probed))
+            })
+            .collect();
+        for ((i, file), probed) in chunk.into_iter().zip(probed) {
+            let (bytes, probed) = probed?;
+            match probed {
+                Ok((height, width, has_color)) => {
+                    color |= has_color;
+                    hasher.update((i as u64).to_le_bytes());
+                    hasher.update(&bytes);
+                    hasher.update(file.label.to_le_bytes());
+                    ids.push(i as u64);
+                    labels.push(file.label);
+                    keys.push(file.key);
+                    images.push(EncodedImage {
+                        bytes: file.bytes,
+                        height,
+                        width,
+                    });
+                }
+                Err(reason) if skip_bad => skipped.push(SkippedSample {
+                    key: file.key,
                     reason,
-                });
+                }),
+                Err(reason) => {
+                    return Err(DataError::BadImage {
+                        path: origin.join(&file.key),
+                        reason,
+                    });
+                }
             }
         }
     }
@@ -73,6 +96,7 @@ pub(crate) fn image_dataset(
     );
     data.keys = keys;
     data.skipped = skipped;
+    data.source_fingerprint = Some(hex(&hasher.finalize()));
     data.refresh_shape();
     Ok(data)
 }

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
+use crate::dataset::ImageBytes;
 use crate::image::{ImageFile, image_dataset};
 use crate::{DataError, Dataset, SourceOptions};
 
@@ -94,7 +93,8 @@ fn split_root(root: &Path, split: &str) -> Result<PathBuf, DataError> {
 
 /// Reads split `split` of an image folder. Class ids are the ranks of the sorted class
 /// folder names; sample ids the ranks of the sorted relative paths (`class/file`), which
-/// are the samples' keys. Images are read and decoded in parallel.
+/// are the samples' keys. Images are read and decoded in parallel to check them; memory keeps
+/// their paths, and batches read them again.
 pub fn read_image_folder(
     root: &Path,
     split: &str,
@@ -146,13 +146,16 @@ pub fn read_image_folder(
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
+    // Paths only: each file is read when the split is checked, then again by the batches
+    // that need it, so memory does not hold the files.
     let files = files
-        .into_par_iter()
-        .map(|(key, label, path)| {
-            let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-            Ok(ImageFile { key, label, bytes })
+        .into_iter()
+        .map(|(key, label, path)| ImageFile {
+            key,
+            label,
+            bytes: ImageBytes::File(path),
         })
-        .collect::<Result<Vec<ImageFile>, DataError>>()?;
+        .collect();
     let mut data = image_dataset(
         format!("imagefolder:{}", root.display()),
         split,

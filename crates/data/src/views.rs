@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use distill_core::{Preprocess, SampleRef, SampleShape, ViewParams, ViewSpec, render_view};
 use rayon::prelude::*;
 
-use crate::{Dataset, Samples};
+use crate::{DataError, Dataset, Samples};
 
 /// A view whose mixup partner is not a sample of the data (a cache of the whole split
 /// used with data cut to fewer samples).
@@ -56,7 +56,7 @@ impl Dataset {
         preprocess: &Preprocess,
         views: &[(usize, ViewParams)],
         by_id: &HashMap<u64, usize>,
-    ) -> Result<Vec<f32>, MissingPartner> {
+    ) -> Result<Vec<f32>, DataError> {
         let partners: Vec<Option<usize>> = views
             .iter()
             .map(|&(pos, view)| match view.mix {
@@ -76,12 +76,12 @@ impl Dataset {
                 .iter()
                 .map(|v| v.0)
                 .chain(partners.iter().flatten().copied()),
-        );
+        )?;
         let n = preprocess.output_shape(self.shape).len();
         let mut out = vec![0f32; views.len() * n];
         out.par_chunks_mut(n)
             .zip(views.par_iter().zip(partners.par_iter()))
-            .for_each(|(dst, (&(pos, view), partner))| {
+            .try_for_each(|(dst, (&(pos, view), partner))| {
                 self.with_decoded(&decoded, pos, |shape, src| match src {
                     SampleRef::U8(bytes) => match partner {
                         Some(p) => self.with_decoded(&decoded, *p, |p_shape, p_src| {
@@ -98,11 +98,17 @@ impl Dataset {
                                 dst,
                             )
                         }),
-                        None => render_view(preprocess, shape, bytes, &view, None, dst),
+                        None => {
+                            render_view(preprocess, shape, bytes, &view, None, dst);
+                            Ok(())
+                        }
                     },
-                    SampleRef::F32(_) => preprocess.sample_into(shape, src, dst),
-                });
-            });
+                    SampleRef::F32(_) => {
+                        preprocess.sample_into(shape, src, dst);
+                        Ok(())
+                    }
+                })?
+            })?;
         Ok(out)
     }
 
@@ -111,9 +117,9 @@ impl Dataset {
     fn decode_once(
         &self,
         positions: impl Iterator<Item = usize>,
-    ) -> HashMap<usize, (SampleShape, Vec<u8>)> {
+    ) -> Result<HashMap<usize, (SampleShape, Vec<u8>)>, DataError> {
         if !matches!(self.samples, Samples::Encoded(_)) {
-            return HashMap::new();
+            return Ok(HashMap::new());
         }
         let unique: HashSet<usize> = positions.collect();
         let unique: Vec<usize> = unique.into_iter().collect();
@@ -123,8 +129,8 @@ impl Dataset {
                 let decoded = self.with_sample(p, |shape, src| match src {
                     SampleRef::U8(bytes) => (shape, bytes.to_vec()),
                     SampleRef::F32(_) => (shape, Vec::new()),
-                });
-                (p, decoded)
+                })?;
+                Ok((p, decoded))
             })
             .collect()
     }
@@ -135,9 +141,9 @@ impl Dataset {
         decoded: &HashMap<usize, (SampleShape, Vec<u8>)>,
         pos: usize,
         f: impl FnOnce(SampleShape, SampleRef<'_>) -> R,
-    ) -> R {
+    ) -> Result<R, DataError> {
         match decoded.get(&pos) {
-            Some((shape, bytes)) => f(*shape, SampleRef::U8(bytes)),
+            Some((shape, bytes)) => Ok(f(*shape, SampleRef::U8(bytes))),
             None => self.with_sample(pos, f),
         }
     }

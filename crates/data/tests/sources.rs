@@ -50,6 +50,7 @@ fn pixels(data: &Dataset, i: usize) -> (SampleShape, Vec<f32>) {
         };
         (shape, values)
     })
+    .unwrap()
 }
 
 fn idx(split: &str) -> Dataset {
@@ -428,10 +429,12 @@ fn against_pil(preprocess: &distill_data::Preprocess, key: &str) -> Vec<(String,
     let expected = reference.pixels().unwrap();
     let mut worst: std::collections::BTreeMap<String, u8> = Default::default();
     for (i, k) in folder.keys.iter().enumerate() {
-        let ours = folder.with_sample(i, |shape, src| match src {
-            SampleRef::U8(bytes) => preprocess.geometry(shape, bytes),
-            SampleRef::F32(_) => unreachable!("images are bytes"),
-        });
+        let ours = folder
+            .with_sample(i, |shape, src| match src {
+                SampleRef::U8(bytes) => preprocess.geometry(shape, bytes),
+                SampleRef::F32(_) => unreachable!("images are bytes"),
+            })
+            .unwrap();
         assert_eq!(ours.0, reference.shape, "{k}");
         let diff = ours
             .1

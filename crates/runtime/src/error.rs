@@ -3,6 +3,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong with ONNX Runtime and a model; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A sample that could not be read while its batch was built (an image file changed or
+    /// gone since the split was read).
+    #[error("reading the data")]
+    Data(#[from] distill_data::DataError),
     /// No `libonnxruntime.so` where it was looked for.
     #[error("ONNX Runtime library not found (looked in: {searched})")]
     RuntimeNotFound {

@@ -88,7 +88,7 @@ pub fn evaluate(
     let (classes, logits) = prepared.predict(data, 256, on_rows)?;
     prepared.plan.check_classes(path, classes)?;
     let runs = settings.latency_runs.max(1);
-    let latency = prepared.latency_probe(data).measure(
+    let latency = prepared.latency_probe(data)?.measure(
         &mut prepared.model,
         &prepared.plan,
         runs,

@@ -30,17 +30,22 @@ pub const LARGE_BATCH: usize = 256;
 impl LatencyProbe {
     /// Inputs for timing a model of `plan`: real samples of `data`, preprocessed, at batch 1
     /// (the model's own batch when fixed) and at batch 256.
-    pub fn new(plan: &InferencePlan, data: &Dataset, preprocess: &Preprocess) -> Self {
+    pub fn new(
+        plan: &InferencePlan,
+        data: &Dataset,
+        preprocess: &Preprocess,
+    ) -> Result<Self, RuntimeError> {
         let positions = |n: usize| -> Vec<usize> { (0..n).map(|i| i % data.len()).collect() };
         let small_batch = plan.fixed_batch.unwrap_or(1);
-        LatencyProbe {
+        let large = match plan.fixed_batch {
+            None => Some(data.batch(preprocess, &positions(LARGE_BATCH))?),
+            Some(_) => None,
+        };
+        Ok(LatencyProbe {
             small_batch,
-            small: data.batch(preprocess, &positions(small_batch)),
-            large: plan
-                .fixed_batch
-                .is_none()
-                .then(|| data.batch(preprocess, &positions(LARGE_BATCH))),
-        }
+            small: data.batch(preprocess, &positions(small_batch))?,
+            large,
+        })
     }
 
     /// Mean ms per sample over `runs` timed runs of `batch` samples, after a warm-up of a

@@ -131,7 +131,7 @@ pub(crate) fn cache_logits(
     let (to_writer, from_model) = sync_channel::<Batch>(CHANNEL_DEPTH);
 
     std::thread::scope(|scope| {
-        scope.spawn(move || produce(job, todo, to_model));
+        let producing = scope.spawn(move || produce(job, todo, to_model));
         let writing = scope.spawn(move || consume(job, writer, from_model, on_rows));
         // Runs until the producer is done or the writer has stopped; dropping both channel
         // ends on return lets the other threads finish.
@@ -139,14 +139,26 @@ pub(crate) fn cache_logits(
         let written = writing
             .join()
             .map_err(|_| RuntimeError::Pipeline("the cache writer thread panicked".into()))?;
-        // A writer error explains an inference stop caused by it, so it comes first.
+        let produced = producing
+            .join()
+            .map_err(|_| RuntimeError::Pipeline("the batch producer thread panicked".into()))?;
+        // A data error stopped the producer and so the rest (the parts written before the
+        // bad sample's stay: a rerun resumes there); a writer error explains an inference
+        // stop caused by it. Each comes before what it caused.
+        produced?;
         let manifest = written?;
         inferred?;
         manifest.ok_or_else(|| RuntimeError::Pipeline("inference stopped early".into()))
     })
 }
 
-fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<Batch>) {
+/// Builds the batches of `todo` in order and sends them to the model, until done or the
+/// model stops listening; an error names the sample that could not be read.
+fn produce(
+    job: &Job<'_>,
+    todo: Vec<Range<usize>>,
+    to_model: SyncSender<Batch>,
+) -> Result<(), RuntimeError> {
     let by_id: HashMap<u64, usize> = match job.views {
         Some(_) => job.data.positions_by_id(),
         None => HashMap::new(),
@@ -155,7 +167,7 @@ fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<Batch>) 
         let (values, views) = match job.views {
             None => {
                 let positions: Vec<usize> = range.clone().collect();
-                (job.data.batch(job.preprocess, &positions), Vec::new())
+                (job.data.batch(job.preprocess, &positions)?, Vec::new())
             }
             Some(info) => {
                 let rows: Vec<(usize, CachedView)> = range
@@ -169,16 +181,15 @@ fn produce(job: &Job<'_>, todo: Vec<Range<usize>>, to_model: SyncSender<Batch>) 
                     .collect();
                 let pairs: Vec<_> = rows.iter().map(|(p, v)| (*p, v.params)).collect();
                 // Partners are drawn among the split's own ids: always found.
-                let Ok(values) = job.data.view_batch(job.preprocess, &pairs, &by_id) else {
-                    return;
-                };
+                let values = job.data.view_batch(job.preprocess, &pairs, &by_id)?;
                 (values, rows.into_iter().map(|(_, v)| v).collect())
             }
         };
         if to_model.send((range, values, views)).is_err() {
-            return; // inference stopped
+            return Ok(()); // inference stopped
         }
     }
+    Ok(())
 }
 
 fn infer(

@@ -52,7 +52,7 @@ impl PreparedModel {
         data: &Dataset,
         positions: &[usize],
     ) -> Result<(usize, Vec<f32>), RuntimeError> {
-        let values = data.batch(&self.preprocess, positions);
+        let values = data.batch(&self.preprocess, positions)?;
         self.plan.run(&mut self.model, &values, positions.len())
     }
 
@@ -77,7 +77,7 @@ impl PreparedModel {
     }
 
     /// Prepared inputs for timing this model on samples of `data`.
-    pub fn latency_probe(&self, data: &Dataset) -> LatencyProbe {
+    pub fn latency_probe(&self, data: &Dataset) -> Result<LatencyProbe, RuntimeError> {
         LatencyProbe::new(&self.plan, data, &self.preprocess)
     }
 }

@@ -34,7 +34,7 @@ impl Timed {
     fn open(path: &Path, data: &Dataset) -> Result<Timed, RuntimeError> {
         let prepared =
             PreparedModel::open(path, Some(1), data, &PreprocessOverrides::default(), None)?;
-        let probe = prepared.latency_probe(data);
+        let probe = prepared.latency_probe(data)?;
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read {
             path: path.to_path_buf(),
             source,

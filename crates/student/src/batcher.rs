@@ -69,7 +69,7 @@ impl<'a> Batcher<'a> {
         device: &Device,
     ) -> Result<Tensor<4>, StudentError> {
         let Some(views) = views else {
-            return Ok(self.plain_images(positions, device));
+            return self.plain_images(positions, device);
         };
         let pairs: Vec<(usize, ViewParams)> = positions
             .iter()
@@ -79,14 +79,23 @@ impl<'a> Batcher<'a> {
         let values = self
             .dataset
             .view_batch(self.preprocess, &pairs, &self.by_id)
-            .map_err(|e| StudentError::setting("views", e.to_string()))?;
+            .map_err(|e| match e {
+                distill_data::DataError::MissingPartner(missing) => {
+                    StudentError::setting("views", missing.to_string())
+                }
+                other => StudentError::Data(other),
+            })?;
         Ok(self.tensor(values, positions.len(), device))
     }
 
     /// Preprocessed images of `positions` without views, `[positions.len(), C, H, W]`.
-    pub fn plain_images(&self, positions: &[usize], device: &Device) -> Tensor<4> {
-        let values = self.dataset.batch(self.preprocess, positions);
-        self.tensor(values, positions.len(), device)
+    pub fn plain_images(
+        &self,
+        positions: &[usize],
+        device: &Device,
+    ) -> Result<Tensor<4>, StudentError> {
+        let values = self.dataset.batch(self.preprocess, positions)?;
+        Ok(self.tensor(values, positions.len(), device))
     }
 
     fn tensor(&self, values: Vec<f32>, rows: usize, device: &Device) -> Tensor<4> {

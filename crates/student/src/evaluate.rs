@@ -3,29 +3,30 @@
 use burn::prelude::*;
 use distill_data::{Dataset, Preprocess, ViewSpec};
 
-use crate::Student;
 use crate::batcher::Batcher;
+use crate::{Student, StudentError};
 
 /// Logits of every sample, `[len, classes]` row-major, in dataset order. `model` should be
-/// an inference copy (`model.valid()`); inputs are built on `device` without autodiff.
+/// an inference copy (`model.valid()`); inputs are built on `device` without autodiff. An
+/// image file that can no longer be read is an error naming it.
 pub fn predict_logits(
     model: &Student,
     dataset: &Dataset,
     preprocess: &Preprocess,
     batch_size: usize,
     device: &Device,
-) -> Vec<f32> {
+) -> Result<Vec<f32>, StudentError> {
     let plain = ViewSpec::default();
     let batcher = Batcher::new(dataset, preprocess, &plain, false);
     let positions: Vec<usize> = (0..dataset.len()).collect();
     let mut out = Vec::new();
     for chunk in positions.chunks(batch_size.max(1)) {
-        let logits = model.forward(batcher.plain_images(chunk, device));
+        let logits = model.forward(batcher.plain_images(chunk, device)?);
         out.extend(
             logits
                 .try_into_vec_as::<f32>()
                 .expect("a float tensor gives floats"),
         );
     }
-    out
+    Ok(out)
 }

@@ -298,8 +298,8 @@ impl LoadedRun {
         observer: &mut dyn TrainObserver,
     ) -> Result<RunResult, StudentError> {
         let stats = self.stats(&config.arch)?;
-        let train = self.train.into_geometry(&self.preprocess);
-        let test = self.test.into_geometry(&self.preprocess);
+        let train = self.train.into_geometry(&self.preprocess)?;
+        let test = self.test.into_geometry(&self.preprocess)?;
         let held_out = config.validation.map_or(0, |v| v.count(train.len()));
         observer.training_started(&TrainingPlan {
             arch: config.arch.clone(),

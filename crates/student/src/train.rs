@@ -299,24 +299,25 @@ impl<'a> Epochs<'a> {
         epoch: usize,
         sums: &EpochSums,
         seconds: f64,
-    ) -> EpochMetrics {
+    ) -> Result<EpochMetrics, StudentError> {
         let eval_device = compute_device();
         let valid = model.valid();
         let logits =
             |d: &Dataset| predict_logits(&valid, d, self.preprocess, EVAL_BATCH, &eval_device);
-        let test_logits = logits(self.test);
-        let per_sample = |sum: f64| sum / sums.seen.max(1) as f64;
         let classes = self.config.num_classes;
-        EpochMetrics {
+        let test_logits = logits(self.test)?;
+        let val_accuracy = match &self.val {
+            Some(v) => Some(accuracy(&logits(v)?, classes, &v.labels)),
+            None => None,
+        };
+        let per_sample = |sum: f64| sum / sums.seen.max(1) as f64;
+        Ok(EpochMetrics {
             epoch,
             train_loss: per_sample(sums.total),
             kd_loss: self.kd.map(|_| per_sample(sums.kd)),
             hard_loss: per_sample(sums.hard),
             train_accuracy: sums.correct as f64 / sums.seen.max(1) as f64,
-            val_accuracy: self
-                .val
-                .as_ref()
-                .map(|v| accuracy(&logits(v), classes, &v.labels)),
+            val_accuracy,
             test_accuracy: accuracy(&test_logits, classes, &self.test.labels),
             teacher_agreement: self
                 .test_teacher
@@ -329,7 +330,7 @@ impl<'a> Epochs<'a> {
             lr: sums.lr,
             seconds,
             samples_per_second: sums.seen as f64 / seconds.max(1e-9),
-        }
+        })
     }
 }
 
@@ -414,7 +415,7 @@ pub fn train(
         state.model = model;
         let seconds = started.elapsed().as_secs_f64();
         check_weights(&state.model, epoch)?;
-        let m = epochs.metrics(&state.model, epoch, &sums, seconds);
+        let m = epochs.metrics(&state.model, epoch, &sums, seconds)?;
         state.metrics.push(m.clone());
         run.save_checkpoint(epoch, &state.model, &state.optim, &state.metrics)?;
         observer.epoch_finished(&m);

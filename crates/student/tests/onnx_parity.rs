@@ -24,7 +24,7 @@ fn parity(arch: &str) {
     .unwrap();
 
     let pre = Preprocess::default();
-    let burn_logits = predict_logits(&model, &test, &pre, 200, &Device::flex());
+    let burn_logits = predict_logits(&model, &test, &pre, 200, &Device::flex()).unwrap();
 
     let mut session = OnnxModel::open(&onnx, Some(1)).unwrap();
     assert_eq!(
@@ -38,7 +38,7 @@ fn parity(arch: &str) {
     // Two batch sizes through the same session: the dynamic axis really is dynamic.
     let mut ort_logits = Vec::new();
     for chunk in (0..test.len()).collect::<Vec<_>>().chunks(128) {
-        let x = test.batch(&pre, chunk);
+        let x = test.batch(&pre, chunk).unwrap();
         let (shape, out) = session.run_f32(&x, &[chunk.len(), 1, 28, 28], 0).unwrap();
         assert_eq!(shape, vec![chunk.len(), 10]);
         ort_logits.extend(out);

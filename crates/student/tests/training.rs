@@ -15,7 +15,8 @@ fn train_briefly(arch: &str, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let test = common::split("test", 200);
     let config = common::config(arch, &train, &test, 2, seed);
     let (model, _dir) = common::train(&config, &train, &test);
-    let logits = predict_logits(&model, &test, &Preprocess::default(), 200, &Device::flex());
+    let logits =
+        predict_logits(&model, &test, &Preprocess::default(), 200, &Device::flex()).unwrap();
     (model.flat_weights(), logits)
 }
 
@@ -48,7 +49,8 @@ fn mlp_learns_fashion_mnist() {
     let test = common::split("test", 1000);
     let config = common::with_lr(common::config("mlp:128", &train, &test, 5, 1), 3e-3);
     let (model, _dir) = common::train(&config, &train, &test);
-    let logits = predict_logits(&model, &test, &Preprocess::default(), 500, &Device::flex());
+    let logits =
+        predict_logits(&model, &test, &Preprocess::default(), 500, &Device::flex()).unwrap();
     let acc = accuracy(&logits, 10, &test.labels);
     // 2,000 training images, 5 epochs: a working MLP gets ~75-80%; chance is 10%.
     assert!(acc > 0.70, "test accuracy {acc}");
