@@ -517,16 +517,28 @@ fn views_of_an_image_folder_are_the_nhwc_teachers_logits_on_the_rendered_pixels(
     assert_eq!(config["distill"]["cache"]["views"]["count"], 3);
 }
 
-/// An image folder's files stay on disk: the split holds their paths, and batches read
-/// them. A file damaged after the split was read stops cache-logits at its batch, naming
-/// it, with the parts before it kept; restored, the rerun resumes there and ends with the
-/// cache of an uninterrupted run.
+/// An image folder's files stay on disk: the split holds their paths (checked by their
+/// headers), and batches read and decode them. A file whose pixels are damaged stops
+/// cache-logits at its batch, naming it, with the parts before it kept; fixed, the rerun
+/// resumes there and ends with the cache of an uninterrupted run.
 #[test]
-fn image_files_are_read_per_batch_and_one_damaged_later_stops_the_run_at_its_batch() {
+fn image_files_are_read_per_batch_and_a_damaged_one_stops_the_run_at_its_batch() {
     use distill_data::{ImageBytes, Samples};
     use distill_runtime::CacheLogits;
     let dir = tempfile::tempdir().unwrap();
     let images = two_classes(dir.path());
+    // The last PNG cut inside its pixel data: its header still reads, its pixels do not.
+    let mut pngs: Vec<PathBuf> = ["sneaker", "tshirt"]
+        .iter()
+        .flat_map(|c| std::fs::read_dir(images.join(c)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pngs.sort();
+    let last = pngs.pop().unwrap();
+    let original = std::fs::read(&last).unwrap();
+    let idat = original.windows(4).position(|w| w == b"IDAT").unwrap();
+    std::fs::write(&last, &original[..idat + 12]).unwrap();
     let spec: DatasetSpec = format!("imagefolder:{}", images.display()).parse().unwrap();
     let data = spec.load("train", &SourceOptions::default()).unwrap();
     let Samples::Encoded(encoded) = &data.samples else {
@@ -537,9 +549,12 @@ fn image_files_are_read_per_batch_and_one_damaged_later_stops_the_run_at_its_bat
             .iter()
             .all(|i| matches!(i.bytes, ImageBytes::File(_)))
     );
-    let last = images.join(data.keys.last().unwrap());
-    let original = std::fs::read(&last).unwrap();
-    std::fs::write(&last, &original[..original.len() / 3]).unwrap();
+    let position = data
+        .keys
+        .iter()
+        .position(|k| images.join(k) == last)
+        .unwrap();
+    assert!(position >= 4, "a part is written before the damaged file");
 
     let cache = |out: &Path| {
         CacheLogits::new(teacher("nhwc-rgb"))
@@ -562,7 +577,12 @@ fn image_files_are_read_per_batch_and_one_damaged_later_stops_the_run_at_its_bat
     assert!(chain.contains(&last.display().to_string()), "{chain}");
     let manifest = json(&out.join("manifest.json"));
     let parts = manifest["parts"].as_array().unwrap().len();
-    assert!(parts >= 2 && manifest["complete"] == false, "{manifest}");
+    assert_eq!(
+        parts,
+        position / 4,
+        "every part before the damaged file's is kept"
+    );
+    assert_eq!(manifest["complete"], false);
 
     std::fs::write(&last, &original).unwrap();
     let resumed = cache(&out).unwrap();

@@ -34,3 +34,23 @@ pub(crate) fn probe(bytes: &[u8]) -> Result<(usize, usize, bool), String> {
         image.color().has_color(),
     ))
 }
+
+/// Size and colour of one image from its header alone (the pixels are decoded when a batch
+/// needs them, and a file whose pixels are damaged fails there, named).
+pub(crate) fn probe_header(bytes: &[u8]) -> Result<(usize, usize, bool), String> {
+    use image::ImageDecoder;
+    let decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_decoder()
+        .map_err(|e| e.to_string())?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err("image has no pixels".into());
+    }
+    Ok((
+        height as usize,
+        width as usize,
+        decoder.color_type().has_color(),
+    ))
+}

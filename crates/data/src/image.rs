@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::dataset::{EncodedImage, ImageBytes};
-use crate::decode::probe;
+use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
 /// A file of an image dataset: its key (relative path or `file:row`), label and bytes (or
@@ -23,8 +23,9 @@ pub(crate) struct ImageFile {
 /// Images read and decoded at once while a split is checked: memory holds this many files.
 const PROBE_CHUNK: usize = 256;
 
-/// The dataset of `files` (in id order: file `i` gets id `i`), each read and decoded once,
-/// in parallel, to check it (and fingerprinted in the same pass). A bad image fails with its key (path under `origin`) unless
+/// The dataset of `files` (in id order: file `i` gets id `i`), each read once, in parallel,
+/// for its size and colour (its header; with `skip_bad` it is decoded whole) and
+/// fingerprinted in the same pass. A bad image fails with its key (path under `origin`) unless
 /// `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
 /// grayscale when every image is, else RGB (grayscale images are then replicated to three
 /// channels).
@@ -47,7 +48,14 @@ pub(crate) fn image_dataset(
             .par_iter()
             .map(|(_, f)| {
                 let bytes = f.bytes.read()?;
-                let probed = probe(&bytes);
+                // Leaving bad files out needs them known before the samples are numbered:
+                // decode each. Otherwise the header says the size and colour, and a file
+                // whose pixels are damaged is met, and named, when its batch is read.
+                let probed = if skip_bad {
+                    probe(&bytes)
+                } else {
+                    probe_header(&bytes)
+                };
                 Ok((bytes.into_owned(), probed))
             })
             .collect();
