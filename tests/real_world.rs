@@ -592,3 +592,54 @@ fn image_files_are_read_per_batch_and_a_damaged_one_stops_the_run_at_its_batch()
     let (a, b) = (read_rows(&out), read_rows(&whole));
     assert_eq!((a.ids, a.keys, a.logits), (b.ids, b.keys, b.logits));
 }
+
+/// A student's images at its own size stay in memory within --max-memory; beyond it they
+/// are decoded once into a file in the run directory and read back per batch, with the
+/// same training to the last digit, and the file is gone when the run ends.
+#[test]
+fn images_beyond_the_memory_budget_train_from_a_file_exactly_as_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut cmd = distill();
+        cmd.args(["train-student", "--arch", "cnn:4,8", "--dataset", &folder()]);
+        cmd.args([
+            "--resize",
+            "16",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--seed",
+            "4",
+        ]);
+        cmd.args(["--val-fraction", "0.2"])
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
+        let stderr = String::from_utf8_lossy(&run(&mut cmd).stderr).to_string();
+        (common::metrics(&out), stderr, out)
+    };
+    let (in_memory, said, _) = train("memory", &[]);
+    assert!(!said.contains("read from"), "{said}");
+    let (on_disk, said, out) = train("disk", &["--max-memory", "1K"]);
+    assert!(said.contains(".images-train.u8"), "{said}");
+    let strip = |m: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        m.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                for timing in ["seconds", "samples_per_second"] {
+                    e.as_object_mut().unwrap().remove(timing);
+                }
+                e
+            })
+            .collect()
+    };
+    assert_eq!(strip(&in_memory), strip(&on_disk));
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".u8"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -100,8 +100,10 @@ struct RunFlags {
     /// Do not multiply the distillation term by T² (Hinton et al.'s gradient-scale fix).
     #[arg(long)]
     no_t2_scaling: bool,
-    /// Memory budget for the cached training logits (e.g. 512M, 2G): a cache that fits is
-    /// loaded once; a larger one is streamed part by part in shuffled order.
+    /// Memory budget (e.g. 512M, 2G) for the cached training logits and for image files
+    /// (folders, Parquet) at the student's size: a cache that fits is loaded once, a larger
+    /// one streamed part by part in shuffled order; images that do not fit are decoded once
+    /// into a file in the run directory and read back per batch.
     #[arg(long, default_value_t = DEFAULT_MAX_MEMORY, value_parser = parse_bytes)]
     max_memory: u64,
     /// Hold this fraction of the training split out of training as a validation split

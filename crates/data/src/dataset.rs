@@ -1,7 +1,10 @@
 //! One split of a dataset in memory, and how its samples become model input.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use distill_core::{Preprocess, PreprocessError, SampleRef, SampleShape, SkippedSample, hex};
 use rayon::prelude::*;
@@ -22,6 +25,45 @@ pub enum Samples {
     /// bytes (Hugging Face Parquet), never the pixels. Every image was decoded once when the
     /// split was read; one that fails later (changed on disk since) is an error naming it.
     Encoded(Vec<EncodedImage>),
+    /// `[len, C, H, W]` bytes in a file, read a sample at a time ([`Dataset::into_geometry_on_disk`]):
+    /// memory holds none of them.
+    Stored(SampleFile),
+}
+
+/// A file of fixed-shape byte samples, `[rows, C, H, W]`, read with positioned reads (so
+/// any number of threads read it at once); a selection of its samples reads it through a
+/// row index.
+#[derive(Debug, Clone)]
+pub struct SampleFile {
+    path: PathBuf,
+    file: Arc<std::fs::File>,
+    /// The file row of each sample; none: sample `i` is row `i`.
+    rows: Option<Arc<Vec<usize>>>,
+}
+
+impl SampleFile {
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sample `i` of `n` bytes into `out`.
+    fn read(&self, i: usize, n: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
+        let row = self.rows.as_ref().map_or(i, |rows| rows[i]);
+        out.resize(n, 0);
+        self.file
+            .read_exact_at(out, (row * n) as u64)
+            .map_err(|e| DataError::io(&self.path, e))
+    }
+
+    /// The samples at `positions`, in that order.
+    fn select(&self, positions: &[usize]) -> SampleFile {
+        let row = |p: usize| self.rows.as_ref().map_or(p, |rows| rows[p]);
+        SampleFile {
+            rows: Some(Arc::new(positions.iter().map(|&p| row(p)).collect())),
+            ..self.clone()
+        }
+    }
 }
 
 /// Where the bytes of an encoded image are.
@@ -159,6 +201,11 @@ impl Dataset {
         match &self.samples {
             Samples::U8(v) => Ok(f(self.shape, SampleRef::U8(&v[i * n..(i + 1) * n]))),
             Samples::F32(v) => Ok(f(self.shape, SampleRef::F32(&v[i * n..(i + 1) * n]))),
+            Samples::Stored(file) => {
+                let mut bytes = Vec::new();
+                file.read(i, n, &mut bytes)?;
+                Ok(f(self.shape, SampleRef::U8(&bytes)))
+            }
             Samples::Encoded(images) => {
                 let image = &images[i];
                 let shape = SampleShape {
@@ -206,6 +253,7 @@ impl Dataset {
                 }
             }
             Samples::Encoded(images) => out.extend_from_slice(&images[i].bytes.read()?),
+            Samples::Stored(file) => file.read(i, n, out)?,
         }
         Ok(())
     }
@@ -251,6 +299,8 @@ impl Dataset {
             Samples::Encoded(images) => {
                 Samples::Encoded(positions.iter().map(|&p| images[p].clone()).collect())
             }
+            // A selection (a validation split, a cut) reads the same file through its rows.
+            Samples::Stored(file) => Samples::Stored(file.select(positions)),
         };
         let mut out = Dataset {
             source: self.source.clone(),
@@ -317,6 +367,55 @@ impl Dataset {
         Ok(Dataset {
             shape: out,
             samples: Samples::U8(values),
+            source_fingerprint: Some(fingerprint),
+            ..self
+        })
+    }
+
+    /// [`Dataset::into_geometry`] into a file at `path` instead of memory (created or
+    /// replaced): samples are decoded and resized in parallel a chunk at a time and written
+    /// in order, and batches read them back from the file, so memory holds none of them.
+    /// The caller removes the file when done.
+    pub fn into_geometry_on_disk(
+        self,
+        preprocess: &Preprocess,
+        path: &Path,
+    ) -> Result<Dataset, DataError> {
+        const CHUNK: usize = 1024;
+        if self.is_float() {
+            return Ok(self);
+        }
+        let out = preprocess.output_shape(self.shape);
+        let n = out.len();
+        let io = |e| DataError::io(path, e);
+        let mut writer = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        let mut values = vec![0u8; CHUNK * n];
+        for start in (0..self.len()).step_by(CHUNK) {
+            let rows = CHUNK.min(self.len() - start);
+            values[..rows * n]
+                .par_chunks_mut(n)
+                .enumerate()
+                .try_for_each(|(i, dst)| {
+                    self.with_sample(start + i, |shape, src| {
+                        if let SampleRef::U8(bytes) = src {
+                            let (_, resized) = preprocess.geometry(shape, bytes);
+                            dst.copy_from_slice(&resized);
+                        }
+                    })
+                })?;
+            writer.write_all(&values[..rows * n]).map_err(io)?;
+        }
+        writer.flush().map_err(io)?;
+        drop(writer);
+        let file = std::fs::File::open(path).map_err(io)?;
+        let fingerprint = self.fingerprint();
+        Ok(Dataset {
+            shape: out,
+            samples: Samples::Stored(SampleFile {
+                path: path.to_path_buf(),
+                file: Arc::new(file),
+                rows: None,
+            }),
             source_fingerprint: Some(fingerprint),
             ..self
         })

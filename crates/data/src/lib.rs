@@ -25,7 +25,7 @@ mod spec;
 mod views;
 
 pub use csv_table::read_csv;
-pub use dataset::{Dataset, EncodedImage, ImageBytes, Samples};
+pub use dataset::{Dataset, EncodedImage, ImageBytes, SampleFile, Samples};
 pub use distill_core::{
     CropRange, DirLock, LOCK_FILE, Layout, LockError, Mix, ModelMeasure, ParseError, Preprocess,
     PreprocessError, PreprocessOverrides, SampleRef, SampleShape, SkippedSample, SplitMix64,

@@ -42,6 +42,9 @@ pub struct TrainingPlan {
     pub train_source: String,
     /// Samples of the test split.
     pub test_samples: usize,
+    /// Where the training images at the student's size are read from, when they are kept
+    /// in a file rather than in memory.
+    pub image_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for TrainingPlan {
@@ -56,6 +59,14 @@ impl std::fmt::Display for TrainingPlan {
         if self.held_out > 0 {
             write!(f, " ({} held out for validation)", self.held_out)?;
         }
-        write!(f, ", testing on {}", self.test_samples)
+        write!(f, ", testing on {}", self.test_samples)?;
+        if let Some(file) = &self.image_file {
+            write!(
+                f,
+                "; images at the student's size read from {}",
+                file.display()
+            )?;
+        }
+        Ok(())
     }
 }

@@ -94,12 +94,18 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StudentErr
     write_atomic(path, text.as_bytes())
 }
 
-/// Whether `name` is a temporary file of a write that did not finish: ours
-/// (`.config.json.PID.partial`) or burn's (`model.bpk.PID-N.tmp`).
+/// The files a run keeps its images at the student's size in while it trains, when they
+/// do not fit its memory budget.
+const IMAGE_FILES: [&str; 2] = [".images-train.u8", ".images-test.u8"];
+
+/// Whether `name` is a temporary file: of a write that did not finish, ours
+/// (`.config.json.PID.partial`) or burn's (`model.bpk.PID-N.tmp`), or a training run's
+/// image file.
 fn is_temporary(name: &str) -> bool {
     let burns = (name.starts_with("model.bpk.") || name.starts_with(".model.bpk"))
         && name.ends_with(".tmp");
     burns
+        || IMAGE_FILES.contains(&name)
         || RUN_FILES
             .iter()
             .chain(&[MARKER_FILE])
@@ -276,6 +282,11 @@ impl RunDir {
     /// `result.json`: written last; its presence marks a finished run.
     pub fn result_path(&self) -> PathBuf {
         self.path.join("result.json")
+    }
+    /// The file of the training (or test) images at the student's size, while a run that
+    /// keeps them on disk trains (removed when it ends).
+    pub fn image_file_path(&self, train: bool) -> PathBuf {
+        self.path.join(IMAGE_FILES[usize::from(!train)])
     }
 
     /// Whether this handle holds the directory's lock.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use distill_data::{Dataset, Preprocess, PreprocessOverrides, TrainTestData, ViewSpec};
+use distill_data::{Dataset, Preprocess, PreprocessOverrides, Samples, TrainTestData, ViewSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::config::check_augment;
@@ -103,6 +103,23 @@ pub struct LoadedRun {
     pub teacher: Option<TeacherLogits>,
     /// Classes of the student's output: the teacher's, or those the labels name.
     pub num_classes: usize,
+    /// Memory for the images at the student's size: encoded images (folders, Parquet)
+    /// beyond it are kept in a file in the run directory while it trains.
+    pub max_memory: u64,
+}
+
+/// The image files of a run that keeps its images on disk, removed when training ends
+/// (however it ends).
+struct ImageFiles(Vec<PathBuf>);
+
+impl Drop for ImageFiles {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            // Absent when the images fit in memory; a leftover is removed by the next
+            // run in the directory.
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }
 
 /// An error unless an epoch over `samples` training samples in batches of `batch_size`
@@ -229,6 +246,7 @@ impl RunSpec {
             preprocess,
             teacher,
             num_classes,
+            max_memory: self.max_memory,
         })
     }
 
@@ -298,8 +316,25 @@ impl LoadedRun {
         observer: &mut dyn TrainObserver,
     ) -> Result<RunResult, StudentError> {
         let stats = self.stats(&config.arch)?;
-        let train = self.train.into_geometry(&self.preprocess)?;
-        let test = self.test.into_geometry(&self.preprocess)?;
+        let files = ImageFiles(vec![run.image_file_path(true), run.image_file_path(false)]);
+        let (preprocess, budget) = (&self.preprocess, self.max_memory);
+        // Encoded images decode to `len * output size` bytes: in memory within the budget,
+        // else into a file read back batch by batch (memory flat in the dataset's size).
+        let at_student_size = |data: Dataset, file: &Path| -> Result<Dataset, StudentError> {
+            let bytes = (data.len() * preprocess.output_shape(data.shape).len()) as u64;
+            Ok(match data.samples {
+                Samples::Encoded(_) if bytes > budget => {
+                    data.into_geometry_on_disk(preprocess, file)?
+                }
+                _ => data.into_geometry(preprocess)?,
+            })
+        };
+        let train = at_student_size(self.train, &files.0[0])?;
+        let test = at_student_size(self.test, &files.0[1])?;
+        let image_file = match &train.samples {
+            Samples::Stored(file) => Some(file.path().to_path_buf()),
+            _ => None,
+        };
         let held_out = config.validation.map_or(0, |v| v.count(train.len()));
         observer.training_started(&TrainingPlan {
             arch: config.arch.clone(),
@@ -308,6 +343,7 @@ impl LoadedRun {
             held_out,
             train_source: train.source.clone(),
             test_samples: test.len(),
+            image_file,
         });
         let teacher = self.teacher.as_ref().map(TeacherLogits::as_targets);
         let (model, metrics) = crate::train(config, &train, &test, run, observer, teacher)?;
