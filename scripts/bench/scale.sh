@@ -5,8 +5,9 @@
 # 100k images (the smaller folders are hard links into the largest):
 #   * cache-logits --storage topk:10 --dtype f16: peak RSS, time to first batch (until the
 #     teacher line, printed after the first batch ran), rows/s, bytes per row;
-#   * one epoch of `cnn:8,16,32` at 64x64 from that cache: peak RSS, time to first batch
-#     (until the "training" line), samples/s;
+#   * one epoch of `cnn:8,16,32` at 64x64 from that cache, with --max-memory 64M (so the
+#     images at the student's size go to a file in the run directory at every size): peak
+#     RSS, time to first batch (until the "training" line), samples/s;
 # plus bytes per row of dense f32 / dense f16 / topk:50 f16 at 10k. Writes
 # runs/bench-scale/results.md. About 20 minutes on 2 cores (the 100k folder's generation
 # is ~5 of them, once); run it on an otherwise idle machine.
@@ -58,7 +59,7 @@ for n in $sizes; do
     echo "[bench] one epoch of cnn:8,16,32 over $n images" >&2
     measure "training " "$out/run-$n.json" -- "$distill" train-student --arch cnn:8,16,32 \
         --dataset "$data" --resize 64x64 --test-dataset "imagefolder:$out/images-10000" \
-        --test-limit 1000 --epochs 1 --batch-size 256 --temperature 2 --alpha 0.5 \
+        --test-limit 1000 --epochs 1 --batch-size 256 --temperature 2 --alpha 0.5 --max-memory 64M \
         --cache "$out/cache-$n" --out "$out/run-$n" --json \
         | sed "s/^{/{\"images\": $n, \"stage\": \"train-student\", /" >> "$out/measurements.jsonl"
 done
