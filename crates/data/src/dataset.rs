@@ -37,22 +37,35 @@ pub enum Samples {
 pub struct SampleFile {
     path: PathBuf,
     file: Arc<std::fs::File>,
+    /// Where row 0 starts (after a `.npy` header).
+    offset: u64,
     /// The file row of each sample; none: sample `i` is row `i`.
     rows: Option<Arc<Vec<usize>>>,
 }
 
 impl SampleFile {
+    /// The samples of the file at `path`, from byte `offset` on.
+    pub(crate) fn open(path: &Path, offset: u64) -> Result<SampleFile, DataError> {
+        let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+        Ok(SampleFile {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            offset,
+            rows: None,
+        })
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Sample `i` of `n` bytes into `out`.
-    fn read(&self, i: usize, n: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
+    pub(crate) fn read(&self, i: usize, n: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
         let row = self.rows.as_ref().map_or(i, |rows| rows[i]);
         out.resize(n, 0);
         self.file
-            .read_exact_at(out, (row * n) as u64)
+            .read_exact_at(out, self.offset + (row * n) as u64)
             .map_err(|e| DataError::io(&self.path, e))
     }
 
@@ -407,15 +420,10 @@ impl Dataset {
         }
         writer.flush().map_err(io)?;
         drop(writer);
-        let file = std::fs::File::open(path).map_err(io)?;
         let fingerprint = self.fingerprint();
         Ok(Dataset {
             shape: out,
-            samples: Samples::Stored(SampleFile {
-                path: path.to_path_buf(),
-                file: Arc::new(file),
-                rows: None,
-            }),
+            samples: Samples::Stored(SampleFile::open(path, 0)?),
             source_fingerprint: Some(fingerprint),
             ..self
         })
@@ -509,6 +517,25 @@ impl Dataset {
             })?;
         Ok(out)
     }
+}
+
+/// The fingerprint of [`Dataset::fingerprint`] over `n` samples with ids `0..n` in order,
+/// sample `i`'s `per` bytes given by `read` (into its buffer) and its label `labels[i]`.
+pub(crate) fn fingerprint_rows(
+    n: usize,
+    per: usize,
+    labels: &[i32],
+    read: impl Fn(usize, &mut Vec<u8>) -> Result<(), DataError>,
+) -> Result<String, DataError> {
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::with_capacity(per);
+    for (i, label) in labels.iter().enumerate().take(n) {
+        read(i, &mut bytes)?;
+        hasher.update((i as u64).to_le_bytes());
+        hasher.update(&bytes);
+        hasher.update(label.to_le_bytes());
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 fn gather<T: Copy>(values: &[T], n: usize, positions: &[usize]) -> Vec<T> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::dataset::Samples;
+use crate::dataset::{SampleFile, Samples};
 use crate::{DataError, Dataset, SampleShape, SourceOptions};
 
 /// The element types read.
@@ -89,6 +89,24 @@ struct NpyArray {
 /// Parses the `.npy` format (versions 1 to 3): magic, header length, a Python dict literal
 /// with `descr`, `fortran_order` and `shape`, then the raw data.
 fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
+    let (dtype, shape, start, expected) = parse_header(bytes)?;
+    let data = &bytes[start..];
+    if data.len() < expected {
+        return Err(format!(
+            "truncated .npy: shape {shape:?} needs {expected} bytes of data, found {}",
+            data.len()
+        ));
+    }
+    Ok(NpyArray {
+        dtype,
+        shape,
+        data: data[..expected].to_vec(),
+    })
+}
+
+/// The `.npy` header at the start of `bytes`: the element type, the shape, where the data
+/// starts and its length in bytes.
+fn parse_header(bytes: &[u8]) -> Result<(Dtype, Vec<usize>, usize, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a NumPy .npy array (bad magic)".into());
     }
@@ -136,18 +154,51 @@ fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .iter()
         .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
         .ok_or_else(|| format!("shape {shape:?} is too large"))?;
-    let data = &bytes[start + header_len..];
-    if data.len() < expected {
-        return Err(format!(
-            "truncated .npy: shape {shape:?} needs {expected} bytes of data, found {}",
-            data.len()
-        ));
+    Ok((dtype, shape, start + header_len, expected))
+}
+
+/// A `.npy` file of channels-first u8 samples (`[N, F]`, `[N, H, W]` or `[N, C, H, W]`), as
+/// samples read from the file batch by batch: memory holds none of them. The fingerprint
+/// is computed in one sequential read. None when the file holds anything else (those are
+/// read into memory, converted).
+fn u8_samples_on_disk(
+    file: &Path,
+    labels: &[i32],
+) -> Result<Option<(SampleShape, Samples, String)>, DataError> {
+    let mut head = vec![0u8; 4096];
+    let mut reader = std::fs::File::open(file).map_err(|e| DataError::io(file, e))?;
+    let got = read_up_to(&mut reader, &mut head).map_err(|e| DataError::io(file, e))?;
+    head.truncate(got);
+    let Ok((dtype, shape, start, expected)) = parse_header(&head) else {
+        return Ok(None); // a header beyond 4 KiB: read it the usual way
+    };
+    let Some((sample, false)) = sample_layout(&shape) else {
+        return Ok(None);
+    };
+    let n = shape[0];
+    let size = std::fs::metadata(file)
+        .map_err(|e| DataError::io(file, e))?
+        .len();
+    if dtype != Dtype::U8 || n != labels.len() || size < (start + expected) as u64 {
+        return Ok(None); // converted, or an error the usual reading names
     }
-    Ok(NpyArray {
-        dtype,
-        shape,
-        data: data[..expected].to_vec(),
-    })
+    let samples = SampleFile::open(file, start as u64)?;
+    let fingerprint = crate::dataset::fingerprint_rows(n, sample.len(), labels, |i, out| {
+        samples.read(i, sample.len(), out)
+    })?;
+    Ok(Some((sample, Samples::Stored(samples), fingerprint)))
+}
+
+/// Reads into `buf` until it is full or the file ends; the bytes read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..])? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    Ok(got)
 }
 
 /// The arrays of a `.npz` archive or a folder of `.npy` files, by name (without `.npy`),
@@ -409,6 +460,27 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         "labels",
         "labels_key",
     )?;
+    let source = format!("npy:{}", path.display());
+    if path.is_dir() {
+        // Channels-first u8 samples in a .npy file stay on disk (labels first: their
+        // count must match).
+        let labels = read_array(path, &labels_name)?;
+        let n = labels.shape.first().copied().unwrap_or(0);
+        let labels = class_ids(&labels, n, &path.join(&labels_name))?;
+        let file = path.join(format!("{images_name}.npy"));
+        if let Some((shape, samples, fingerprint)) = u8_samples_on_disk(&file, &labels)? {
+            let mut data = Dataset::new(
+                source,
+                split.to_string(),
+                shape,
+                (0..n as u64).collect(),
+                labels,
+                samples,
+            );
+            data.source_fingerprint = Some(fingerprint);
+            return Ok(data);
+        }
+    }
     let images = read_array(path, &images_name)?;
     let n = images.shape.first().copied().unwrap_or(0);
     let (shape, channels_last) = sample_layout(&images.shape)
@@ -419,7 +491,7 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         &path.join(&labels_name),
     )?;
     Ok(Dataset::new(
-        format!("npy:{}", path.display()),
+        source,
         split.to_string(),
         shape,
         (0..n as u64).collect(),

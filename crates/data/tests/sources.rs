@@ -528,3 +528,60 @@ fn csv_errors_name_the_line_as_an_editor_counts_it() {
     );
     assert!(err.contains("line 5, column 'b'"), "{err}");
 }
+
+/// `values` as a `.npy` file of element type `descr` and `shape` (format 1.0).
+fn write_npy(path: &std::path::Path, descr: &str, shape: &[usize], values: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(values);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A folder of `.npy` files holding channels-first u8 samples is read from disk batch by
+/// batch, not into memory: the same samples, batches and fingerprint as the IDX files they
+/// were written from (so a cache of one joins the other).
+#[test]
+fn u8_npy_samples_stay_on_disk_with_the_same_batches_and_fingerprint() {
+    let fashion = idx("test");
+    let n = fashion.len();
+    let dir = tempfile::tempdir().unwrap();
+    write_npy(
+        &dir.path().join("x_test.npy"),
+        "|u1",
+        &[n, 1, 28, 28],
+        fashion.pixels().unwrap(),
+    );
+    let labels: Vec<u8> = fashion
+        .labels
+        .iter()
+        .flat_map(|&l| i64::from(l).to_le_bytes())
+        .collect();
+    write_npy(&dir.path().join("y_test.npy"), "<i8", &[n], &labels);
+    let npy = load(&format!("npy:{}", dir.path().display()), "test");
+    assert!(matches!(npy.samples, distill_data::Samples::Stored(_)));
+    assert_eq!(npy.shape, fashion.shape);
+    assert_eq!(npy.labels, fashion.labels);
+    assert_eq!(npy.fingerprint(), fashion.fingerprint());
+    let pre = distill_data::Preprocess::default();
+    let positions = [0, 7, n - 1, 3];
+    assert_eq!(
+        npy.batch(&pre, &positions).unwrap(),
+        fashion.batch(&pre, &positions).unwrap()
+    );
+    // A selection reads the same file through its rows.
+    let picked = npy.select(&[5, 2]);
+    assert_eq!(
+        picked.batch(&pre, &[0, 1]).unwrap(),
+        fashion.batch(&pre, &[5, 2]).unwrap()
+    );
+}
