@@ -17,7 +17,7 @@
 //! ```
 //!
 //! with n the tail's class count and z_K the smallest kept logit (no tail logit is larger).
-//! On the demo teacher it is 10–100× closer to the dense tail than a Gaussian read of the
+//! On the demo teacher it is 20–60× closer to the dense tail than a Gaussian read of the
 //! tail (`scripts/bench/topk-accuracy.sh` prints the divergences). The teacher's
 //! probabilities over the support are these log-masses, softmax-normalised together, and a
 //! student is compared on the same support: its K classes and the sum of all others
