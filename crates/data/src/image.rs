@@ -1,6 +1,6 @@
-//! Image datasets (folders, Hugging Face Parquet) from their files, each checked by decoding
-//! it once, in parallel, a bounded number at a time; the split's fingerprint is computed in
-//! the same pass, so the bytes need not stay in memory.
+//! Image datasets (folders, Hugging Face Parquet) from their files, each read once, in
+//! parallel, a bounded number at a time, for its size and colour; the split's fingerprint is
+//! computed in the same pass, so the bytes need not stay in memory.
 
 use std::path::Path;
 
@@ -20,13 +20,13 @@ pub(crate) struct ImageFile {
     pub bytes: ImageBytes,
 }
 
-/// Images read and decoded at once while a split is checked: memory holds this many files.
+/// Images read at once while a split is checked: memory holds this many files.
 const PROBE_CHUNK: usize = 256;
 
-/// The dataset of `files` (in id order: file `i` gets id `i`), each read once, in parallel,
-/// for its size and colour (its header; with `skip_bad` it is decoded whole) and
-/// fingerprinted in the same pass. A bad image fails with its key (path under `origin`) unless
-/// `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
+/// The dataset of `files` (in id order: file `i` gets id `i`), each read once, in
+/// parallel, for its size and colour (its header; with `skip_bad` it is decoded whole) and
+/// fingerprinted in the same pass. A bad image fails with its key (path under `origin`)
+/// unless `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
 /// grayscale when every image is, else RGB (grayscale images are then replicated to three
 /// channels).
 pub(crate) fn image_dataset(
