@@ -8,7 +8,9 @@
 #   * one epoch of `cnn:8,16,32` at 64x64 from that cache, with --max-memory 64M (so the
 #     images at the student's size go to a file in the run directory at every size): peak
 #     RSS, time to first batch (until the "training" line), samples/s;
-# plus bytes per row of dense f32 / dense f16 / topk:50 f16 at 10k. Writes
+# plus the student's loader alone at the largest size (examples/read_images.rs: the decoding
+# pass, then one shuffled epoch of batches read back from the file, against the training
+# step's samples/s), and bytes per row of dense f32 / dense f16 / topk:50 f16 at 10k. Writes
 # runs/bench-scale/results.md. About 20 minutes on 2 cores (the 100k folder's generation
 # is ~5 of them, once); run it on an otherwise idle machine.
 #
@@ -21,8 +23,9 @@ largest=$(echo "$sizes" | tr ' ' '\n' | sort -n | tail -1)
 out=runs/bench-scale
 scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill
+cargo build --release --quiet --bin distill --example read_images
 distill="$CARGO_TARGET_DIR/release/distill"
+loader="$CARGO_TARGET_DIR/release/examples/read_images"
 mkdir -p "$out"
 
 py="$HOME/.cache/distill-bench-python"
@@ -63,6 +66,9 @@ for n in $sizes; do
         --cache "$out/cache-$n" --out "$out/run-$n" --json \
         | sed "s/^{/{\"images\": $n, \"stage\": \"train-student\", /" >> "$out/measurements.jsonl"
 done
+# The student's loader alone at the largest size: decode to 64x64 into a file, then one
+# shuffled epoch of batches read back (examples/read_images.rs).
+"$loader" "imagefolder:$out/images-$largest" 64 "$out/loader.u8" > "$out/loader.json"
 first=$(echo "$sizes" | tr ' ' '\n' | sort -n | head -1)
 for storage in "dense f32" "dense f16" "topk:50 f16"; do
     read -r kind dtype <<< "$storage"
@@ -72,9 +78,9 @@ for storage in "dense f32" "dense f16" "topk:50 f16"; do
         --storage "$kind" --dtype "$dtype" --out "$out/size-$name" --json > "$out/size-$name.json"
 done
 
-python3 - "$out" "$first" <<'PY'
+python3 - "$out" "$first" "$largest" <<'PY'
 import json, sys
-out, first = sys.argv[1], sys.argv[2]
+out, first, largest = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = [json.loads(l) for l in open(f"{out}/measurements.jsonl")]
 mb = lambda b: f"{b / 2**20:,.0f}"
 lines = [
@@ -96,6 +102,12 @@ lines += ["", f"Bytes per row at {int(first):,} images, 1,000 classes:", "",
 for name in ["dense-f32", "dense-f16", "topk50-f16"]:
     lines.append(f"| {name} | {json.load(open(f'{out}/size-{name}.json'))['bytes_per_sample']:,.1f} |")
 lines.append(f"| topk10-f16 | {json.load(open(f'{out}/cache-{first}.json'))['bytes_per_sample']:,.1f} |")
+loader = json.load(open(f"{out}/loader.json"))
+step = json.loads(open(f"{out}/run-{largest}/metrics.jsonl").readline())["samples_per_second"]
+lines += ["", f"The student's loader alone at {int(largest):,} images (examples/read_images.rs): the decoding "
+          f"pass into the file takes {loader['decode_seconds']} s; an epoch of batches read back from it runs at "
+          f"{loader['samples_per_second']:,} samples/s, {loader['samples_per_second'] / step:.0f}× the training "
+          f"step's {step:,.0f}."]
 text = "\n".join(lines) + "\n"
 open(f"{out}/results.md", "w").write(text)
 print(text)
