@@ -195,7 +195,9 @@ fn no_malformed_flag_or_file_makes_any_subcommand_panic() {
             }
         }
         let mut cmd = distill();
-        cmd.arg(name);
+        // A bad value may be a relative path (`--out idx:`): it lands in the temporary
+        // folder, never in the source tree.
+        cmd.current_dir(dir.path()).arg(name);
         for (flag, value) in &flags {
             if !flag.is_empty() {
                 cmd.arg(flag);
