@@ -32,6 +32,6 @@ pub use manifest::{
 pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
-pub use topk::{TailStats, TopKRow, TopKRows, log_sum_exp};
+pub use topk::{TailStats, TopKRow, TopKRows};
 pub use verify::{CacheReport, TeacherAccuracy};
 pub use writer::CacheWriter;

@@ -23,6 +23,8 @@
 //! student is compared on the same support: its K classes and the sum of all others
 //! ([`TopKRow::support_kl`]).
 
+use distill_core::{kl_divergence, log_sum_exp};
+
 /// What a top-k row keeps of its classes beyond the top K.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct TailStats {
@@ -107,13 +109,19 @@ impl TopKRows {
                 .iter()
                 .map(|&c| f64::from(row[c as usize]))
                 .collect();
-            let all: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
             let n = tail.len() as f64;
             let mean = tail.iter().sum::<f64>() / n;
             let var = tail.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            let tail_logsumexp = log_sum_exp(&tail);
+            // All classes: the kept logits and the tail's total, not a second pass.
+            let mut all: Vec<f64> = order[..self.k]
+                .iter()
+                .map(|&c| f64::from(row[c as usize]))
+                .collect();
+            all.push(tail_logsumexp);
             self.tails.push(TailStats {
                 logsumexp: log_sum_exp(&all) as f32,
-                tail_logsumexp: log_sum_exp(&tail) as f32,
+                tail_logsumexp: tail_logsumexp as f32,
                 count: tail.len() as u32,
                 mean: mean as f32,
                 std: var.sqrt() as f32,
@@ -128,15 +136,6 @@ impl TopKRows {
         self.classes.extend_from_slice(&other.classes[span]);
         self.tails.extend_from_slice(&other.tails[range]);
     }
-}
-
-/// `ln Σ exp(v)`, shifted by the maximum so nothing overflows.
-pub fn log_sum_exp(values: &[f64]) -> f64 {
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !max.is_finite() {
-        return max;
-    }
-    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
 }
 
 impl TopKRow<'_> {
@@ -193,11 +192,7 @@ impl TopKRow<'_> {
             .map(|(v, _)| *v)
             .collect();
         q.push(log_sum_exp(&rest) - all);
-        self.support_log_probs(t)
-            .iter()
-            .zip(&q)
-            .map(|(p, q)| p.exp() * (p - q))
-            .sum()
+        kl_divergence(&self.support_log_probs(t), &q)
     }
 }
 
@@ -249,11 +244,7 @@ mod tests {
                 .map(|(_, v)| v.exp())
                 .sum();
             projected.push(tail.ln());
-            let kl: f64 = projected
-                .iter()
-                .zip(&support)
-                .map(|(p, q)| p.exp() * (p - q))
-                .sum();
+            let kl = kl_divergence(&projected, &support);
             let tolerance = if t == 1.0 { 1e-9 } else { 1e-3 };
             assert!(kl.abs() < tolerance, "T = {t}: KL {kl}");
             // A student equal to the teacher is at zero divergence on the support.

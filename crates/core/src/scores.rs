@@ -37,16 +37,31 @@ pub fn agreement(a: &[f32], b: &[f32], classes: usize) -> f64 {
     same as f64 / rows.max(1) as f64
 }
 
-/// `log softmax` of one row, in f64 (max subtracted first: no overflow).
+/// `ln Σ exp(v)`, shifted by the maximum so that nothing overflows (a non-finite maximum
+/// is the answer itself).
+pub fn log_sum_exp(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return max;
+    }
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// `KL(p ‖ q) = Σ p·(ln p − ln q)` of two distributions over the same support, given as
+/// log-probabilities.
+pub fn kl_divergence(log_p: &[f64], log_q: &[f64]) -> f64 {
+    log_p
+        .iter()
+        .zip(log_q)
+        .map(|(p, q)| p.exp() * (p - q))
+        .sum()
+}
+
+/// `log softmax` of one row, in f64.
 fn log_softmax_row(row: &[f32]) -> Vec<f64> {
-    let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-    let lse = max
-        + row
-            .iter()
-            .map(|&v| (v as f64 - max).exp())
-            .sum::<f64>()
-            .ln();
-    row.iter().map(|&v| v as f64 - lse).collect()
+    let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+    let lse = log_sum_exp(&row);
+    row.iter().map(|v| v - lse).collect()
 }
 
 /// Mean over rows of `KL(softmax(teacher) ‖ softmax(student))` at T = 1.
@@ -55,13 +70,7 @@ pub fn mean_kl(teacher: &[f32], student: &[f32], classes: usize) -> f64 {
     let total: f64 = teacher
         .chunks(classes.max(1))
         .zip(student.chunks(classes.max(1)))
-        .map(|(t, s)| {
-            let (lp, lq) = (log_softmax_row(t), log_softmax_row(s));
-            lp.iter()
-                .zip(&lq)
-                .map(|(p, q)| p.exp() * (p - q))
-                .sum::<f64>()
-        })
+        .map(|(t, s)| kl_divergence(&log_softmax_row(t), &log_softmax_row(s)))
         .sum();
     total / rows.max(1) as f64
 }
