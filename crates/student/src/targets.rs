@@ -573,9 +573,10 @@ impl TeacherTargets {
             }),
             (Storage::Streamed { reader, part_rows }, Some(p)) => {
                 let part = reader.part(p)?;
+                let views = part.views.iter().map(|v| v.params).collect();
                 Ok(SegmentData {
-                    logits: Cow::Owned(self.format.pack(&part).into_owned()),
-                    views: Cow::Owned(part.views.iter().map(|v| v.params).collect()),
+                    logits: Cow::Owned(self.format.into_rows(part)),
+                    views: Cow::Owned(views),
                     places: Some(part_rows[p].clone()),
                     per_sample: self.views_per_sample(),
                 })

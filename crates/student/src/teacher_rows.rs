@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use burn::prelude::*;
-use distill_cache::{CachePart, Manifest, Storage, TailStats, TopKRow};
+use distill_cache::{CachePart, Manifest, Storage, TailStats, TopKRow, TopKRows};
 use distill_data::{agreement, argmax, mean_kl};
 
 /// What the distillation term compares the student with, for one batch.
@@ -87,18 +87,19 @@ impl RowFormat {
 
     /// The rows of `part`, `[rows, width]` (a dense part's logits as they are).
     pub fn pack<'p>(&self, part: &'p CachePart) -> Cow<'p, [f32]> {
-        let Some(t) = &part.topk else {
-            return Cow::Borrowed(&part.logits);
-        };
-        let mut out = Vec::with_capacity(t.rows() * self.width());
-        for r in 0..t.rows() {
-            let row = t.row(r);
-            out.extend_from_slice(row.values);
-            out.extend(row.classes.iter().map(|&c| c as f32));
-            let s = row.tail;
-            out.extend([s.logsumexp, s.tail_logsumexp, s.count as f32, s.mean, s.std]);
+        match &part.topk {
+            Some(t) => Cow::Owned(pack_topk(t)),
+            None => Cow::Borrowed(&part.logits),
         }
-        Cow::Owned(out)
+    }
+
+    /// [`RowFormat::pack`] of a part no longer needed: a dense part's logits are moved,
+    /// not copied.
+    pub fn into_rows(&self, part: CachePart) -> Vec<f32> {
+        match &part.topk {
+            Some(t) => pack_topk(t),
+            None => part.logits,
+        }
     }
 
     /// A packed top-k row as the cache crate reads it: its kept logits, classes, tail.
@@ -204,4 +205,18 @@ impl RowFormat {
             }
         }
     }
+}
+
+/// The packed rows of a top-k part: per row its kept logits, their classes as f32, and the
+/// five tail statistics.
+fn pack_topk(t: &TopKRows) -> Vec<f32> {
+    let mut out = Vec::with_capacity(t.rows() * (2 * t.k + 5));
+    for r in 0..t.rows() {
+        let row = t.row(r);
+        out.extend_from_slice(row.values);
+        out.extend(row.classes.iter().map(|&c| c as f32));
+        let s = row.tail;
+        out.extend([s.logsumexp, s.tail_logsumexp, s.count as f32, s.mean, s.std]);
+    }
+    out
 }
