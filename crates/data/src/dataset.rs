@@ -365,17 +365,7 @@ impl Dataset {
         let out = preprocess.output_shape(self.shape);
         let n = out.len();
         let mut values = vec![0u8; self.len() * n];
-        values
-            .par_chunks_mut(n)
-            .enumerate()
-            .try_for_each(|(i, dst)| {
-                self.with_sample(i, |shape, src| {
-                    if let SampleRef::U8(bytes) = src {
-                        let (_, resized) = preprocess.geometry(shape, bytes);
-                        dst.copy_from_slice(&resized);
-                    }
-                })
-            })?;
+        self.geometry_into(preprocess, 0, &mut values, n)?;
         let fingerprint = self.fingerprint();
         Ok(Dataset {
             shape: out,
@@ -405,17 +395,7 @@ impl Dataset {
         let mut values = vec![0u8; CHUNK * n];
         for start in (0..self.len()).step_by(CHUNK) {
             let rows = CHUNK.min(self.len() - start);
-            values[..rows * n]
-                .par_chunks_mut(n)
-                .enumerate()
-                .try_for_each(|(i, dst)| {
-                    self.with_sample(start + i, |shape, src| {
-                        if let SampleRef::U8(bytes) = src {
-                            let (_, resized) = preprocess.geometry(shape, bytes);
-                            dst.copy_from_slice(&resized);
-                        }
-                    })
-                })?;
+            self.geometry_into(preprocess, start, &mut values[..rows * n], n)?;
             writer.write_all(&values[..rows * n]).map_err(io)?;
         }
         writer.flush().map_err(io)?;
@@ -427,6 +407,28 @@ impl Dataset {
             source_fingerprint: Some(fingerprint),
             ..self
         })
+    }
+
+    /// Samples `first..` brought to the geometry of `preprocess` into `values`, `n` bytes
+    /// each (as many as `values` holds), in parallel.
+    fn geometry_into(
+        &self,
+        preprocess: &Preprocess,
+        first: usize,
+        values: &mut [u8],
+        n: usize,
+    ) -> Result<(), DataError> {
+        values
+            .par_chunks_mut(n)
+            .enumerate()
+            .try_for_each(|(i, dst)| {
+                self.with_sample(first + i, |shape, src| {
+                    if let SampleRef::U8(bytes) = src {
+                        let (_, resized) = preprocess.geometry(shape, bytes);
+                        dst.copy_from_slice(&resized);
+                    }
+                })
+            })
     }
 
     /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each
@@ -446,19 +448,22 @@ impl Dataset {
     /// split was not fingerprinted as it was read (a selection of its samples); a file that
     /// cannot be read then gives a fingerprint that names it and matches no cache.
     fn content_fingerprint(&self) -> String {
+        self.try_content_fingerprint()
+            .unwrap_or_else(|e| format!("unreadable ({e})"))
+    }
+
+    /// The fingerprint from the stored bytes, or the error of the first sample that cannot
+    /// be read.
+    pub(crate) fn try_content_fingerprint(&self) -> Result<String, DataError> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by_key(|&i| self.ids[i]);
-        let mut hasher = Sha256::new();
+        let mut hasher = Fingerprinter::default();
         let mut bytes = Vec::new();
         for i in order {
-            hasher.update(self.ids[i].to_le_bytes());
-            if let Err(e) = self.stored_bytes(i, &mut bytes) {
-                return format!("unreadable ({e})");
-            }
-            hasher.update(&bytes);
-            hasher.update(self.labels[i].to_le_bytes());
+            self.stored_bytes(i, &mut bytes)?;
+            hasher.add(self.ids[i], &bytes, self.labels[i]);
         }
-        hex(&hasher.finalize())
+        Ok(hasher.finish())
     }
 }
 
@@ -519,23 +524,22 @@ impl Dataset {
     }
 }
 
-/// The fingerprint of [`Dataset::fingerprint`] over `n` samples with ids `0..n` in order,
-/// sample `i`'s `per` bytes given by `read` (into its buffer) and its label `labels[i]`.
-pub(crate) fn fingerprint_rows(
-    n: usize,
-    per: usize,
-    labels: &[i32],
-    read: impl Fn(usize, &mut Vec<u8>) -> Result<(), DataError>,
-) -> Result<String, DataError> {
-    let mut hasher = Sha256::new();
-    let mut bytes = Vec::with_capacity(per);
-    for (i, label) in labels.iter().enumerate().take(n) {
-        read(i, &mut bytes)?;
-        hasher.update((i as u64).to_le_bytes());
-        hasher.update(&bytes);
-        hasher.update(label.to_le_bytes());
+/// The hash of [`Dataset::fingerprint`], fed one sample at a time in id order.
+#[derive(Default)]
+pub(crate) struct Fingerprinter(Sha256);
+
+impl Fingerprinter {
+    /// Adds sample `id`, its stored `bytes` and its `label`.
+    pub(crate) fn add(&mut self, id: u64, bytes: &[u8], label: i32) {
+        self.0.update(id.to_le_bytes());
+        self.0.update(bytes);
+        self.0.update(label.to_le_bytes());
     }
-    Ok(hex(&hasher.finalize()))
+
+    /// The fingerprint, as lowercase hex.
+    pub(crate) fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
 }
 
 fn gather<T: Copy>(values: &[T], n: usize, positions: &[usize]) -> Vec<T> {

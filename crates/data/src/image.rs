@@ -4,11 +4,9 @@
 
 use std::path::Path;
 
-use distill_core::hex;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
-use crate::dataset::{EncodedImage, ImageBytes};
+use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes};
 use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
@@ -40,7 +38,7 @@ pub(crate) fn image_dataset(
     let mut skipped = Vec::new();
     let mut color = false;
     // The fingerprint of `Dataset::fingerprint`, over the samples kept, in id order.
-    let mut hasher = Sha256::new();
+    let mut hasher = Fingerprinter::default();
     let mut files = files.into_iter().enumerate().peekable();
     while files.peek().is_some() {
         let chunk: Vec<(usize, ImageFile)> = files.by_ref().take(PROBE_CHUNK).collect();
@@ -64,9 +62,7 @@ pub(crate) fn image_dataset(
             match probed {
                 Ok((height, width, has_color)) => {
                     color |= has_color;
-                    hasher.update((i as u64).to_le_bytes());
-                    hasher.update(&bytes);
-                    hasher.update(file.label.to_le_bytes());
+                    hasher.add(i as u64, &bytes, file.label);
                     ids.push(i as u64);
                     labels.push(file.label);
                     keys.push(file.key);
@@ -104,7 +100,7 @@ pub(crate) fn image_dataset(
     );
     data.keys = keys;
     data.skipped = skipped;
-    data.source_fingerprint = Some(hex(&hasher.finalize()));
+    data.source_fingerprint = Some(hasher.finish());
     data.refresh_shape();
     Ok(data)
 }

@@ -157,48 +157,31 @@ fn parse_header(bytes: &[u8]) -> Result<(Dtype, Vec<usize>, usize, usize), Strin
     Ok((dtype, shape, start + header_len, expected))
 }
 
-/// A `.npy` file of channels-first u8 samples (`[N, F]`, `[N, H, W]` or `[N, C, H, W]`), as
-/// samples read from the file batch by batch: memory holds none of them. The fingerprint
-/// is computed in one sequential read. None when the file holds anything else (those are
-/// read into memory, converted).
+/// A `.npy` file of `samples` channels-first u8 samples (`[N, F]`, `[N, H, W]` or
+/// `[N, C, H, W]`), as samples read from the file batch by batch: memory holds none of them.
+/// None when the file holds anything else (those are read into memory, converted).
 fn u8_samples_on_disk(
     file: &Path,
-    labels: &[i32],
-) -> Result<Option<(SampleShape, Samples, String)>, DataError> {
-    let mut head = vec![0u8; 4096];
-    let mut reader = std::fs::File::open(file).map_err(|e| DataError::io(file, e))?;
-    let got = read_up_to(&mut reader, &mut head).map_err(|e| DataError::io(file, e))?;
-    head.truncate(got);
+    samples: usize,
+) -> Result<Option<(SampleShape, Samples)>, DataError> {
+    let mut head = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| DataError::io(file, e))?;
     let Ok((dtype, shape, start, expected)) = parse_header(&head) else {
         return Ok(None); // a header beyond 4 KiB: read it the usual way
     };
     let Some((sample, false)) = sample_layout(&shape) else {
         return Ok(None);
     };
-    let n = shape[0];
     let size = std::fs::metadata(file)
         .map_err(|e| DataError::io(file, e))?
         .len();
-    if dtype != Dtype::U8 || n != labels.len() || size < (start + expected) as u64 {
+    if dtype != Dtype::U8 || shape[0] != samples || size < (start + expected) as u64 {
         return Ok(None); // converted, or an error the usual reading names
     }
     let samples = SampleFile::open(file, start as u64)?;
-    let fingerprint = crate::dataset::fingerprint_rows(n, sample.len(), labels, |i, out| {
-        samples.read(i, sample.len(), out)
-    })?;
-    Ok(Some((sample, Samples::Stored(samples), fingerprint)))
-}
-
-/// Reads into `buf` until it is full or the file ends; the bytes read.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match reader.read(&mut buf[got..])? {
-            0 => break,
-            k => got += k,
-        }
-    }
-    Ok(got)
+    Ok(Some((sample, Samples::Stored(samples))))
 }
 
 /// The arrays of a `.npz` archive or a folder of `.npy` files, by name (without `.npy`),
@@ -461,23 +444,23 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         "labels_key",
     )?;
     let source = format!("npy:{}", path.display());
-    if path.is_dir() {
-        // Channels-first u8 samples in a .npy file stay on disk (labels first: their
-        // count must match).
-        let labels = read_array(path, &labels_name)?;
+    // In a folder the labels come first: their count says how many samples to expect of
+    // a .npy file that stays on disk.
+    let labels_first = if path.is_dir() {
+        Some(read_array(path, &labels_name)?)
+    } else {
+        None
+    };
+    if let Some(labels) = &labels_first {
+        // Channels-first u8 samples in a .npy file stay on disk, fingerprinted in one
+        // sequential read.
         let n = labels.shape.first().copied().unwrap_or(0);
-        let labels = class_ids(&labels, n, &path.join(&labels_name))?;
         let file = path.join(format!("{images_name}.npy"));
-        if let Some((shape, samples, fingerprint)) = u8_samples_on_disk(&file, &labels)? {
-            let mut data = Dataset::new(
-                source,
-                split.to_string(),
-                shape,
-                (0..n as u64).collect(),
-                labels,
-                samples,
-            );
-            data.source_fingerprint = Some(fingerprint);
+        if let Some((shape, samples)) = u8_samples_on_disk(&file, n)? {
+            let labels = class_ids(labels, n, &path.join(&labels_name))?;
+            let ids = (0..n as u64).collect();
+            let mut data = Dataset::new(source, split.to_string(), shape, ids, labels, samples);
+            data.source_fingerprint = Some(data.try_content_fingerprint()?);
             return Ok(data);
         }
     }
@@ -485,11 +468,11 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
     let n = images.shape.first().copied().unwrap_or(0);
     let (shape, channels_last) = sample_layout(&images.shape)
         .ok_or_else(|| rank_error(&path.join(&images_name), "samples", &images.shape))?;
-    let labels = class_ids(
-        &read_array(path, &labels_name)?,
-        n,
-        &path.join(&labels_name),
-    )?;
+    let labels = match labels_first {
+        Some(labels) => labels,
+        None => read_array(path, &labels_name)?,
+    };
+    let labels = class_ids(&labels, n, &path.join(&labels_name))?;
     Ok(Dataset::new(
         source,
         split.to_string(),
