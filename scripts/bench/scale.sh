@@ -28,15 +28,11 @@ distill="$CARGO_TARGET_DIR/release/distill"
 loader="$CARGO_TARGET_DIR/release/examples/read_images"
 mkdir -p "$out"
 
-py="$HOME/.cache/distill-bench-python"
-if [ ! -d "$py/onnx" ] || [ ! -d "$py/PIL" ]; then
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        --only-binary=:all: --target "$py" onnx==1.20.1 pillow==12.0.0 numpy==2.4.6
-fi
+source scripts/bench/bench-python.sh
 teacher="$out/teacher-1000-rgb64.onnx"
-[ -f "$teacher" ] || PYTHONPATH="$py" python3 scripts/bench/make_teacher.py "$teacher" 1000 3x64x64 >&2
+[ -f "$teacher" ] || PYTHONPATH="$bench_python" python3 scripts/bench/make_teacher.py "$teacher" 1000 3x64x64 >&2
 echo "[bench] generating $largest JPEGs (once)" >&2
-PYTHONPATH="$py" python3 scripts/bench/make_image_folder.py "$out/images-$largest" "$largest" 1000 >&2
+PYTHONPATH="$bench_python" python3 scripts/bench/make_image_folder.py "$out/images-$largest" "$largest" 1000 >&2
 for n in $sizes; do
     [ "$n" = "$largest" ] || [ -d "$out/images-$n" ] && continue
     # The first n/1000 images of each class, hard-linked.

@@ -23,14 +23,10 @@ distill="$CARGO_TARGET_DIR/release/distill"
 reader="$CARGO_TARGET_DIR/release/examples/read_targets"
 mkdir -p "$out"
 
-# The teacher generator needs onnx; it goes beside the set-up's NumPy and pyarrow.
-py="$HOME/.cache/distill-bench-python"
-if [ ! -d "$py/onnx" ]; then
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        --only-binary=:all: --target "$py" onnx==1.20.1
-fi
+# The teacher generator needs onnx.
+source scripts/bench/bench-python.sh
 teacher="$out/teacher-1000.onnx"
-[ -f "$teacher" ] || PYTHONPATH="$py" python3 scripts/bench/make_teacher.py "$teacher" 1000 1x28x28 >&2
+[ -f "$teacher" ] || PYTHONPATH="$bench_python" python3 scripts/bench/make_teacher.py "$teacher" 1000 1x28x28 >&2
 
 settings=(
     "dense-f32|--storage dense --dtype f32"
