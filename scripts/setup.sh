@@ -91,13 +91,8 @@ fetch_python_deps() {
         return
     fi
     log "installing $PYTHON_DEPS from PyPI into $python_dir"
-    rm -rf "$python_dir.partial"
     # shellcheck disable=SC2086 # one word per requirement
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        --only-binary=:all: --target "$python_dir.partial" $PYTHON_DEPS
-    echo "$PYTHON_DEPS" > "$python_dir.partial/VERSION"
-    rm -rf "$python_dir"
-    mv "$python_dir.partial" "$python_dir"
+    "$root/scripts/pip-into.sh" "$python_dir" $PYTHON_DEPS
 }
 
 fetch_onnxruntime
