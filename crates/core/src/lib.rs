@@ -35,5 +35,7 @@ pub use parse::{ParseError, parse_bytes, parse_size};
 pub use preprocess::{Layout, Preprocess};
 pub use rng::SplitMix64;
 pub use sample::{SampleRef, SampleShape, SkippedSample};
-pub use scores::{accuracy, agreement, argmax, argmax_rows, kl_divergence, log_sum_exp, mean_kl};
+pub use scores::{
+    accuracy, accuracy_of, agreement, argmax, argmax_rows, kl_divergence, log_sum_exp, mean_kl,
+};
 pub use view::{CropRange, Mix, ViewParams, ViewSpec, render_view};

@@ -18,7 +18,12 @@ pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
 
 /// Top-1 accuracy of `[rows, classes]` logits against integer labels.
 pub fn accuracy(logits: &[f32], classes: usize, labels: &[i32]) -> f64 {
-    let hits = argmax_rows(logits, classes)
+    accuracy_of(&argmax_rows(logits, classes), labels)
+}
+
+/// The fraction of `predicted` classes equal to their `labels`.
+pub fn accuracy_of(predicted: &[usize], labels: &[i32]) -> f64 {
+    let hits = predicted
         .iter()
         .zip(labels)
         .filter(|&(&p, &y)| p as i32 == y)

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use burn::prelude::*;
 use distill_cache::{CachePart, Manifest, Storage, TailStats, TopKRow, TopKRows};
-use distill_data::{agreement, argmax, mean_kl};
+use distill_data::{accuracy_of, agreement, argmax_rows, mean_kl};
 
 /// What the distillation term compares the student with, for one batch.
 // One value per training step, moved once: the variants' sizes do not matter.
@@ -167,21 +167,35 @@ impl RowFormat {
         }
     }
 
+    /// The top-1 class of each teacher row of `teacher`.
+    pub fn top1(&self, teacher: &[f32]) -> Vec<usize> {
+        match *self {
+            RowFormat::Dense { classes } => argmax_rows(teacher, classes),
+            RowFormat::TopK { k, .. } => teacher
+                .chunks(self.width())
+                .map(|row| row[k] as usize)
+                .collect(),
+        }
+    }
+
+    /// Top-1 accuracy of the teacher rows `teacher` against `labels`.
+    pub fn accuracy(&self, teacher: &[f32], labels: &[i32]) -> f64 {
+        accuracy_of(&self.top1(teacher), labels)
+    }
+
     /// Top-1 agreement between the teacher rows `teacher` and the student's logits
     /// `student` (`[rows, classes]`).
     pub fn agreement(&self, teacher: &[f32], student: &[f32]) -> f64 {
         match *self {
             RowFormat::Dense { classes } => agreement(teacher, student, classes),
-            RowFormat::TopK { k, classes } => {
-                let w = self.width();
-                let rows = teacher.len() / w;
-                let same = (0..rows)
-                    .filter(|&r| {
-                        argmax(&student[r * classes..(r + 1) * classes]) as f32
-                            == teacher[r * w + k]
-                    })
+            RowFormat::TopK { classes, .. } => {
+                let top = self.top1(teacher);
+                let same = top
+                    .iter()
+                    .zip(argmax_rows(student, classes))
+                    .filter(|(t, s)| **t == *s)
                     .count();
-                same as f64 / rows.max(1) as f64
+                same as f64 / top.len().max(1) as f64
             }
         }
     }
@@ -219,4 +233,43 @@ fn pack_topk(t: &TopKRows) -> Vec<f32> {
         out.extend([s.logsumexp, s.tail_logsumexp, s.count as f32, s.mean, s.std]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A top-k row knows its top-1 class as the dense row does: teacher accuracy and
+    /// agreement read the same from both (the sweep's teacher accuracy from a top-k test
+    /// cache once read packed rows as dense ones).
+    #[test]
+    fn topk_rows_give_the_dense_top1_accuracy_and_agreement() {
+        let classes = 6;
+        let dense: Vec<f32> = (0..5 * classes)
+            .map(|i| ((i * 7) % 11) as f32 - (i % 3) as f32)
+            .collect();
+        let mut topk = TopKRows::new(2);
+        topk.push_dense(&dense, classes);
+        let part = CachePart {
+            topk: Some(topk),
+            ..CachePart::default()
+        };
+        let (d, t) = (
+            RowFormat::Dense { classes },
+            RowFormat::TopK { k: 2, classes },
+        );
+        let packed = t.pack(&part).into_owned();
+        assert_eq!(t.top1(&packed), d.top1(&dense));
+        let labels = [0, 3, 1, 5, 2];
+        assert_eq!(t.accuracy(&packed, &labels), d.accuracy(&dense, &labels));
+        assert_eq!(
+            d.accuracy(&dense, &labels),
+            distill_data::accuracy(&dense, classes, &labels)
+        );
+        let student: Vec<f32> = dense.iter().rev().copied().collect();
+        assert_eq!(
+            t.agreement(&packed, &student),
+            d.agreement(&dense, &student)
+        );
+    }
 }

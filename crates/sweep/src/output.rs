@@ -90,7 +90,8 @@ fn cached_teacher_accuracy(
     test: &Dataset,
 ) -> Result<(String, Option<f64>), SweepError> {
     let t = TeacherTargets::join(dir, test, u64::MAX)?;
-    let accuracy = distill_data::accuracy(&t.all()?, t.classes, &test.labels);
+    // The rows as the cache holds them (a top-k cache's are packed): they know their top-1.
+    let accuracy = t.format.accuracy(&t.all()?, &test.labels);
     Ok((t.identity.teacher_sha256.clone(), Some(accuracy)))
 }
 
