@@ -54,7 +54,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reader = CacheReader::open(&out)?;
     reader.require_complete()?;
     reader.verify_teacher(&teacher)?;
-    reader.verify_dataset(&data.split, data.len(), &data.fingerprint())?;
+    reader.verify_dataset(
+        &data.split,
+        data.len(),
+        &data.fingerprint(),
+        data.content()?.as_deref(),
+    )?;
     let cache = reader.load()?;
     let mut correct = 0;
     for (id, label) in data.ids.iter().zip(&data.labels) {

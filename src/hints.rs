@@ -111,6 +111,10 @@ fn runtime(e: &RuntimeError) -> Option<String> {
         RuntimeError::InputMismatch { .. } => {
             Some("check --layout, --resize and --channels against the model's input".into())
         }
+        RuntimeError::DataChanged { .. } => Some(
+            "pass --overwrite to cache the data as it is now, or restore the files it was cached from"
+                .into(),
+        ),
         _ => None,
     }
 }

@@ -643,3 +643,113 @@ fn images_beyond_the_memory_budget_train_from_a_file_exactly_as_from_memory() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An image folder is identified by its listing (names, sizes, labels) before any file is
+/// read, and by its content as its files stream through: cache-logits records the content
+/// of the split and of each part; a file rewritten at the same size is then found when the
+/// cache is resumed, when `inspect --dataset` checks it, and by train-student after its
+/// first epoch, before anything is saved as done.
+#[test]
+fn a_file_rewritten_at_the_same_size_is_found_by_its_content_before_anything_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = two_classes(dir.path());
+    let spec = format!("imagefolder:{}", images.display());
+    let out = dir.path().join("cache");
+    let nhwc = teacher("nhwc-rgb");
+    run(&mut cache_cmd(
+        &nhwc,
+        &out,
+        &spec,
+        "train",
+        &["--rows-per-part", "4"],
+    ));
+    let manifest = json(&out.join("manifest.json"));
+    let dataset = &manifest["dataset"];
+    assert!(
+        dataset["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("listing:")
+    );
+    let content = dataset["content"].as_str().unwrap().to_string();
+    assert_eq!(content.len(), 64, "{content}");
+    let parts = manifest["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p["content"].as_str().is_some_and(|c| c.len() == 64))
+    );
+    run(distill()
+        .arg("inspect")
+        .arg(&out)
+        .args(["--dataset", &spec]));
+
+    let student = |name: &str| {
+        let mut cmd = distill();
+        cmd.args(["train-student", "--arch", "mlp:8", "--dataset", &spec])
+            .args(["--test-dataset", &spec, "--resize", "12", "--epochs", "2"])
+            .args(["--batch-size", "4", "--cache"])
+            .arg(&out)
+            .arg("--out")
+            .arg(dir.path().join(name));
+        cmd
+    };
+    run(&mut student("before"));
+
+    // A BMP's last pixel byte changed: same name, size and label; it still decodes.
+    let bmp = std::fs::read_dir(images.join("tshirt"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "bmp"))
+        .unwrap();
+    let mut bytes = std::fs::read(&bmp).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&bmp, &bytes).unwrap();
+
+    let err = fails(&mut cache_cmd(
+        &nhwc,
+        &out,
+        &spec,
+        "train",
+        &["--rows-per-part", "4"],
+    ));
+    assert!(
+        err.contains("have changed since")
+            && err.contains("part-0000")
+            && err.contains("--overwrite"),
+        "{err}"
+    );
+    let err = fails(
+        distill()
+            .arg("inspect")
+            .arg(&out)
+            .args(["--dataset", &spec]),
+    );
+    assert!(err.contains(&format!("content {content}")), "{err}");
+    let err = fails(&mut student("after"));
+    assert!(err.contains("a file was rewritten since"), "{err}");
+    let after = dir.path().join("after");
+    assert!(
+        !after.join("result.json").exists()
+            && std::fs::read_to_string(after.join("metrics.jsonl"))
+                .unwrap_or_default()
+                .is_empty()
+            && std::fs::read_dir(after.join("checkpoint")).map_or(true, |mut d| d.next().is_none()),
+        "nothing is saved as done"
+    );
+
+    // Cached again from the files as they are now, the cache has another content and
+    // trains.
+    run(&mut cache_cmd(
+        &nhwc,
+        &out,
+        &spec,
+        "train",
+        &["--rows-per-part", "4", "--overwrite"],
+    ));
+    let manifest = json(&out.join("manifest.json"));
+    assert_ne!(manifest["dataset"]["content"].as_str().unwrap(), content);
+    run(&mut student("again"));
+}

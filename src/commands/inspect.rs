@@ -17,7 +17,8 @@ pub struct Args {
     /// Check that the cache was made by this ONNX teacher (by sha256).
     #[arg(long, value_name = "M.onnx")]
     teacher: Option<PathBuf>,
-    /// Check that the cache was made from this dataset (by fingerprint of the cached split).
+    /// Check that the cache was made from this dataset (by fingerprint of the cached split;
+    /// an image folder's files are read for their content hash).
     #[arg(long, value_name = "KIND:PATH")]
     dataset: Option<DatasetSpec>,
     #[command(flatten)]
@@ -41,7 +42,20 @@ pub fn run(args: Args) -> Result<()> {
             ..DataSelection::new(spec.clone())
         };
         let data = load(&selection, "train")?;
-        reader.verify_dataset(&data.split, data.len(), &data.fingerprint())?;
+        let recorded = &report.manifest.dataset;
+        // A cache of an image folder made before folders were fingerprinted by their
+        // listing recorded the files' content as the fingerprint.
+        let fingerprint = match data.fingerprint_matches(&recorded.fingerprint)? {
+            true => recorded.fingerprint.clone(),
+            false => data.fingerprint(),
+        };
+        // A streamed split's files are read for their content hash (the listing alone does
+        // not see a file rewritten at the same size).
+        let content = match recorded.content {
+            Some(_) => data.content()?,
+            None => None,
+        };
+        reader.verify_dataset(&data.split, data.len(), &fingerprint, content.as_deref())?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

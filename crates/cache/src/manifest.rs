@@ -160,6 +160,10 @@ pub struct PartInfo {
     pub rows: usize,
     /// SHA-256 of its bytes.
     pub sha256: String,
+    /// The content hash of the samples it holds, for a streamed split (see
+    /// `distill_data::Dataset::content_of`): a resumed run checks that they are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// The teacher that produced the logits.
@@ -191,8 +195,13 @@ pub struct DatasetInfo {
     pub split: String,
     /// Samples in the split: rows of the finished cache.
     pub samples: usize,
-    /// The split's content hash (see `distill_data::Dataset::fingerprint`).
+    /// The split's fingerprint (see `distill_data::Dataset::fingerprint`): its content, or
+    /// for a streamed split (an image folder) its listing, `listing:<hex>`.
     pub fingerprint: String,
+    /// For a streamed split, the hash of its content (`distill_data::Dataset::content`),
+    /// computed as the files stream through and recorded when the cache is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// Class names by class id, where the source names them (image folders).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
@@ -321,13 +330,18 @@ impl Manifest {
     /// The manifest essentials repeated in every part's key-value metadata, so that a single
     /// part file is self-describing.
     pub fn essentials(&self, part: usize) -> serde_json::Value {
+        // The split's content hash is known when the last part is written, not before.
+        let dataset = DatasetInfo {
+            content: None,
+            ..self.dataset.clone()
+        };
         serde_json::json!({
             "format_version": self.format_version,
             "num_classes": self.num_classes,
             "dtype": self.dtype,
             "storage": self.storage,
             "teacher": self.teacher,
-            "dataset": self.dataset,
+            "dataset": dataset,
             "preprocess": self.preprocess,
             "tool_version": self.tool_version,
             "views": self.views,

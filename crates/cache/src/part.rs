@@ -284,6 +284,7 @@ pub fn write_part(
         file: part_file_name(index),
         rows,
         sha256: sha256_hex(&bytes),
+        content: None,
     })
 }
 

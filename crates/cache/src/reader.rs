@@ -40,7 +40,8 @@ use crate::{CacheError, Manifest, TopKRows};
 /// #             input: "x".into(), input_shape: vec![None, Some(4)], output: "y".into(),
 /// #             output_shape: vec![None, Some(2)], output_kind: OutputKind::Logits },
 /// #         dataset: DatasetInfo { source: "csv:t.csv".into(), split: "train".into(),
-/// #             samples: 3, fingerprint: "f".into(), classes: vec![], skipped: vec![] },
+/// #             samples: 3, fingerprint: "f".into(), content: None, classes: vec![],
+/// #             skipped: vec![] },
 /// #         preprocess: distill_core::Preprocess::default(), tool_version: "doc".into(),
 /// #         parts: vec![], complete: false, views: None,
 /// #     };

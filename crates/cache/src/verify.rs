@@ -37,22 +37,36 @@ impl CacheReader {
     }
 
     /// An error unless the cache was made from a split named `split` of `samples` samples
-    /// with this dataset `fingerprint` (see `distill_data::Dataset::fingerprint`).
+    /// with this dataset `fingerprint` (see `distill_data::Dataset::fingerprint`) and, for
+    /// a streamed split whose cache records its content hash, this `content`.
     pub fn verify_dataset(
         &self,
         split: &str,
         samples: usize,
         fingerprint: &str,
+        content: Option<&str>,
     ) -> Result<(), CacheError> {
         let d = &self.manifest().dataset;
-        if d.split != split || d.samples != samples || d.fingerprint != fingerprint {
+        let other_content = matches!((d.content.as_deref(), content), (Some(a), Some(b)) if a != b);
+        if d.split != split || d.samples != samples || d.fingerprint != fingerprint || other_content
+        {
+            let with_content = |c: Option<&str>| match c {
+                Some(c) if other_content => format!(", content {c}"),
+                _ => String::new(),
+            };
             return Err(CacheError::OtherData {
                 cache: self.dir().to_path_buf(),
                 cached: format!(
-                    "split '{}', {} samples, fingerprint {}",
-                    d.split, d.samples, d.fingerprint
+                    "split '{}', {} samples, fingerprint {}{}",
+                    d.split,
+                    d.samples,
+                    d.fingerprint,
+                    with_content(d.content.as_deref())
                 ),
-                given: format!("split '{split}', {samples} samples, fingerprint {fingerprint}"),
+                given: format!(
+                    "split '{split}', {samples} samples, fingerprint {fingerprint}{}",
+                    with_content(content)
+                ),
             });
         }
         Ok(())
@@ -172,6 +186,9 @@ impl std::fmt::Display for CacheReport {
             "dataset      {} split '{}', {} samples, fingerprint {}",
             d.source, d.split, d.samples, d.fingerprint
         )?;
+        if let Some(content) = &d.content {
+            writeln!(f, "content      {content} (the files' bytes)")?;
+        }
         if !d.classes.is_empty() {
             writeln!(f, "classes      {}", d.classes.join(", "))?;
         }

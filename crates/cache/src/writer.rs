@@ -20,6 +20,8 @@ pub struct CacheWriter {
     dir: PathBuf,
     manifest: Manifest,
     pending: CachePart,
+    /// The content hash of the samples of the part being filled.
+    pending_content: Option<String>,
     _lock: DirLock,
 }
 
@@ -64,8 +66,9 @@ fn previous_parts(
     dir: &Path,
     new: &Manifest,
     overwrite: bool,
-) -> Result<Vec<PartInfo>, CacheError> {
+) -> Result<(Vec<PartInfo>, Option<String>), CacheError> {
     match Manifest::read(dir) {
+        Ok(_) if overwrite => Ok((Vec::new(), None)),
         Ok(old) => {
             let diffs = old.identity_diff(new);
             if !diffs.is_empty() && !overwrite {
@@ -74,13 +77,9 @@ fn previous_parts(
                     diffs: diffs.join("; "),
                 });
             }
-            Ok(if overwrite {
-                Vec::new()
-            } else {
-                intact_prefix(dir, &old)
-            })
+            Ok((intact_prefix(dir, &old), old.dataset.content))
         }
-        Err(_) if overwrite && Manifest::is_distills(dir) => Ok(Vec::new()),
+        Err(_) if overwrite && Manifest::is_distills(dir) => Ok((Vec::new(), None)),
         Err(e) if Manifest::is_distills(dir) => Err(CacheError::Mismatch {
             path: dir.to_path_buf(),
             diffs: e.to_string(),
@@ -170,8 +169,9 @@ impl CacheWriter {
         let mut manifest = template;
         manifest.parts.clear();
         manifest.complete = false;
+        let mut content = None;
         if dir.join(MANIFEST_FILE).exists() {
-            manifest.parts = previous_parts(dir, &manifest, overwrite)?;
+            (manifest.parts, content) = previous_parts(dir, &manifest, overwrite)?;
         }
         // Everything not kept is rewritten: stale temporaries, parts after the first gap,
         // and the manifest, which must not list parts that are about to change.
@@ -181,6 +181,8 @@ impl CacheWriter {
         })?;
         if manifest.parts.len() == manifest.expected_parts() {
             manifest.complete = true;
+            // Nothing is written again: the content hash recorded stays.
+            manifest.dataset.content = content;
         }
         if !kept.is_empty() {
             manifest.write(dir)?;
@@ -190,6 +192,7 @@ impl CacheWriter {
             dir: dir.to_path_buf(),
             manifest,
             pending,
+            pending_content: None,
             _lock: lock,
         })
     }
@@ -307,9 +310,22 @@ impl CacheWriter {
         Ok(())
     }
 
+    /// The content hash of the samples of the part being filled (a streamed split's), to
+    /// record with it when it is written.
+    pub fn part_content(&mut self, content: Option<String>) {
+        self.pending_content = content;
+    }
+
+    /// The content hash of the whole split (a streamed split's), recorded when the cache
+    /// is finished.
+    pub fn dataset_content(&mut self, content: Option<String>) {
+        self.manifest.dataset.content = content;
+    }
+
     fn flush_part(&mut self) -> Result<(), CacheError> {
         let index = self.manifest.parts.len();
-        let info = write_part(&self.dir, &self.manifest, index, &self.pending)?;
+        let mut info = write_part(&self.dir, &self.manifest, index, &self.pending)?;
+        info.content = self.pending_content.take();
         self.manifest.parts.push(info);
         self.pending = CachePart::default();
         self.manifest.write(&self.dir)

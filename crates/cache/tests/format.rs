@@ -33,6 +33,7 @@ fn manifest(dtype: LogitDtype) -> Manifest {
             split: "train".into(),
             samples: 4,
             fingerprint: "f00".into(),
+            content: None,
             classes: vec![],
             skipped: vec![],
         },

@@ -1,17 +1,18 @@
 //! One split of a dataset in memory, and how its samples become model input.
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use distill_core::{Preprocess, PreprocessError, SampleRef, SampleShape, SkippedSample, hex};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::DataError;
+use crate::content::sample_digest;
 use crate::decode::decode_chw;
+use crate::resized::{ResizedSamples, Source};
 
 /// The stored values of a split, in sample order.
 #[derive(Debug, Clone)]
@@ -22,9 +23,12 @@ pub enum Samples {
     F32(Vec<f32>),
     /// One encoded image file (PNG, JPEG, WebP, BMP) per sample, read and decoded when a
     /// batch is built, so that memory holds file paths (image folders) or the compressed
-    /// bytes (Hugging Face Parquet), never the pixels. Every image was decoded once when the
-    /// split was read; one that fails later (changed on disk since) is an error naming it.
+    /// bytes (Hugging Face Parquet), never the pixels. Each image's header was read when the
+    /// split was listed; one whose pixels cannot be decoded is an error naming it.
     Encoded(Vec<EncodedImage>),
+    /// Encoded images brought to a model's input size on their first read and kept (in
+    /// memory or in a file) for the next ([`Dataset::into_geometry`]).
+    Resized(ResizedSamples),
     /// `[len, C, H, W]` bytes in a file, read a sample at a time ([`Dataset::into_geometry_on_disk`]):
     /// memory holds none of them.
     Stored(SampleFile),
@@ -109,6 +113,59 @@ pub struct EncodedImage {
     pub height: usize,
     /// Columns of pixels it decodes to.
     pub width: usize,
+    /// Size of the encoded file in bytes.
+    pub size: u64,
+    /// The sample's content digest (see [`Dataset::content`]), once its file was read.
+    pub(crate) digest: OnceLock<[u8; 32]>,
+}
+
+impl EncodedImage {
+    /// An image of `size` bytes at `bytes` that decodes to `height` x `width` pixels.
+    pub(crate) fn new(bytes: ImageBytes, height: usize, width: usize, size: u64) -> Self {
+        EncodedImage {
+            bytes,
+            height,
+            width,
+            size,
+            digest: OnceLock::new(),
+        }
+    }
+
+    /// The image as sample `id` with `label`, decoded into `channels` planes, with its
+    /// shape; an image that cannot be read or decoded, or that decodes to another size than
+    /// its header said, is an error naming it (`name`). Reading a file keeps its digest.
+    pub(crate) fn decode(
+        &self,
+        channels: usize,
+        id: u64,
+        label: i32,
+        name: impl Fn() -> PathBuf,
+    ) -> Result<(SampleShape, Vec<u8>), DataError> {
+        let shape = SampleShape {
+            channels,
+            height: self.height,
+            width: self.width,
+        };
+        let bad = |reason: String| DataError::BadImage {
+            path: match &self.bytes {
+                ImageBytes::File(path) => path.clone(),
+                ImageBytes::InMemory(_) => name(),
+            },
+            reason,
+        };
+        let bytes = self.bytes.read()?;
+        if matches!(self.bytes, ImageBytes::File(_)) {
+            let _ = self.digest.set(sample_digest(id, &bytes, label));
+        }
+        let pixels = decode_chw(&bytes, channels).map_err(bad)?;
+        if pixels.len() != shape.len() {
+            return Err(bad(format!(
+                "it no longer decodes to {}x{} pixels, as its header said when the split was read (changed since?)",
+                self.height, self.width
+            )));
+        }
+        Ok((shape, pixels))
+    }
 }
 
 /// One split of a dataset, in memory.
@@ -220,27 +277,16 @@ impl Dataset {
                 Ok(f(self.shape, SampleRef::U8(&bytes)))
             }
             Samples::Encoded(images) => {
-                let image = &images[i];
-                let shape = SampleShape {
-                    channels: self.shape.channels,
-                    height: image.height,
-                    width: image.width,
-                };
-                let bad = |reason: String| DataError::BadImage {
-                    path: match &image.bytes {
-                        ImageBytes::File(path) => path.clone(),
-                        ImageBytes::InMemory(_) => PathBuf::from(self.key_of(i)),
-                    },
-                    reason,
-                };
-                let pixels = decode_chw(&image.bytes.read()?, self.shape.channels).map_err(bad)?;
-                if pixels.len() != shape.len() {
-                    return Err(bad(format!(
-                        "it no longer decodes to {}x{} pixels, as when the split was read (changed since?)",
-                        image.height, image.width
-                    )));
-                }
+                let (shape, pixels) =
+                    images[i].decode(self.shape.channels, self.ids[i], self.labels[i], || {
+                        PathBuf::from(self.key_of(i))
+                    })?;
                 Ok(f(shape, SampleRef::U8(&pixels)))
+            }
+            Samples::Resized(resized) => {
+                let mut bytes = Vec::new();
+                resized.read(i, &mut bytes)?;
+                Ok(f(self.shape, SampleRef::U8(&bytes)))
             }
         }
     }
@@ -266,6 +312,7 @@ impl Dataset {
                 }
             }
             Samples::Encoded(images) => out.extend_from_slice(&images[i].bytes.read()?),
+            Samples::Resized(resized) => out.extend_from_slice(&resized.image(i).bytes.read()?),
             Samples::Stored(file) => file.read(i, n, out)?,
         }
         Ok(())
@@ -314,6 +361,7 @@ impl Dataset {
             }
             // A selection (a validation split, a cut) reads the same file through its rows.
             Samples::Stored(file) => Samples::Stored(file.select(positions)),
+            Samples::Resized(resized) => Samples::Resized(resized.select(positions)),
         };
         let mut out = Dataset {
             source: self.source.clone(),
@@ -352,58 +400,63 @@ impl Dataset {
     }
 
     /// The samples brought to the output size and channels of `preprocess` (decoded,
-    /// resized, cropped: the geometry of [`Preprocess::geometry`]) as bytes, in parallel,
-    /// so that training decodes every image once, not once per epoch. Ids, labels, keys and
-    /// the fingerprint stay those of the source. Float data and data already in shape are
-    /// returned as they are.
+    /// resized, cropped: the geometry of [`Preprocess::geometry`]) as bytes, so that
+    /// training decodes every image once, not once per epoch. Encoded images are decoded on
+    /// their first read (a batch's, in parallel) and kept in memory, so nothing is decoded
+    /// before training starts; other byte samples are resized now, in parallel. Ids,
+    /// labels, keys and the fingerprint stay those of the source. Float data and data
+    /// already in shape are returned as they are.
     pub fn into_geometry(self, preprocess: &Preprocess) -> Result<Dataset, DataError> {
-        let in_shape =
-            !matches!(self.samples, Samples::Encoded(_)) && preprocess.keeps_geometry(self.shape);
-        if self.is_float() || in_shape {
-            return Ok(self);
-        }
-        let out = preprocess.output_shape(self.shape);
-        let n = out.len();
-        let mut values = vec![0u8; self.len() * n];
-        self.geometry_into(preprocess, 0, &mut values, n)?;
-        let fingerprint = self.fingerprint();
-        Ok(Dataset {
-            shape: out,
-            samples: Samples::U8(values),
-            source_fingerprint: Some(fingerprint),
-            ..self
-        })
+        self.into_geometry_kept(preprocess, None)
     }
 
-    /// [`Dataset::into_geometry`] into a file at `path` instead of memory (created or
-    /// replaced): samples are decoded and resized in parallel a chunk at a time and written
-    /// in order, and batches read them back from the file, so memory holds none of them.
-    /// The caller removes the file when done.
+    /// [`Dataset::into_geometry`], keeping resized images in a file at `path` (created or
+    /// replaced) instead of memory, so memory holds none of them. The caller removes the
+    /// file when done.
     pub fn into_geometry_on_disk(
         self,
         preprocess: &Preprocess,
         path: &Path,
     ) -> Result<Dataset, DataError> {
-        const CHUNK: usize = 1024;
-        if self.is_float() {
+        self.into_geometry_kept(preprocess, Some(path))
+    }
+
+    fn into_geometry_kept(
+        self,
+        preprocess: &Preprocess,
+        file: Option<&Path>,
+    ) -> Result<Dataset, DataError> {
+        let encoded = matches!(self.samples, Samples::Encoded(_));
+        if self.is_float() || (!encoded && preprocess.keeps_geometry(self.shape)) {
             return Ok(self);
         }
         let out = preprocess.output_shape(self.shape);
         let n = out.len();
-        let io = |e| DataError::io(path, e);
-        let mut writer = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-        let mut values = vec![0u8; CHUNK * n];
-        for start in (0..self.len()).step_by(CHUNK) {
-            let rows = CHUNK.min(self.len() - start);
-            self.geometry_into(preprocess, start, &mut values[..rows * n], n)?;
-            writer.write_all(&values[..rows * n]).map_err(io)?;
-        }
-        writer.flush().map_err(io)?;
-        drop(writer);
         let fingerprint = self.fingerprint();
+        // Image files are named by their paths; images inside a Parquet file by key.
+        let names = match encoded && !self.is_streamed() {
+            false => Vec::new(),
+            true => (0..self.len())
+                .map(|i| PathBuf::from(self.key_of(i)))
+                .collect(),
+        };
+        let samples = if let Samples::Encoded(images) = self.samples {
+            let source = Source {
+                images,
+                ids: self.ids.clone(),
+                labels: self.labels.clone(),
+                names,
+                channels: self.shape.channels,
+            };
+            Samples::Resized(ResizedSamples::new(source, preprocess.clone(), n, file)?)
+        } else {
+            let mut values = vec![0u8; self.len() * n];
+            self.geometry_into(preprocess, 0, &mut values, n)?;
+            Samples::U8(values)
+        };
         Ok(Dataset {
             shape: out,
-            samples: Samples::Stored(SampleFile::open(path, 0)?),
+            samples,
             source_fingerprint: Some(fingerprint),
             ..self
         })
@@ -436,11 +489,16 @@ impl Dataset {
     /// as lowercase hex. Images brought to another size keep the fingerprint of the files
     /// they came from.
     ///
+    /// A streamed split (an image folder, see [`Dataset::is_streamed`]) is fingerprinted by
+    /// its listing instead (`listing:<hex>`, the `content` module), which needs no file
+    /// read; its [`Dataset::content`] covers the bytes once the files have been read.
+    ///
     /// Two datasets with the same fingerprint hold the same samples under the same ids, so a
     /// logit cache made from one can be used with the other.
     pub fn fingerprint(&self) -> String {
         self.source_fingerprint
             .clone()
+            .or_else(|| self.listing())
             .unwrap_or_else(|| self.content_fingerprint())
     }
 

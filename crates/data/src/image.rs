@@ -1,11 +1,16 @@
-//! Image datasets (folders, Hugging Face Parquet) from their files, each read once, in
-//! parallel, a bounded number at a time, for its size and colour; the split's fingerprint is
-//! computed in the same pass, so the bytes need not stay in memory.
+//! Image datasets (folders, Hugging Face Parquet) from their files, listed in parallel, a
+//! bounded number at a time, for each image's size and colour. An image folder reads each
+//! file's header only (its pixels are decoded when a batch needs them, and its bytes
+//! hashed then: the `content` module); images inside Parquet files are in memory anyway
+//! and fingerprinted in the same pass.
 
+use std::borrow::Cow;
+use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::content::sample_digest;
 use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes};
 use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
@@ -18,15 +23,57 @@ pub(crate) struct ImageFile {
     pub bytes: ImageBytes,
 }
 
-/// Images read at once while a split is checked: memory holds this many files.
+/// Images read at once while a split is listed: memory holds this many files (or headers).
 const PROBE_CHUNK: usize = 256;
 
-/// The dataset of `files` (in id order: file `i` gets id `i`), each read once, in
-/// parallel, for its size and colour (its header; with `skip_bad` it is decoded whole) and
-/// fingerprinted in the same pass. A bad image fails with its key (path under `origin`)
-/// unless `skip_bad`, when it is left out, keeps its id unused and is listed. The split is
-/// grayscale when every image is, else RGB (grayscale images are then replicated to three
-/// channels).
+/// Bytes of an image file read for its header: enough for the size and colour of PNG,
+/// BMP and WebP files and of JPEG files with their usual metadata; a file whose header
+/// is longer is read whole.
+const HEADER_BYTES: u64 = 16 * 1024;
+
+impl ImageBytes {
+    /// The first `limit` bytes (all of them in memory) and the total size.
+    fn read_start(&self, limit: u64) -> Result<(Cow<'_, [u8]>, u64), DataError> {
+        match self {
+            ImageBytes::InMemory(bytes) => Ok((Cow::Borrowed(bytes), bytes.len() as u64)),
+            ImageBytes::File(path) => {
+                let io = |e| DataError::io(path, e);
+                let file = std::fs::File::open(path).map_err(io)?;
+                let size = file.metadata().map_err(io)?.len();
+                let mut start = Vec::with_capacity(limit.min(size) as usize);
+                file.take(limit).read_to_end(&mut start).map_err(io)?;
+                Ok((Cow::Owned(start), size))
+            }
+        }
+    }
+}
+
+/// The size and colour of `image` (decoded whole with `decode`) and its file's size; the
+/// bytes read when they were all read (else none).
+type Probed = (Result<(usize, usize, bool), String>, u64, Option<Vec<u8>>);
+
+fn probe_image(image: &ImageBytes, decode: bool) -> Result<Probed, DataError> {
+    if decode {
+        let bytes = image.read()?;
+        return Ok((probe(&bytes), bytes.len() as u64, Some(bytes.into_owned())));
+    }
+    let (start, size) = image.read_start(HEADER_BYTES)?;
+    let probed = probe_header(&start);
+    if probed.is_err() && (start.len() as u64) < size {
+        // A header longer than the bytes read (large metadata): read the file whole.
+        let bytes = image.read()?;
+        return Ok((probe_header(&bytes), size, Some(bytes.into_owned())));
+    }
+    let all = ((start.len() as u64) == size).then(|| start.into_owned());
+    Ok((probed, size, all))
+}
+
+/// The dataset of `files` (in id order: file `i` gets id `i`), each probed in parallel for
+/// its size and colour: from its header, or, with `skip_bad`, by decoding it whole. A bad
+/// image fails with its key (path under `origin`) unless `skip_bad`, when it is left out,
+/// keeps its id unused and is listed. The split is grayscale when every image is, else RGB
+/// (grayscale images are then replicated to three channels). Images in memory are
+/// fingerprinted in the same pass; image files are fingerprinted by their listing.
 pub(crate) fn image_dataset(
     source: String,
     split: &str,
@@ -37,40 +84,41 @@ pub(crate) fn image_dataset(
     let (mut ids, mut labels, mut keys, mut images) = (vec![], vec![], vec![], vec![]);
     let mut skipped = Vec::new();
     let mut color = false;
-    // The fingerprint of `Dataset::fingerprint`, over the samples kept, in id order.
+    // The fingerprint of `Dataset::fingerprint` of images held in memory, over the samples
+    // kept, in id order.
     let mut hasher = Fingerprinter::default();
+    let mut in_memory = false;
     let mut files = files.into_iter().enumerate().peekable();
     while files.peek().is_some() {
         let chunk: Vec<(usize, ImageFile)> = files.by_ref().take(PROBE_CHUNK).collect();
-        let probed: Vec<Result<_, DataError>> = chunk
+        // Leaving bad files out needs them known before the samples are numbered: decode
+        // each. Otherwise the header says the size and colour, and a file whose pixels are
+        // damaged is met, and named, when its batch is read.
+        let probed: Vec<Result<Probed, DataError>> = chunk
             .par_iter()
-            .map(|(_, f)| {
-                let bytes = f.bytes.read()?;
-                // Leaving bad files out needs them known before the samples are numbered:
-                // decode each. Otherwise the header says the size and colour, and a file
-                // whose pixels are damaged is met, and named, when its batch is read.
-                let probed = if skip_bad {
-                    probe(&bytes)
-                } else {
-                    probe_header(&bytes)
-                };
-                Ok((bytes.into_owned(), probed))
-            })
+            .map(|(_, f)| probe_image(&f.bytes, skip_bad))
             .collect();
         for ((i, file), probed) in chunk.into_iter().zip(probed) {
-            let (bytes, probed) = probed?;
+            let (probed, size, bytes) = probed?;
             match probed {
                 Ok((height, width, has_color)) => {
                     color |= has_color;
-                    hasher.add(i as u64, &bytes, file.label);
+                    let image = EncodedImage::new(file.bytes, height, width, size);
+                    match (&image.bytes, &bytes) {
+                        (ImageBytes::InMemory(b), _) => {
+                            in_memory = true;
+                            hasher.add(i as u64, b, file.label);
+                        }
+                        (ImageBytes::File(_), Some(b)) => {
+                            // Read whole anyway: its digest is known now.
+                            let _ = image.digest.set(sample_digest(i as u64, b, file.label));
+                        }
+                        (ImageBytes::File(_), None) => {}
+                    }
                     ids.push(i as u64);
                     labels.push(file.label);
                     keys.push(file.key);
-                    images.push(EncodedImage {
-                        bytes: file.bytes,
-                        height,
-                        width,
-                    });
+                    images.push(image);
                 }
                 Err(reason) if skip_bad => skipped.push(SkippedSample {
                     key: file.key,
@@ -100,7 +148,9 @@ pub(crate) fn image_dataset(
     );
     data.keys = keys;
     data.skipped = skipped;
-    data.source_fingerprint = Some(hasher.finish());
+    if in_memory {
+        data.source_fingerprint = Some(hasher.finish());
+    }
     data.refresh_shape();
     Ok(data)
 }

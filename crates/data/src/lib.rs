@@ -10,6 +10,7 @@
 //! hashes) lives in `distill-core` and is re-exported here.
 #![warn(missing_docs)]
 
+mod content;
 mod csv_table;
 mod dataset;
 mod decode;
@@ -20,10 +21,12 @@ mod image;
 mod imagefolder;
 mod npy;
 mod options;
+mod resized;
 mod selection;
 mod spec;
 mod views;
 
+pub use content::LISTING_PREFIX;
 pub use csv_table::read_csv;
 pub use dataset::{Dataset, EncodedImage, ImageBytes, SampleFile, Samples};
 pub use distill_core::{
@@ -39,6 +42,7 @@ pub use idx::{IdxArray, read_idx, read_idx_split};
 pub use imagefolder::{IMAGE_EXTENSIONS, read_image_folder};
 pub use npy::read_npy;
 pub use options::SourceOptions;
+pub use resized::ResizedSamples;
 pub use selection::{DataSelection, TrainTestData, load_split};
 pub use spec::{DatasetKind, DatasetSpec};
 pub use views::MissingPartner;

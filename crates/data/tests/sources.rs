@@ -139,8 +139,15 @@ fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
     for i in 0..folder.len() {
         assert_eq!(pixels(&parquet, i), pixels(&folder, i), "sample {i}");
     }
-    // The encoded files are the same bytes, so the fingerprints agree.
-    assert_eq!(parquet.fingerprint(), folder.fingerprint());
+    // The encoded files are the same bytes: the folder's content is what the Parquet
+    // fingerprint covers (the folder's own fingerprint is its listing).
+    assert!(
+        folder
+            .fingerprint()
+            .starts_with(distill_data::LISTING_PREFIX)
+    );
+    assert!(folder.fingerprint_matches(&parquet.fingerprint()).unwrap());
+    assert!(!parquet.is_streamed() && parquet.content().unwrap().is_none());
     // One file alone is one split; column names can be chosen.
     let one = fixture("images-mini-parquet/data/test-00000-of-00001.parquet");
     let options = SourceOptions {
@@ -322,6 +329,67 @@ fn folder_copy() -> tempfile::TempDir {
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }
     dir
+}
+
+/// The content hash of `data` (a streamed split).
+fn content(data: &Dataset) -> String {
+    data.content()
+        .unwrap()
+        .expect("a streamed split has a content hash")
+}
+
+#[test]
+fn an_image_folder_is_fingerprinted_by_its_listing_and_its_files_by_their_content_as_read() {
+    let dir = folder_copy();
+    let spec = format!("imagefolder:{}", dir.path().display());
+    let data = load(&spec, "train");
+    assert!(data.is_streamed());
+    let listing = data.fingerprint();
+    assert!(
+        listing.starts_with(distill_data::LISTING_PREFIX),
+        "{listing}"
+    );
+    let whole = content(&data);
+
+    // The content does not depend on the order the files are read in: read in reverse, the
+    // digests kept as each file is read give the same hash, without reading a file again
+    // (one removed after the reads does not matter).
+    let reread = load(&spec, "train");
+    for i in (0..reread.len()).rev() {
+        pixels(&reread, i);
+    }
+    let first = dir
+        .path()
+        .join("tshirt")
+        .join(&data.keys[0].replace("tshirt/", ""));
+    let saved = std::fs::read(&first).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    assert_eq!(content(&reread), whole);
+    std::fs::write(&first, &saved).unwrap();
+
+    // A file rewritten at the same size: the listing is the same, the content is not.
+    let mut changed = saved.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0xff;
+    std::fs::write(&first, &changed).unwrap();
+    let rewritten = load(&spec, "train");
+    assert_eq!(rewritten.fingerprint(), listing);
+    assert_ne!(content(&rewritten), whole);
+    // A part of the split alone: only its own files count.
+    let rest: Vec<usize> = (1..data.len()).collect();
+    assert_eq!(
+        rewritten.content_of(&rest).unwrap(),
+        data.content_of(&rest).unwrap()
+    );
+
+    // A file of another size, or renamed: another listing.
+    changed.push(0);
+    std::fs::write(&first, &changed).unwrap();
+    assert_ne!(load(&spec, "train").fingerprint(), listing);
+    std::fs::write(&first, &saved).unwrap();
+    assert_eq!(load(&spec, "train").fingerprint(), listing);
+    std::fs::rename(&first, first.with_file_name("renamed.png")).unwrap();
+    assert_ne!(load(&spec, "train").fingerprint(), listing);
 }
 
 #[test]

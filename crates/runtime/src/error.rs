@@ -7,6 +7,22 @@ pub enum RuntimeError {
     /// gone since the split was read).
     #[error("reading the data")]
     Data(#[from] distill_data::DataError),
+    /// Files of a streamed split that changed since an earlier run cached them: the cache
+    /// would mix logits of two versions of the data.
+    #[error(
+        "{cache}: {part} was cached from files that have changed since (the same names, sizes and labels, other bytes: content {recorded} then, {now} now); rewrite the cache from the data as it is now",
+        cache = .cache.display()
+    )]
+    DataChanged {
+        /// The cache directory.
+        cache: PathBuf,
+        /// The part whose samples changed.
+        part: String,
+        /// The content hash recorded with the part.
+        recorded: String,
+        /// The content hash of its samples now.
+        now: String,
+    },
     /// No `libonnxruntime.so` where it was looked for.
     #[error("ONNX Runtime library not found (looked in: {searched})")]
     RuntimeNotFound {

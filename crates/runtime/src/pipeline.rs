@@ -45,6 +45,18 @@ impl Job<'_> {
     }
 }
 
+/// The content hash of the samples of cache rows `rows` (a part's; `per_sample` rows per
+/// sample), for a streamed split: from the digests kept as their files were read, reading
+/// any not read yet.
+pub(crate) fn rows_content(
+    data: &Dataset,
+    per_sample: usize,
+    rows: Range<usize>,
+) -> Result<Option<String>, RuntimeError> {
+    let positions: Vec<usize> = (rows.start / per_sample..rows.end.div_ceil(per_sample)).collect();
+    Ok(data.content_of(&positions)?)
+}
+
 /// A batch on its way through the pipeline: its cache rows, its values (inputs, then
 /// logits), and the view of each row in a cache of views.
 type Batch = (Range<usize>, Vec<f32>, Vec<CachedView>);
@@ -241,7 +253,16 @@ fn consume(
 ) -> Result<Option<Manifest>, RuntimeError> {
     let data = job.data;
     let per_sample = job.per_sample();
+    let (per_part, total) = (
+        writer.manifest().rows_per_part,
+        writer.manifest().total_rows(),
+    );
     for (range, logits, views) in from_model {
+        // Batches never cross a part boundary: this one ends its part when it ends at one.
+        if range.end % per_part == 0 || range.end == total {
+            let start = (range.end - 1) / per_part * per_part;
+            writer.part_content(rows_content(data, per_sample, start..range.end)?);
+        }
         let positions = range.clone().map(|row| row / per_sample);
         let ids: Vec<u64> = positions.clone().map(|p| data.ids[p]).collect();
         let labels: Vec<Option<i32>> = positions.clone().map(|p| Some(data.labels[p])).collect();
@@ -257,5 +278,6 @@ fn consume(
         // Inference stopped early; its error is the one to report.
         return Ok(None);
     }
+    writer.dataset_content(data.content()?);
     Ok(Some(writer.finish()?))
 }

@@ -27,7 +27,7 @@ use distill_cache::{
 use distill_data::{Dataset, PreprocessOverrides, ViewSpec};
 use serde::Serialize;
 
-use crate::pipeline::{Job, cache_logits};
+use crate::pipeline::{Job, cache_logits, rows_content};
 use crate::{PreparedModel, RuntimeError, looks_like_probs};
 
 /// How a teacher is run over a dataset and its logits stored.
@@ -315,6 +315,7 @@ impl<'d> PreparedCache<'d> {
                 split: data.split.clone(),
                 samples: data.len(),
                 fingerprint: data.fingerprint(),
+                content: None,
                 classes: data.class_names.clone(),
                 skipped: data.skipped.clone(),
             },
@@ -330,12 +331,42 @@ impl<'d> PreparedCache<'d> {
     /// one is refused unless overwriting).
     pub fn open(self, out: &Path) -> Result<OpenCache<'d>, RuntimeError> {
         let writer = CacheWriter::open(out, self.manifest()?, self.settings.overwrite)?;
+        self.check_unchanged(&writer, out)?;
         Ok(OpenCache {
             resumed_from: writer.rows_done(),
             out: out.to_path_buf(),
             writer,
             prepared: self,
         })
+    }
+}
+
+impl PreparedCache<'_> {
+    /// Checks that the samples of the parts a resumed cache keeps are the ones they were
+    /// cached from: a streamed split is fingerprinted by its listing, so a file rewritten
+    /// at the same size is found here, by reading the kept parts' files again (their
+    /// digests then serve the whole split's content hash at the end).
+    fn check_unchanged(&self, writer: &CacheWriter, out: &Path) -> Result<(), RuntimeError> {
+        let per_sample = self.settings.views.as_ref().map_or(1, |v| v.count);
+        let m = writer.manifest();
+        let mut start = 0;
+        for part in &m.parts {
+            let rows = start..start + part.rows;
+            start = rows.end;
+            let Some(recorded) = &part.content else {
+                continue;
+            };
+            let now = rows_content(self.data, per_sample, rows)?.unwrap_or_default();
+            if &now != recorded {
+                return Err(RuntimeError::DataChanged {
+                    cache: out.to_path_buf(),
+                    part: part.file.clone(),
+                    recorded: recorded.clone(),
+                    now,
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -307,8 +307,9 @@ impl LoadedRun {
         Ok(model_stats(arch, input, self.num_classes))
     }
 
-    /// Brings the data to the student's input size (decoding every image once, not every
-    /// epoch), then trains and exports `config` in `run`.
+    /// Brings the data to the student's input size (every image decoded once, on its first
+    /// read in the first epoch, not every epoch and not before training starts), then
+    /// trains and exports `config` in `run`.
     fn train(
         self,
         config: &TrainConfig,
@@ -318,8 +319,8 @@ impl LoadedRun {
         let stats = self.stats(&config.arch)?;
         let files = ImageFiles(vec![run.image_file_path(true), run.image_file_path(false)]);
         let (preprocess, budget) = (&self.preprocess, self.max_memory);
-        // Encoded images decode to `len * output size` bytes: in memory within the budget,
-        // else into a file read back batch by batch (memory flat in the dataset's size).
+        // Encoded images decode to `len * output size` bytes, kept in memory within the
+        // budget, else in a file read back batch by batch (memory flat in the dataset's size).
         let at_student_size = |data: Dataset, file: &Path| -> Result<Dataset, StudentError> {
             let bytes = (data.len() * preprocess.output_shape(data.shape).len()) as u64;
             Ok(match data.samples {
@@ -332,7 +333,7 @@ impl LoadedRun {
         let train = at_student_size(self.train, &files.0[0])?;
         let test = at_student_size(self.test, &files.0[1])?;
         let image_file = match &train.samples {
-            Samples::Stored(file) => Some(file.path().to_path_buf()),
+            Samples::Resized(resized) => resized.file().map(Path::to_path_buf),
             _ => None,
         };
         let held_out = config.validation.map_or(0, |v| v.count(train.len()));

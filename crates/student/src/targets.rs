@@ -41,6 +41,10 @@ pub struct CacheIdentity {
     pub samples: usize,
     /// Its fingerprint.
     pub fingerprint: String,
+    /// The content hash of a streamed split (an image folder), checked after the first
+    /// epoch has read its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// Classes of the teacher's output.
     pub num_classes: usize,
     /// The views of a cache of views.
@@ -59,6 +63,7 @@ impl CacheIdentity {
             split: m.dataset.split.clone(),
             samples: m.dataset.samples,
             fingerprint: m.dataset.fingerprint.clone(),
+            content: m.dataset.content.clone(),
             num_classes: m.num_classes,
             views: m.views.clone(),
         }
@@ -102,6 +107,9 @@ pub struct TeacherTargets {
     /// How each row is held (dense logits, or a packed top-k row).
     pub format: RowFormat,
     storage: Storage,
+    /// The content hash the data must have once its files are read (a streamed split
+    /// joined whole); none when there is nothing left to check.
+    content: Option<String>,
 }
 
 impl std::fmt::Display for TeacherTargets {
@@ -270,7 +278,10 @@ fn open_for(dir: &Path, data: &Dataset) -> Result<(CacheReader, bool), StudentEr
     let own = (data.len(), data.fingerprint());
     let whole = data.whole_split();
     let of_whole_split = whole.as_ref() == Some(&cached);
-    if !of_whole_split && cached != own {
+    // (A cache of an image folder made before folders were fingerprinted by their listing
+    // is checked against the files' content.)
+    let same = cached.0 == own.0 && data.fingerprint_matches(&cached.1)?;
+    if !of_whole_split && !same {
         // Compare with what has the cache's sample count, the data itself first.
         let same_count = [Some(&own), whole.as_ref()]
             .into_iter()
@@ -468,7 +479,28 @@ impl TeacherTargets {
             classes,
             format,
             storage,
+            content: m.dataset.content.clone().filter(|_| !cut),
         })
+    }
+
+    /// Checks that `data`, a streamed split joined by its listing, holds the bytes the cache
+    /// was made from: its content hash, from the digests its files left as they were read
+    /// (by the first epoch; any not read yet are read now), against the cache's. A file
+    /// rewritten at the same size since the cache was made is found here.
+    pub fn check_content(&self, data: &Dataset) -> Result<(), StudentError> {
+        let Some(expected) = &self.content else {
+            return Ok(());
+        };
+        match data.content()? {
+            Some(now) if &now != expected => Err(mismatch(
+                Path::new(&self.identity.dir),
+                format!(
+                    "the cache was made from other bytes of the same files of {} (names, sizes and labels agree; content {expected} in the cache, {now} now): a file was rewritten since",
+                    data.source
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the cache holds augmented views (even one per sample: its rows still carry

@@ -407,6 +407,7 @@ pub fn train(
     device.seed(config.seed);
     let mut state = State::start(config, train, run, &device, observer)?;
     let epochs = Epochs::new(config, train, test, &preprocess, kd, &device)?;
+    let first_epoch = state.next_epoch;
     for epoch in state.next_epoch..=config.optimisation.epochs {
         observer.epoch_started(epoch, config.optimisation.epochs, train.len());
         let started = Instant::now();
@@ -417,6 +418,16 @@ pub fn train(
         check_weights(&state.model, epoch)?;
         let m = epochs.metrics(&state.model, epoch, &sums, seconds)?;
         state.metrics.push(m.clone());
+        if epoch == first_epoch
+            && let Some(t) = targets
+        {
+            // The first epoch read every file of a streamed split: its content must be
+            // the cache's before anything is saved as done.
+            t.train.check_content(train)?;
+            if let Some(test_targets) = t.test {
+                test_targets.check_content(test)?;
+            }
+        }
         run.save_checkpoint(epoch, &state.model, &state.optim, &state.metrics)?;
         observer.epoch_finished(&m);
     }

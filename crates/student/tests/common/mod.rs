@@ -95,6 +95,7 @@ pub fn manifest(data: &Dataset, rows_per_part: usize) -> distill_cache::Manifest
             split: data.split.clone(),
             samples: data.len(),
             fingerprint: data.fingerprint(),
+            content: None,
             classes: vec![],
             skipped: vec![],
         },
