@@ -154,7 +154,7 @@ impl EncodedImage {
             reason,
         };
         let bytes = self.bytes.read()?;
-        if matches!(self.bytes, ImageBytes::File(_)) {
+        if matches!(self.bytes, ImageBytes::File(_)) && self.digest.get().is_none() {
             let _ = self.digest.set(sample_digest(id, &bytes, label));
         }
         let pixels = decode_chw(&bytes, channels).map_err(bad)?;
