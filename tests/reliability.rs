@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cache, distill, fails, json, metrics, mini, repo, run};
+use common::{cache, distill, fails, json, metrics, mini, repo, run, run_together};
 
 fn teacher(name: &str) -> PathBuf {
     repo(&format!("datasets/teacher/test/{name}.onnx"))
@@ -279,25 +279,12 @@ fn shards_started_together_always_finish_the_sweep() {
     let (train, test) = caches(dir.path());
     for attempt in 0..3 {
         let out = dir.path().join(format!("sweep{attempt}"));
-        let children: Vec<_> = ["1/2", "2/2"]
-            .iter()
-            .map(|shard| {
-                small_sweep(dir.path(), &out, &train, &test)
-                    .args(["--shard", shard])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "attempt {attempt}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let shards = ["1/2", "2/2"].iter().map(|shard| {
+            let mut cmd = small_sweep(dir.path(), &out, &train, &test);
+            cmd.args(["--shard", shard]);
+            cmd
+        });
+        run_together(shards.collect());
         let report = json(&out.join("results.json"));
         assert!(report["missing"].as_array().unwrap().is_empty(), "{report}");
         assert_eq!(report["rows"].as_array().unwrap().len(), 4);

@@ -114,3 +114,26 @@ pub fn part_batches(dir: &Path) -> Vec<arrow::array::RecordBatch> {
     }
     batches
 }
+
+/// Starts `commands` at once and waits for all; each must succeed. Returns each one's
+/// stderr.
+pub fn run_together(commands: Vec<Command>) -> Vec<String> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut cmd| {
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{stderr}");
+            stderr
+        })
+        .collect()
+}

@@ -81,6 +81,16 @@ pub enum CacheError {
         /// Rows of the finished cache.
         expected: usize,
     },
+    /// A cache written in shards, some of which are not complete.
+    #[error("{path}: incomplete cache: shard(s) {missing} of {count} not complete", path = .path.display())]
+    ShardsIncomplete {
+        /// The cache directory.
+        path: PathBuf,
+        /// The shards not complete, each with its state.
+        missing: String,
+        /// How many shards there are.
+        count: usize,
+    },
     /// A teacher file other than the one the cache was made with.
     #[error(
         "{cache} was not made by {teacher}: its teacher has sha256 {cached}, the file has {given}",

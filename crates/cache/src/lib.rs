@@ -10,6 +10,9 @@
 //! open the parts; each part's key-value metadata (`distill.cache`) repeats the manifest
 //! essentials.
 //!
+//! A cache may be written by N processes at once (`Manifest::shard`, the `shards`
+//! module): each its own share of the parts and its own manifest; readers merge them.
+//!
 //! This crate reads and writes caches without the dataset sources: it compiles no image
 //! decoder, archive or CSV reader.
 #![warn(missing_docs)]
@@ -20,6 +23,7 @@ mod manifest;
 mod output_kind;
 mod part;
 mod reader;
+mod shards;
 mod topk;
 mod verify;
 mod writer;
@@ -27,11 +31,12 @@ mod writer;
 pub use error::CacheError;
 pub use manifest::{
     DatasetInfo, FORMAT_VERSION, LogitDtype, MANIFEST_FILE, MAX_VIEWS, Manifest, PartInfo, Storage,
-    TOPK_RECONSTRUCTION, TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo,
+    TOPK_RECONSTRUCTION, TeacherInfo, VIEWS_FORMAT_VERSION, ViewsInfo, shard_manifest_name,
 };
 pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
+pub use shards::{ShardState, merge_shards, write_merged_if_complete};
 pub use topk::{TailStats, TopKRow, TopKRows};
 pub use verify::{CacheReport, TeacherAccuracy};
 pub use writer::CacheWriter;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use distill_core::{ParseError, Preprocess, SkippedSample, ViewSpec};
+use distill_core::{ParseError, Preprocess, Shard, SkippedSample, ViewSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{CacheError, OutputKind};
@@ -16,6 +16,29 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const VIEWS_FORMAT_VERSION: u32 = 2;
 /// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The file name of shard `shard`'s manifest: `manifest.shard-00002-of-00004.json`.
+pub fn shard_manifest_name(shard: Shard) -> String {
+    format!(
+        "manifest.shard-{:05}-of-{:05}.json",
+        shard.index, shard.count
+    )
+}
+
+/// The shard whose manifest is named `name`, if it is a shard manifest's name.
+pub fn shard_of_manifest_name(name: &str) -> Option<Shard> {
+    let (i, n) = name
+        .strip_prefix("manifest.shard-")?
+        .strip_suffix(".json")?
+        .split_once("-of-")?;
+    let all_digits = |d: &str| d.len() == 5 && d.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(i) || !all_digits(n) {
+        return None;
+    }
+    format!("{}/{}", i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)
+        .parse()
+        .ok()
+}
 
 /// Element type of the stored logits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +277,13 @@ pub struct Manifest {
     /// The views of a v2 cache; none for one row per sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub views: Option<ViewsInfo>,
+    /// In a shard's manifest (`manifest.shard-I-of-N.json`): which shard of the cache's
+    /// parts it lists ([`Manifest::part_range`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// In a manifest merged from shards: how many there were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<usize>,
 }
 
 impl Manifest {
@@ -282,9 +312,65 @@ impl Manifest {
         }
     }
 
-    /// Number of part files of the finished cache.
-    pub fn expected_parts(&self) -> usize {
+    /// Number of part files of the finished cache, every shard's.
+    pub fn whole_parts(&self) -> usize {
         self.total_rows().div_ceil(self.rows_per_part.max(1))
+    }
+
+    /// The parts this manifest covers: all of them, or a shard's contiguous share.
+    pub fn part_range(&self) -> std::ops::Range<usize> {
+        let whole = self.whole_parts();
+        self.shard.map_or(0..whole, |s| s.range(whole))
+    }
+
+    /// Number of part files this manifest lists when finished (a shard's, or all).
+    pub fn expected_parts(&self) -> usize {
+        self.part_range().len()
+    }
+
+    /// The cache row the first part of this manifest starts at.
+    pub fn first_row(&self) -> usize {
+        self.part_range().start * self.rows_per_part
+    }
+
+    /// The cache row after the last this manifest covers.
+    pub fn end_row(&self) -> usize {
+        (self.part_range().end * self.rows_per_part).min(self.total_rows())
+    }
+
+    /// The dataset positions of the samples of cache rows `rows` (rows are in position
+    /// order, views of a sample together; a range cut mid-sample includes it).
+    pub fn sample_range(&self, rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let per_sample = self.views_per_sample();
+        rows.start / per_sample..rows.end.div_ceil(per_sample)
+    }
+
+    /// Each listed part with the dataset positions of its samples.
+    pub fn part_samples(&self) -> Vec<(&PartInfo, std::ops::Range<usize>)> {
+        let mut start = self.first_row();
+        self.parts
+            .iter()
+            .map(|part| {
+                let rows = start..start + part.rows;
+                start = rows.end;
+                (part, self.sample_range(rows))
+            })
+            .collect()
+    }
+
+    /// Bytes on disk in `dir` of this manifest's file and the parts it lists.
+    pub fn size_on_disk(&self, dir: &Path) -> u64 {
+        std::iter::once(self.file_name())
+            .chain(self.parts.iter().map(|p| p.file.clone()))
+            .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// The name of this manifest's file: `manifest.json`, or the shard's.
+    pub fn file_name(&self) -> String {
+        self.shard
+            .map_or_else(|| MANIFEST_FILE.to_string(), shard_manifest_name)
     }
 
     /// Rows part `index` holds when the cache is finished.
@@ -351,7 +437,13 @@ impl Manifest {
 
     /// Reads `manifest.json` of the cache in `dir`, refusing another format version.
     pub fn read(dir: &Path) -> Result<Self, CacheError> {
-        let path = dir.join(MANIFEST_FILE);
+        Manifest::read_file(&dir.join(MANIFEST_FILE))
+    }
+
+    /// Reads the manifest file at `path` (a cache's, or a shard's), refusing another format
+    /// version.
+    pub fn read_file(path: &Path) -> Result<Manifest, CacheError> {
+        let path = path.to_path_buf();
         let text = std::fs::read_to_string(&path).map_err(|e| CacheError::io(&path, e))?;
         let bad = |reason: String| CacheError::Manifest {
             path: path.clone(),
@@ -412,9 +504,10 @@ impl Manifest {
         })
     }
 
-    /// Writes `manifest.json` atomically (temporary name, fsync, rename).
+    /// Writes the manifest ([`Manifest::file_name`]) atomically (temporary name, fsync,
+    /// rename).
     pub fn write(&self, dir: &Path) -> Result<(), CacheError> {
-        let path = dir.join(MANIFEST_FILE);
+        let path = dir.join(self.file_name());
         let text = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Manifest {
             path: path.clone(),
             reason: e.to_string(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::part::{CachePart, read_part};
-use crate::{CacheError, Manifest, TopKRows};
+use crate::{CacheError, Manifest, ShardState, TopKRows};
 
 /// A cache opened for reading: its manifest, checked against the part files on disk.
 ///
@@ -43,7 +43,7 @@ use crate::{CacheError, Manifest, TopKRows};
 /// #             samples: 3, fingerprint: "f".into(), content: None, classes: vec![],
 /// #             skipped: vec![] },
 /// #         preprocess: distill_core::Preprocess::default(), tool_version: "doc".into(),
-/// #         parts: vec![], complete: false, views: None,
+/// #         parts: vec![], complete: false, views: None, shard: None, shards: None,
 /// #     };
 /// #     let mut w = CacheWriter::open(dir, manifest, false)?;
 /// #     w.push(&[0, 1, 2], &[Some(0), Some(1), Some(1)], &[1., 0., 0., 1., 0.5, 0.], &[])?;
@@ -54,6 +54,8 @@ use crate::{CacheError, Manifest, TopKRows};
 pub struct CacheReader {
     dir: PathBuf,
     manifest: Manifest,
+    /// Where each shard of a cache written in shards stands (empty otherwise).
+    shards: Vec<ShardState>,
 }
 
 /// A whole cache in memory, rows in part order (= dataset order).
@@ -108,7 +110,13 @@ impl CacheReader {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such cache directory"),
             ));
         }
-        let manifest = Manifest::read(dir)?;
+        // A cache written in shards and not yet merged is read through its shards'
+        // manifests.
+        let (manifest, shards) = match crate::merge_shards(dir)? {
+            Some((merged, states)) if !dir.join(crate::MANIFEST_FILE).exists() => (merged, states),
+            Some((_, states)) => (Manifest::read(dir)?, states),
+            None => (Manifest::read(dir)?, Vec::new()),
+        };
         for (index, info) in manifest.parts.iter().enumerate() {
             let path = dir.join(&info.file);
             if !path.is_file() {
@@ -138,7 +146,13 @@ impl CacheReader {
         Ok(CacheReader {
             dir: dir.to_path_buf(),
             manifest,
+            shards,
         })
+    }
+
+    /// Where each shard stands, for a cache written in shards (empty otherwise).
+    pub fn shards(&self) -> &[ShardState] {
+        &self.shards
     }
 
     /// The manifest.
@@ -156,6 +170,19 @@ impl CacheReader {
         if self.manifest.complete {
             return Ok(());
         }
+        if let Some(first) = self.shards.first() {
+            let missing: Vec<String> = self
+                .shards
+                .iter()
+                .filter(|s| !s.complete)
+                .map(|s| format!("{} ({})", s.shard.index, s))
+                .collect();
+            return Err(CacheError::ShardsIncomplete {
+                path: self.dir.clone(),
+                missing: missing.join(", "),
+                count: first.shard.count,
+            });
+        }
         Err(CacheError::Incomplete {
             path: self.dir.clone(),
             rows: self.manifest.rows(),
@@ -165,11 +192,7 @@ impl CacheReader {
 
     /// Bytes on disk of the manifest and the listed parts.
     pub fn size_on_disk(&self) -> u64 {
-        std::iter::once(crate::MANIFEST_FILE)
-            .chain(self.manifest.parts.iter().map(|p| p.file.as_str()))
-            .filter_map(|name| std::fs::metadata(self.dir.join(name)).ok())
-            .map(|m| m.len())
-            .sum()
+        self.manifest.size_on_disk(&self.dir)
     }
 
     /// Reads part `index` (checksum, row count and schema checked).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{CacheError, CacheReader, LogitDtype, Manifest, Storage};
+use crate::{CacheError, CacheReader, LogitDtype, Manifest, ShardState, Storage};
 
 /// The teacher's top-1 accuracy on the rows that have a label.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -117,6 +117,9 @@ pub struct CacheReport {
     pub teacher_accuracy: Option<f64>,
     /// Rows with a label.
     pub labelled_rows: usize,
+    /// Where each shard stands, for a cache written in shards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardState>,
     /// The manifest itself.
     pub manifest: Manifest,
 }
@@ -140,6 +143,7 @@ impl CacheReader {
             bytes_per_sample: bytes_on_disk as f64 / m.rows().max(1) as f64,
             teacher_accuracy: accuracy.map(|a| a.accuracy),
             labelled_rows: accuracy.map_or(0, |a| a.labelled),
+            shards: self.shards().to_vec(),
             manifest: m,
         })
     }
@@ -152,12 +156,20 @@ impl std::fmt::Display for CacheReport {
         writeln!(f, "cache        {}", self.cache.display())?;
         if self.complete {
             writeln!(f, "complete     yes")?;
-        } else {
+        } else if self.shards.is_empty() {
             writeln!(
                 f,
                 "complete     NO ({} of {} rows; rerun cache-logits to finish)",
                 self.rows, self.expected_rows
             )?;
+        } else {
+            writeln!(
+                f,
+                "complete     NO (rerun the shards that are not complete to finish)"
+            )?;
+        }
+        for shard in &self.shards {
+            writeln!(f, "shard        {shard}")?;
         }
         writeln!(
             f,

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use distill_core::{DirLock, LOCK_FILE, is_partial};
 
+use crate::manifest::shard_of_manifest_name;
 use crate::part::{CachePart, CachedView, part_file_name, write_part};
+use crate::shards::{has_merged_manifest, shard_manifests, write_merged_if_complete};
 use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage, TopKRows};
 
 /// Writes a cache: resumable, one part at a time, manifest last. It holds the cache
@@ -28,31 +30,65 @@ pub struct CacheWriter {
 /// The largest magnitude a half-precision float holds.
 const F16_MAX: f32 = 65504.0;
 
-/// Whether `name` is a part file (`part-00000.parquet`).
-fn is_part(name: &str) -> bool {
+/// The index of the part file `name` (`part-00000.parquet`), if it is one.
+fn part_index(name: &str) -> Option<usize> {
     name.strip_prefix("part-")
         .and_then(|n| n.strip_suffix(".parquet"))
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
 }
 
-/// Whether `name` is a file this crate writes into a cache directory: the manifest, a part,
-/// a temporary file of either, or the lock.
-fn is_cache_file(name: &str) -> bool {
-    let temporary = || {
-        let of = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".partial"))
-            .and_then(|n| n.rsplit_once('.'))
-            .map(|(of, _pid)| of);
-        let ours = |of: &str| of == MANIFEST_FILE || is_part(of);
-        // `.NAME.PID.partial`, or `.NAME.partial` as distill 0.1 named them.
-        let legacy = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".partial"))
-            .is_some_and(ours);
-        legacy || of.is_some_and(|of| ours(of) && is_partial(name, of))
+/// The lock a writer of `m` holds: the directory's, or its shard's own (shards write one
+/// directory at once).
+fn lock_name(m: &Manifest) -> String {
+    m.shard.map_or_else(
+        || LOCK_FILE.to_string(),
+        |s| format!("{LOCK_FILE}.shard-{:05}-of-{:05}", s.index, s.count),
+    )
+}
+
+/// The final name of the cache file `name` (itself, or what a temporary file becomes), if
+/// it is a file this crate writes into a cache directory: a manifest (the cache's or a
+/// shard's), a part, a temporary file of either, or a lock.
+fn cache_file_target(name: &str) -> Option<&str> {
+    let ours = |of: &str| {
+        of == MANIFEST_FILE || shard_of_manifest_name(of).is_some() || part_index(of).is_some()
     };
-    name == MANIFEST_FILE || name == LOCK_FILE || is_part(name) || temporary()
+    if ours(name) || name == LOCK_FILE || name.starts_with(&format!("{LOCK_FILE}.shard-")) {
+        return Some(name);
+    }
+    let inner = name.strip_prefix('.')?.strip_suffix(".partial")?;
+    // `.NAME.partial`, as distill 0.1 named them.
+    if ours(inner) {
+        return Some(inner);
+    }
+    // `.NAME.PID.partial`.
+    let (of, _pid) = inner.rsplit_once('.')?;
+    (ours(of) && is_partial(name, of)).then_some(of)
+}
+
+/// Whether `name` is a file this crate writes into a cache directory.
+fn is_cache_file(name: &str) -> bool {
+    cache_file_target(name).is_some()
+}
+
+/// Whether the cache file `name` belongs to the writer of `m`: every cache file but the
+/// lock for a whole cache; a shard's own manifest and parts (and their temporaries) for a
+/// shard, which never touches another shard's files.
+fn owned_by(m: &Manifest, name: &str) -> bool {
+    let Some(target) = cache_file_target(name) else {
+        return false;
+    };
+    if target == lock_name(m) {
+        return false;
+    }
+    match m.shard {
+        None => target != LOCK_FILE,
+        Some(_) => {
+            target == m.file_name()
+                || part_index(target).is_some_and(|i| m.part_range().contains(&i))
+        }
+    }
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> CacheError {
@@ -67,7 +103,7 @@ fn previous_parts(
     new: &Manifest,
     overwrite: bool,
 ) -> Result<(Vec<PartInfo>, Option<String>), CacheError> {
-    match Manifest::read(dir) {
+    match Manifest::read_file(&dir.join(new.file_name())) {
         Ok(_) if overwrite => Ok((Vec::new(), None)),
         Ok(old) => {
             let diffs = old.identity_diff(new);
@@ -79,6 +115,11 @@ fn previous_parts(
             }
             Ok((intact_prefix(dir, &old), old.dataset.content))
         }
+        Err(_) if overwrite && new.shard.is_some() => Ok((Vec::new(), None)),
+        Err(e) if new.shard.is_some() => Err(CacheError::Mismatch {
+            path: dir.join(new.file_name()),
+            diffs: e.to_string(),
+        }),
         Err(_) if overwrite && Manifest::is_distills(dir) => Ok((Vec::new(), None)),
         Err(e) if Manifest::is_distills(dir) => Err(CacheError::Mismatch {
             path: dir.to_path_buf(),
@@ -120,7 +161,8 @@ fn remove_cache_files(dir: &Path, doomed: impl Fn(&str) -> bool) -> Result<(), C
 /// one that is missing, altered or of the wrong size.
 fn intact_prefix(dir: &Path, old: &Manifest) -> Vec<PartInfo> {
     let mut kept = Vec::new();
-    for (index, info) in old.parts.iter().enumerate() {
+    for (k, info) in old.parts.iter().enumerate() {
+        let index = old.part_range().start + k;
         let path = dir.join(&info.file);
         let intact = info.file == part_file_name(index)
             && info.rows == old.expected_rows(index)
@@ -131,6 +173,60 @@ fn intact_prefix(dir: &Path, old: &Manifest) -> Vec<PartInfo> {
         kept.push(info.clone());
     }
     kept
+}
+
+/// Refuses to write `new` beside caches it would mix with: a whole cache into a directory
+/// of shards, a shard into a directory of a whole (unsharded) cache, or beside shards of
+/// another count or identity. Overwriting replaces a whole cache's shards, and lets a
+/// shard ignore the others (each replaces its own).
+fn check_neighbours(dir: &Path, new: &Manifest, overwrite: bool) -> Result<(), CacheError> {
+    if overwrite {
+        return Ok(());
+    }
+    let refuse = |path: &Path, why: String| {
+        Err(CacheError::Mismatch {
+            path: path.to_path_buf(),
+            diffs: why,
+        })
+    };
+    let shards = shard_manifests(dir)?;
+    match new.shard {
+        None => {
+            if let Some((shard, _)) = shards.first() {
+                return refuse(
+                    dir,
+                    format!("it holds a cache written in {} shards", shard.count),
+                );
+            }
+        }
+        Some(mine) => {
+            if dir.join(MANIFEST_FILE).exists() && !has_merged_manifest(dir) {
+                return refuse(dir, "it holds a cache written whole, not in shards".into());
+            }
+            for (shard, m) in &shards {
+                let diffs = m.identity_diff(new);
+                if shard.count != mine.count {
+                    return refuse(
+                        &dir.join(m.file_name()),
+                        format!(
+                            "shard {shard} of {} shards, this one is {mine}",
+                            shard.count
+                        ),
+                    );
+                }
+                if *shard != mine && !diffs.is_empty() {
+                    return refuse(
+                        &dir.join(m.file_name()),
+                        format!(
+                            "shard {shard} was written with other settings: {}",
+                            diffs.join("; ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl CacheWriter {
@@ -165,20 +261,33 @@ impl CacheWriter {
             });
         }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let lock = DirLock::try_acquire(dir, LOCK_FILE, "writing a logit cache")?;
+        let lock = DirLock::try_acquire(dir, &lock_name(&template), "writing a logit cache")?;
         let mut manifest = template;
         manifest.parts.clear();
         manifest.complete = false;
+        manifest.shards = None;
+        check_neighbours(dir, &manifest, overwrite)?;
         let mut content = None;
-        if dir.join(MANIFEST_FILE).exists() {
+        if dir.join(manifest.file_name()).exists() {
             (manifest.parts, content) = previous_parts(dir, &manifest, overwrite)?;
         }
-        // Everything not kept is rewritten: stale temporaries, parts after the first gap,
-        // and the manifest, which must not list parts that are about to change.
+        // Everything of this writer's not kept is rewritten: stale temporaries, parts after
+        // the first gap, and the manifest, which must not list parts that are about to
+        // change.
         let kept: Vec<String> = manifest.parts.iter().map(|p| p.file.clone()).collect();
         remove_cache_files(dir, |name| {
-            name != LOCK_FILE && !kept.iter().any(|k| k == name)
+            owned_by(&manifest, name) && !kept.iter().any(|k| k == name)
         })?;
+        // A shard with work to do (or another identity) takes down the merged manifest of
+        // the shards, which lists its parts; the last shard to finish writes it again.
+        let merged = dir.join(MANIFEST_FILE);
+        if manifest.shard.is_some()
+            && merged.exists()
+            && (manifest.parts.len() < manifest.expected_parts()
+                || Manifest::read(dir).is_ok_and(|m| !m.identity_diff(&manifest).is_empty()))
+        {
+            fs::remove_file(&merged).map_err(|e| io_err(&merged, e))?;
+        }
         if manifest.parts.len() == manifest.expected_parts() {
             manifest.complete = true;
             // Nothing is written again: the content hash recorded stays.
@@ -197,9 +306,9 @@ impl CacheWriter {
         })
     }
 
-    /// Rows already on disk: the dataset position the job continues from.
+    /// The cache row the job continues from: after the rows on disk (of this shard's).
     pub fn rows_done(&self) -> usize {
-        self.manifest.rows()
+        self.manifest.first_row() + self.manifest.rows()
     }
 
     /// Parts already on disk.
@@ -273,9 +382,9 @@ impl CacheWriter {
         }
         let mut offset = 0;
         while offset < sample_ids.len() {
-            let index = self.manifest.parts.len();
+            let index = self.manifest.part_range().start + self.manifest.parts.len();
             let want = self.manifest.expected_rows(index);
-            if want == 0 {
+            if want == 0 || index >= self.manifest.part_range().end {
                 return Err(CacheError::BadData(format!(
                     "more rows than the {} the manifest announces",
                     self.manifest.total_rows()
@@ -323,7 +432,7 @@ impl CacheWriter {
     }
 
     fn flush_part(&mut self) -> Result<(), CacheError> {
-        let index = self.manifest.parts.len();
+        let index = self.manifest.part_range().start + self.manifest.parts.len();
         let mut info = write_part(&self.dir, &self.manifest, index, &self.pending)?;
         info.content = self.pending_content.take();
         self.manifest.parts.push(info);
@@ -342,6 +451,9 @@ impl CacheWriter {
         }
         self.manifest.complete = true;
         self.manifest.write(&self.dir)?;
+        if self.manifest.shard.is_some() {
+            write_merged_if_complete(&self.dir)?;
+        }
         Ok(self.manifest)
     }
 }

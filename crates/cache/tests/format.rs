@@ -42,6 +42,8 @@ fn manifest(dtype: LogitDtype) -> Manifest {
         parts: vec![],
         complete: false,
         views: None,
+        shard: None,
+        shards: None,
     }
 }
 

@@ -22,6 +22,7 @@ mod resize;
 mod rng;
 mod sample;
 mod scores;
+mod shard;
 mod view;
 
 pub use error::PreprocessError;
@@ -38,4 +39,5 @@ pub use sample::{SampleRef, SampleShape, SkippedSample};
 pub use scores::{
     accuracy, accuracy_of, agreement, argmax, argmax_rows, kl_divergence, log_sum_exp, mean_kl,
 };
+pub use shard::Shard;
 pub use view::{CropRange, Mix, ViewParams, ViewSpec, render_view};

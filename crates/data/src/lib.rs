@@ -31,7 +31,7 @@ pub use csv_table::read_csv;
 pub use dataset::{Dataset, EncodedImage, ImageBytes, SampleFile, Samples};
 pub use distill_core::{
     CropRange, DirLock, LOCK_FILE, Layout, LockError, Mix, ModelMeasure, ParseError, Preprocess,
-    PreprocessError, PreprocessOverrides, SampleRef, SampleShape, SkippedSample, SplitMix64,
+    PreprocessError, PreprocessOverrides, SampleRef, SampleShape, Shard, SkippedSample, SplitMix64,
     ViewParams, ViewSpec, accuracy, accuracy_of, agreement, argmax, argmax_rows, fault, is_partial,
     json_diff, mean_kl, parse_bytes, parse_size, render_view, sha256_file, sha256_hex,
     write_atomic,

@@ -45,23 +45,12 @@ impl Job<'_> {
     }
 }
 
-/// The content hash of the samples of cache rows `rows` (a part's; `per_sample` rows per
-/// sample), for a streamed split: from the digests kept as their files were read, reading
-/// any not read yet.
-pub(crate) fn rows_content(
-    data: &Dataset,
-    per_sample: usize,
-    rows: Range<usize>,
-) -> Result<Option<String>, RuntimeError> {
-    let positions: Vec<usize> = (rows.start / per_sample..rows.end.div_ceil(per_sample)).collect();
-    Ok(data.content_of(&positions)?)
-}
-
 /// A batch on its way through the pipeline: its cache rows, its values (inputs, then
 /// logits), and the view of each row in a cache of views.
 type Batch = (Range<usize>, Vec<f32>, Vec<CachedView>);
 
-/// The cache rows still to do, as batches that never cross a part boundary.
+/// The cache rows still to do (up to `total`, the end of this cache's or shard's rows), as
+/// batches that never cross a part boundary.
 fn batches(writer: &CacheWriter, total: usize, batch: usize) -> Vec<Range<usize>> {
     let per_part = writer.manifest().rows_per_part;
     let mut out = Vec::new();
@@ -137,7 +126,7 @@ pub(crate) fn cache_logits(
     on_rows: &(dyn Fn(usize) + Sync),
 ) -> Result<Manifest, RuntimeError> {
     let classes = writer.manifest().num_classes;
-    let total = writer.manifest().total_rows();
+    let total = writer.manifest().end_row();
     let todo = batches(&writer, total, job.plan.batch_rows(job.batch_size));
     let (to_model, from_producer) = sync_channel::<Batch>(CHANNEL_DEPTH);
     let (to_writer, from_model) = sync_channel::<Batch>(CHANNEL_DEPTH);
@@ -261,7 +250,8 @@ fn consume(
         // Batches never cross a part boundary: this one ends its part when it ends at one.
         if range.end % per_part == 0 || range.end == total {
             let start = (range.end - 1) / per_part * per_part;
-            writer.part_content(rows_content(data, per_sample, start..range.end)?);
+            let positions: Vec<usize> = writer.manifest().sample_range(start..range.end).collect();
+            writer.part_content(data.content_of(&positions)?);
         }
         let positions = range.clone().map(|row| row / per_sample);
         let ids: Vec<u64> = positions.clone().map(|p| data.ids[p]).collect();
@@ -274,10 +264,13 @@ fn consume(
         writer.push_views(&ids, &labels, &logits, &keys, &views)?;
         on_rows(range.len());
     }
-    if writer.rows_done() < writer.manifest().total_rows() {
+    if writer.rows_done() < writer.manifest().end_row() {
         // Inference stopped early; its error is the one to report.
         return Ok(None);
     }
-    writer.dataset_content(data.content()?);
+    if writer.manifest().shard.is_none() {
+        // Every file was read (a shard read its own only: its parts carry their content).
+        writer.dataset_content(data.content()?);
+    }
     Ok(Some(writer.finish()?))
 }

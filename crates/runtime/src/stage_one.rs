@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use distill_cache::{
-    CacheReader, CacheWriter, DatasetInfo, LogitDtype, MAX_VIEWS, Manifest, OutputKind, Storage,
-    TeacherInfo, ViewsInfo,
+    CacheWriter, DatasetInfo, LogitDtype, MAX_VIEWS, Manifest, OutputKind, Storage, TeacherInfo,
+    ViewsInfo,
 };
-use distill_data::{Dataset, PreprocessOverrides, ViewSpec};
+use distill_data::{Dataset, PreprocessOverrides, Shard, ViewSpec};
 use serde::Serialize;
 
-use crate::pipeline::{Job, cache_logits, rows_content};
+use crate::pipeline::{Job, cache_logits};
 use crate::{PreparedModel, RuntimeError, looks_like_probs};
 
 /// How a teacher is run over a dataset and its logits stored.
@@ -45,6 +45,7 @@ pub struct CacheLogits {
     overwrite: bool,
     allow_nonfinite: bool,
     views: Option<ViewsInfo>,
+    shard: Option<Shard>,
 }
 
 /// What a finished (or resumed and finished) stage one did.
@@ -68,12 +69,18 @@ pub struct CacheSummary {
     pub bytes_per_sample: f64,
     /// Classes of the teacher's output.
     pub num_classes: usize,
+    /// The shard written, when the cache is written in shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 impl std::fmt::Display for CacheSummary {
     /// One line: rows (one per sample, or one per view of a cache of views), throughput,
     /// size, where.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(shard) = self.shard {
+            write!(f, "shard {shard}: ")?;
+        }
         write!(
             f,
             "cached {} rows ({} computed) in {:.1} s, {:.0} rows/s; {} bytes on disk, {:.1} bytes/row -> {}",
@@ -106,7 +113,17 @@ impl CacheLogits {
             overwrite: false,
             allow_nonfinite: false,
             views: None,
+            shard: None,
         }
+    }
+
+    /// Write shard `shard` of the cache only: its contiguous share of the parts (the parts
+    /// an unsharded run writes, under the same names) and its own manifest, beside the
+    /// other shards, which other processes write at the same time. The shard that finds
+    /// every shard complete writes the merged `manifest.json`.
+    pub fn shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard.filter(|s| s.count > 1);
+        self
     }
 
     /// Cache `count` augmented views of every sample instead of the plain image (a v2
@@ -324,6 +341,8 @@ impl<'d> PreparedCache<'d> {
             parts: Vec::new(),
             complete: false,
             views: self.settings.views.clone(),
+            shard: self.settings.shard,
+            shards: None,
         })
     }
 
@@ -333,7 +352,7 @@ impl<'d> PreparedCache<'d> {
         let writer = CacheWriter::open(out, self.manifest()?, self.settings.overwrite)?;
         self.check_unchanged(&writer, out)?;
         Ok(OpenCache {
-            resumed_from: writer.rows_done(),
+            resumed_from: writer.manifest().rows(),
             out: out.to_path_buf(),
             writer,
             prepared: self,
@@ -347,16 +366,12 @@ impl PreparedCache<'_> {
     /// at the same size is found here, by reading the kept parts' files again (their
     /// digests then serve the whole split's content hash at the end).
     fn check_unchanged(&self, writer: &CacheWriter, out: &Path) -> Result<(), RuntimeError> {
-        let per_sample = self.settings.views.as_ref().map_or(1, |v| v.count);
-        let m = writer.manifest();
-        let mut start = 0;
-        for part in &m.parts {
-            let rows = start..start + part.rows;
-            start = rows.end;
+        for (part, positions) in writer.manifest().part_samples() {
             let Some(recorded) = &part.content else {
                 continue;
             };
-            let now = rows_content(self.data, per_sample, rows)?.unwrap_or_default();
+            let positions: Vec<usize> = positions.collect();
+            let now = self.data.content_of(&positions)?.unwrap_or_default();
             if &now != recorded {
                 return Err(RuntimeError::DataChanged {
                     cache: out.to_path_buf(),
@@ -371,9 +386,10 @@ impl PreparedCache<'_> {
 }
 
 impl OpenCache<'_> {
-    /// Rows the finished cache will hold: samples times views.
+    /// Rows this run's cache (or shard) holds when finished: samples times views.
     pub fn samples(&self) -> usize {
-        self.writer.manifest().total_rows()
+        let m = self.writer.manifest();
+        m.end_row() - m.first_row()
     }
 
     /// Runs the pipeline to the end of the data; `on_rows` is called (from the writer
@@ -398,7 +414,7 @@ impl OpenCache<'_> {
         };
         let manifest = cache_logits(&mut prepared.model.model, &job, writer, on_rows)?;
         let seconds = started.elapsed().as_secs_f64();
-        let bytes_on_disk = CacheReader::open(&out)?.size_on_disk();
+        let bytes_on_disk = manifest.size_on_disk(&out);
         let computed = manifest.rows() - resumed_from;
         Ok(CacheSummary {
             cache: out,
@@ -410,6 +426,7 @@ impl OpenCache<'_> {
             bytes_on_disk,
             bytes_per_sample: bytes_on_disk as f64 / manifest.rows().max(1) as f64,
             num_classes: manifest.num_classes,
+            shard: manifest.shard,
         })
     }
 }

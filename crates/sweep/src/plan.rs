@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use distill_data::ParseError;
+pub use distill_data::Shard;
 use distill_student::RunResult;
 
 use crate::Grid;
@@ -52,45 +52,4 @@ pub fn plan(grid: &Grid) -> Vec<PlannedRun> {
             }
         })
         .collect()
-}
-
-/// `--shard I/N`: the I-th of N processes (1-based) trains runs I, I+N, I+2N, … of the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// Which shard, 1-based.
-    pub index: usize,
-    /// How many shards.
-    pub count: usize,
-}
-
-impl Shard {
-    /// The one shard of an unsplit sweep.
-    pub fn all() -> Self {
-        Shard { index: 1, count: 1 }
-    }
-
-    /// Whether run `run` (0-based, in plan order) is this shard's.
-    pub fn includes(&self, run: usize) -> bool {
-        run % self.count == self.index - 1
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ParseError::new("shard", s, "expected I/N with 1 <= I <= N, e.g. 1/2");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: usize = i.trim().parse().map_err(|_| bad())?;
-        let count: usize = n.trim().parse().map_err(|_| bad())?;
-        if index == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
 }

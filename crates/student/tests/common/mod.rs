@@ -104,6 +104,8 @@ pub fn manifest(data: &Dataset, rows_per_part: usize) -> distill_cache::Manifest
         parts: vec![],
         complete: false,
         views: None,
+        shard: None,
+        shards: None,
     }
 }
 
