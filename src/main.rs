@@ -7,6 +7,7 @@ mod hints;
 mod interrupt;
 mod loading;
 mod progress;
+mod shard;
 
 use clap::{Parser, Subcommand};
 

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use distill_cache::{LogitDtype, OutputKind, Storage};
-use distill_data::{Shard, ViewSpec};
+use distill_data::ViewSpec;
 use distill_runtime::{CacheLogits, CacheSummary};
 use serde::Serialize;
 
 use crate::loading::{FeedArgs, load};
 use crate::progress::{peak_rss_bytes, samples_bar};
+use crate::shard::ShardArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -59,16 +60,10 @@ pub struct Args {
     /// Seed of the view generator: view v of sample i is the same for the same seed.
     #[arg(long, default_value_t = 0, value_name = "S", requires = "views")]
     view_seed: u64,
-    /// Write shard I of N of the cache only (1-based): its contiguous share of the parts
-    /// and its own manifest, beside the other shards in the same --out (no lock between
-    /// machines). Without it, a process of a Slurm array, a Kubernetes Indexed Job or an AWS
-    /// Batch array is the shard its environment says.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
-    /// How many shards, where the scheduler's environment does not say
-    /// (JOB_COMPLETION_INDEX: the Job's completions).
-    #[arg(long, value_name = "N")]
-    num_shards: Option<usize>,
+    /// Write one shard of the cache only: its contiguous share of the parts and its own
+    /// manifest, beside the other shards in the same --out (no lock between machines).
+    #[command(flatten)]
+    shard: ShardArgs,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -82,22 +77,8 @@ struct Summary {
     peak_rss_bytes: Option<u64>,
 }
 
-/// The shard this process writes: `--shard`, else the one a cluster scheduler's
-/// environment names (printed, so a log says which), else the whole cache.
-fn shard(args: &Args) -> Result<Option<Shard>> {
-    if args.shard.is_some() {
-        return Ok(args.shard);
-    }
-    let from_env = Shard::from_env(|name| std::env::var(name).ok(), args.num_shards)
-        .context("reading the shard from the scheduler's environment (or give --shard I/N, or --num-shards N)")?;
-    Ok(from_env.map(|(shard, from)| {
-        eprintln!("shard {shard} (from {from})");
-        shard
-    }))
-}
-
 pub fn run(args: Args) -> Result<()> {
-    let shard = shard(&args)?;
+    let shard = args.shard.resolve()?;
     let data = load(&args.feed.data, "train")?;
     let mut stage = CacheLogits::new(&args.teacher).shard(shard);
     if let (Some(count), Some(augment)) = (args.views, args.augment) {

@@ -13,6 +13,7 @@ use distill_sweep::{Grid, Launcher, Shard, Sweep, SweepDefinition};
 use crate::commands::sweep_report::{self, ReportArgs, ReportOptions};
 use crate::either::{Alternative, Unless};
 use crate::progress::Reporter;
+use crate::shard::ShardArgs;
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -68,10 +69,10 @@ struct SweepArgs {
     /// Seed of the validation draw (the same held-out samples for every run).
     #[arg(long, default_value_t = 0)]
     val_seed: u64,
-    /// Train only every N-th run, starting at the I-th (1-based), e.g. 2/3: several
-    /// processes or machines share one sweep directory.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
+    /// Train only every N-th run, starting at the I-th: several processes or machines
+    /// share one sweep directory.
+    #[command(flatten)]
+    shard: ShardArgs,
     /// Memory budget for the cached training logits (larger caches are streamed).
     #[arg(long, default_value_t = DEFAULT_MAX_MEMORY, value_parser = parse_bytes)]
     max_memory: u64,
@@ -138,7 +139,7 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
     let mut launcher = ChildProcess {
         quiet: args.report.json,
     };
-    let shard = args.shard.unwrap_or_else(Shard::all);
+    let shard = args.shard.resolve()?.unwrap_or_else(Shard::all);
     sweep.run(&checked, shard, &mut launcher, &mut reporter)?;
     sweep_report::write(&sweep, &args.report)
 }
