@@ -247,3 +247,41 @@ fn a_shard_killed_at_any_write_completes_the_cache_when_rerun_alone() {
     }
     assert!(points >= 5, "{points} fault points");
 }
+
+/// `examples/slurm/cache-logits.sbatch` run as Slurm runs an array (`--array=1-3`: ids 1 to
+/// 3, with the variables Slurm sets) gives the cache of one process.
+#[test]
+fn the_slurm_example_run_as_an_array_writes_the_cache_of_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    run(&mut cache_cmd(&whole, &[], &[]));
+    let sharded = dir.path().join("sharded");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_distill"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let tasks = (1..=3).map(|id| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo("examples/slurm/cache-logits.sbatch"));
+        for var in SCHEDULER_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.env("PATH", &path)
+            .env("TEACHER", repo("datasets/teacher/test/mlp.onnx"))
+            .env("DATA", mini())
+            .env("CACHE", &sharded)
+            .env("CACHE_FLAGS", "--rows-per-part 300")
+            .env("SLURM_ARRAY_TASK_ID", id.to_string())
+            .env("SLURM_ARRAY_TASK_MIN", "1")
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .env("SLURM_CPUS_PER_TASK", "1");
+        cmd
+    });
+    for said in run_together(tasks.collect()) {
+        assert!(said.contains("/3 (from SLURM_ARRAY_TASK_ID="), "{said}");
+    }
+    assert_eq!(parts(&sharded), parts(&whole));
+    assert_eq!(json(&sharded.join("manifest.json"))["shards"], 3);
+}
