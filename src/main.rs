@@ -7,6 +7,7 @@ mod hints;
 mod interrupt;
 mod loading;
 mod progress;
+mod remote;
 mod shard;
 
 use clap::{Parser, Subcommand};

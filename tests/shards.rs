@@ -8,64 +8,21 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{distill, fails, json, mini, repo, run, run_together};
-
-/// The environment variables of the schedulers, cleared from every shard's command so
-/// that only the ones a test sets count.
-const SCHEDULER_VARS: [&str; 7] = [
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_STEP",
-    "SLURM_ARRAY_TASK_COUNT",
-    "JOB_COMPLETION_INDEX",
-    "AWS_BATCH_JOB_ARRAY_INDEX",
-    "AWS_BATCH_JOB_ARRAY_SIZE",
-];
+use common::{
+    SCHEDULER_VARS, distill, fails, json, mini, part_bytes, repo, run, run_together,
+    train_cache_cmd,
+};
 
 /// A shard's extra flags and environment.
 type Started<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
 
-/// `cache-logits` of the test teacher over the subset's training split into `out`, in
-/// parts of 300 rows (7 parts), with `extra` flags and `env` variables.
+/// [`train_cache_cmd`] with `env` variables.
 fn cache_cmd(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = distill();
-    cmd.args(["cache-logits", "--teacher"])
-        .arg(repo("datasets/teacher/test/mlp.onnx"));
-    cmd.args([
-        "--dataset",
-        &mini(),
-        "--split",
-        "train",
-        "--rows-per-part",
-        "300",
-    ])
-    .args(extra)
-    .arg("--out")
-    .arg(out);
-    for var in SCHEDULER_VARS {
-        cmd.env_remove(var);
-    }
+    let mut cmd = train_cache_cmd(out, extra);
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd
-}
-
-/// The part files of the cache in `dir`, by name, with their bytes.
-fn parts(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect()
 }
 
 /// The parts listed by a manifest: file, rows, sha256.
@@ -133,7 +90,7 @@ fn four_shards_started_at_once_write_the_parts_of_one_process_and_merge_into_one
 
     // The same part files, byte for byte, and a merged manifest listing them as one
     // process's does.
-    assert_eq!(parts(&sharded), parts(&whole));
+    assert_eq!(part_bytes(&sharded), part_bytes(&whole));
     let merged = json(&sharded.join("manifest.json"));
     let single = json(&whole.join("manifest.json"));
     assert_eq!(merged["complete"], true);
@@ -232,7 +189,11 @@ fn a_shard_killed_at_any_write_completes_the_cache_when_rerun_alone() {
             "{report}"
         );
         run(&mut cache_cmd(&sharded, &third, &[]));
-        assert_eq!(parts(&sharded), parts(&whole), "killed at write {at}");
+        assert_eq!(
+            part_bytes(&sharded),
+            part_bytes(&whole),
+            "killed at write {at}"
+        );
         assert_eq!(
             listed(&json(&sharded.join("manifest.json"))),
             listed(&json(&whole.join("manifest.json")))
@@ -282,6 +243,6 @@ fn the_slurm_example_run_as_an_array_writes_the_cache_of_one_process() {
     for said in run_together(tasks.collect()) {
         assert!(said.contains("/3 (from SLURM_ARRAY_TASK_ID="), "{said}");
     }
-    assert_eq!(parts(&sharded), parts(&whole));
+    assert_eq!(part_bytes(&sharded), part_bytes(&whole));
     assert_eq!(json(&sharded.join("manifest.json"))["shards"], 3);
 }

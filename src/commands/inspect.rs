@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let reader = CacheReader::open(&args.cache)?;
+    let reader = CacheReader::open(&crate::remote::fetch_cache(&args.cache)?)?;
     // Reading every part checks its checksum and schema, and gives the teacher's accuracy.
     let report = reader.report()?;
     if let Some(teacher) = &args.teacher {

@@ -116,7 +116,9 @@ impl Launcher for ChildProcess {
     }
 }
 
-fn run_sweep(args: SweepArgs) -> Result<()> {
+fn run_sweep(mut args: SweepArgs) -> Result<()> {
+    args.cache = crate::remote::fetch_cache(&args.cache)?;
+    args.test_cache = crate::remote::fetch_optional(args.test_cache)?;
     // The grid is checked before any data is read.
     let grid = Grid::read(&args.grid)?;
     let definition = SweepDefinition {

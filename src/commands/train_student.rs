@@ -133,8 +133,9 @@ impl RunFlags {
         };
         let default = KdLoss::default();
         Ok(Some(DistillSpec {
-            cache: cache.clone(),
-            test_cache: self.test_cache.clone(),
+            // A cache on object storage is read from its local copy.
+            cache: crate::remote::fetch_cache(cache)?,
+            test_cache: crate::remote::fetch_optional(self.test_cache.clone())?,
             loss: KdLoss {
                 temperature: self.temperature.unwrap_or(default.temperature),
                 alpha: self.alpha.unwrap_or(default.alpha),

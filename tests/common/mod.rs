@@ -100,6 +100,17 @@ pub fn part_files(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
+/// The part files of the cache in `dir`, in name order, by name with their bytes.
+pub fn part_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    part_files(dir)
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
 /// Every record batch of the cache in `dir`, read part by part with nothing but the arrow
 /// Parquet reader (as any reader outside distill would).
 pub fn part_batches(dir: &Path) -> Vec<arrow::array::RecordBatch> {
@@ -136,4 +147,34 @@ pub fn run_together(commands: Vec<Command>) -> Vec<String> {
             stderr
         })
         .collect()
+}
+
+/// The environment variables of the cluster schedulers, cleared from commands that must
+/// not pick a shard up from the test's own environment.
+pub const SCHEDULER_VARS: [&str; 7] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_JOB_ARRAY_SIZE",
+];
+
+/// `cache-logits` of the test teacher over the subset's training split into `out` (a
+/// folder or an `s3://` URL), in parts of 300 rows (7 parts), with `extra` flags, none of
+/// the schedulers' variables set.
+pub fn train_cache_cmd(out: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Command {
+    let mut cmd = distill();
+    cmd.args(["cache-logits", "--teacher"])
+        .arg(repo("datasets/teacher/test/mlp.onnx"));
+    cmd.args(["--dataset", &mini(), "--split", "train"])
+        .args(["--rows-per-part", "300"])
+        .args(extra)
+        .arg("--out")
+        .arg(out);
+    for var in SCHEDULER_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
 }

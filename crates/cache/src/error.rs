@@ -81,6 +81,17 @@ pub enum CacheError {
         /// Rows of the finished cache.
         expected: usize,
     },
+    /// Object storage that could not be reached or used.
+    #[error("{url}: {reason}")]
+    Remote {
+        /// The cache's URL.
+        url: String,
+        /// What failed.
+        reason: String,
+        /// Why.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A cache written in shards, some of which are not complete.
     #[error("{path}: incomplete cache: shard(s) {missing} of {count} not complete", path = .path.display())]
     ShardsIncomplete {

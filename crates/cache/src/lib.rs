@@ -23,6 +23,7 @@ mod manifest;
 mod output_kind;
 mod part;
 mod reader;
+mod remote;
 mod shards;
 mod topk;
 mod verify;
@@ -36,6 +37,7 @@ pub use manifest::{
 pub use output_kind::{OutputKind, PROB_FLOOR};
 pub use part::{CachePart, CachedView, METADATA_KEY, part_file_name, read_part, write_part};
 pub use reader::{CacheArray, CacheReader};
+pub use remote::{RemoteCache, S3_SCHEME, is_remote};
 pub use shards::{ShardState, merge_shards, write_merged_if_complete};
 pub use topk::{TailStats, TopKRow, TopKRows};
 pub use verify::{CacheReport, TeacherAccuracy};

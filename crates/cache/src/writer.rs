@@ -14,7 +14,10 @@ use distill_core::{DirLock, LOCK_FILE, is_partial};
 use crate::manifest::shard_of_manifest_name;
 use crate::part::{CachePart, CachedView, part_file_name, write_part};
 use crate::shards::{has_merged_manifest, shard_manifests, write_merged_if_complete};
-use crate::{CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, Storage, TopKRows};
+use crate::{
+    CacheError, LogitDtype, MANIFEST_FILE, Manifest, PartInfo, RemoteCache, Storage, TopKRows,
+    is_remote,
+};
 
 /// Writes a cache: resumable, one part at a time, manifest last. It holds the cache
 /// directory's lock: a second writer of the same directory is refused at once.
@@ -24,6 +27,9 @@ pub struct CacheWriter {
     pending: CachePart,
     /// The content hash of the samples of the part being filled.
     pending_content: Option<String>,
+    /// Where the cache is published when it lives on object storage (`dir` is then its
+    /// local copy).
+    remote: Option<RemoteCache>,
     _lock: DirLock,
 }
 
@@ -68,7 +74,7 @@ fn cache_file_target(name: &str) -> Option<&str> {
 }
 
 /// Whether `name` is a file this crate writes into a cache directory.
-fn is_cache_file(name: &str) -> bool {
+pub(crate) fn is_cache_file(name: &str) -> bool {
     cache_file_target(name).is_some()
 }
 
@@ -146,15 +152,20 @@ fn entries(dir: &Path) -> Result<Vec<String>, CacheError> {
     Ok(names)
 }
 
-/// Removes the cache files of `dir` for which `doomed` holds.
-fn remove_cache_files(dir: &Path, doomed: impl Fn(&str) -> bool) -> Result<(), CacheError> {
+/// Removes the cache files of `dir` for which `doomed` holds; returns their names.
+fn remove_cache_files(
+    dir: &Path,
+    doomed: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, CacheError> {
+    let mut removed = Vec::new();
     for name in entries(dir)? {
         if is_cache_file(&name) && doomed(&name) {
             let path = dir.join(&name);
             fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+            removed.push(name);
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// The finished parts of `old` that are still intact on disk, in order, up to the first
@@ -236,7 +247,29 @@ impl CacheWriter {
     /// identity ([`Manifest::identity`]) resumes after its intact parts. One holding a cache
     /// with another identity is refused, naming every difference, unless `overwrite`. A
     /// directory with other files and no cache in it is always refused.
+    ///
+    /// `dir` may be `s3://bucket/prefix`: the cache is then written in a local copy
+    /// ([`RemoteCache::default_local_copy`]) and every file PUT whole to the store after it
+    /// is written there, parts before the manifest that lists them. What the store holds
+    /// is brought down first, so a rerun resumes there. Two writers on one machine are
+    /// refused by the local copy's lock; the store itself has none.
     pub fn open(dir: &Path, template: Manifest, overwrite: bool) -> Result<Self, CacheError> {
+        if is_remote(dir) {
+            let remote = RemoteCache::open(&dir.to_string_lossy())?;
+            let local = remote.default_local_copy();
+            // Only this writer's parts are needed (a shard's own); every manifest comes.
+            remote.pull_some(&local, |name| owned_by(&template, name))?;
+            return CacheWriter::open_in(&local, template, overwrite, Some(remote));
+        }
+        CacheWriter::open_in(dir, template, overwrite, None)
+    }
+
+    fn open_in(
+        dir: &Path,
+        template: Manifest,
+        overwrite: bool,
+        remote: Option<RemoteCache>,
+    ) -> Result<Self, CacheError> {
         if template.rows_per_part == 0 {
             return Err(CacheError::BadData("rows per part must be positive".into()));
         }
@@ -275,7 +308,7 @@ impl CacheWriter {
         // the first gap, and the manifest, which must not list parts that are about to
         // change.
         let kept: Vec<String> = manifest.parts.iter().map(|p| p.file.clone()).collect();
-        remove_cache_files(dir, |name| {
+        let mut removed = remove_cache_files(dir, |name| {
             owned_by(&manifest, name) && !kept.iter().any(|k| k == name)
         })?;
         // A shard with work to do (or another identity) takes down the merged manifest of
@@ -287,23 +320,32 @@ impl CacheWriter {
                 || Manifest::read(dir).is_ok_and(|m| !m.identity_diff(&manifest).is_empty()))
         {
             fs::remove_file(&merged).map_err(|e| io_err(&merged, e))?;
+            removed.push(MANIFEST_FILE.to_string());
+        }
+        if let Some(remote) = &remote {
+            // The store loses what the local copy lost (never a temporary: none is stored).
+            let stored: Vec<String> = remote.list()?.into_iter().map(|(n, _)| n).collect();
+            for name in removed.iter().filter(|n| stored.contains(n)) {
+                remote.delete(name)?;
+            }
         }
         if manifest.parts.len() == manifest.expected_parts() {
             manifest.complete = true;
             // Nothing is written again: the content hash recorded stays.
             manifest.dataset.content = content;
         }
-        if !kept.is_empty() {
-            manifest.write(dir)?;
-        }
-        let pending = CachePart::default();
-        Ok(CacheWriter {
+        let writer = CacheWriter {
             dir: dir.to_path_buf(),
             manifest,
-            pending,
+            pending: CachePart::default(),
             pending_content: None,
+            remote,
             _lock: lock,
-        })
+        };
+        if !kept.is_empty() {
+            writer.write_manifest()?;
+        }
+        Ok(writer)
     }
 
     /// The cache row the job continues from: after the rows on disk (of this shard's).
@@ -435,9 +477,26 @@ impl CacheWriter {
         let index = self.manifest.part_range().start + self.manifest.parts.len();
         let mut info = write_part(&self.dir, &self.manifest, index, &self.pending)?;
         info.content = self.pending_content.take();
+        self.publish(&info.file)?;
         self.manifest.parts.push(info);
         self.pending = CachePart::default();
-        self.manifest.write(&self.dir)
+        self.write_manifest()
+    }
+
+    /// Writes the manifest, and publishes it.
+    fn write_manifest(&self) -> Result<(), CacheError> {
+        self.manifest.write(&self.dir)?;
+        self.publish(&self.manifest.file_name())
+    }
+
+    /// PUTs the file `name` of the local copy whole to the store, for a cache on object
+    /// storage.
+    fn publish(&self, name: &str) -> Result<(), CacheError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let path = self.dir.join(name);
+        remote.put(name, fs::read(&path).map_err(|e| io_err(&path, e))?)
     }
 
     /// Marks the cache complete; every row must have been pushed.
@@ -450,9 +509,15 @@ impl CacheWriter {
             )));
         }
         self.manifest.complete = true;
-        self.manifest.write(&self.dir)?;
+        self.write_manifest()?;
         if self.manifest.shard.is_some() {
-            write_merged_if_complete(&self.dir)?;
+            // The other shards' manifests as they stand now, from wherever they write.
+            if let Some(remote) = &self.remote {
+                remote.pull_manifests(&self.dir)?;
+            }
+            if write_merged_if_complete(&self.dir)? {
+                self.publish(MANIFEST_FILE)?;
+            }
         }
         Ok(self.manifest)
     }

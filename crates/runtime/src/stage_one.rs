@@ -412,9 +412,11 @@ impl OpenCache<'_> {
             batch_size: s.batch_size,
             allow_nonfinite: s.allow_nonfinite,
         };
+        // The files on this machine: the cache, or the local copy of one on object storage.
+        let local = writer.dir().to_path_buf();
         let manifest = cache_logits(&mut prepared.model.model, &job, writer, on_rows)?;
         let seconds = started.elapsed().as_secs_f64();
-        let bytes_on_disk = manifest.size_on_disk(&out);
+        let bytes_on_disk = manifest.size_on_disk(&local);
         let computed = manifest.rows() - resumed_from;
         Ok(CacheSummary {
             cache: out,
