@@ -189,8 +189,14 @@ fn local_copy(stage: &Path) -> PathBuf {
     copies[0].clone()
 }
 
-/// One epoch of `mlp:8` from `cache` (a folder or a URL); its metrics without timings.
-fn student(weed: &Weed, stage: &Path, cache: &str, out: &Path) -> Vec<serde_json::Value> {
+/// One epoch of `mlp:8` from `cache` (a folder or a URL): its metrics without timings,
+/// and its exported model (the weights, byte for byte).
+fn student(
+    weed: &Weed,
+    stage: &Path,
+    cache: &str,
+    out: &Path,
+) -> (Vec<serde_json::Value>, Vec<u8>) {
     let mut cmd = distill();
     cmd.args(["train-student", "--arch", "mlp:8", "--dataset", &mini()])
         .args(["--limit", "600", "--test-limit", "100", "--epochs", "1"])
@@ -204,7 +210,7 @@ fn student(weed: &Weed, stage: &Path, cache: &str, out: &Path) -> Vec<serde_json
             e.as_object_mut().unwrap().remove(timing);
         }
     }
-    epochs
+    (epochs, std::fs::read(out.join("model.onnx")).unwrap())
 }
 
 #[test]

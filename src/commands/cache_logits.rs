@@ -18,8 +18,9 @@ pub struct Args {
     /// The teacher: any ONNX classifier with one float input.
     #[arg(long, value_name = "M.onnx")]
     teacher: PathBuf,
-    /// Cache directory (manifest.json and part-NNNNN.parquet files).
-    #[arg(long, value_name = "DIR")]
+    /// Cache directory (manifest.json and part-NNNNN.parquet files), or s3://BUCKET/PREFIX
+    /// on S3-compatible object storage (credentials and endpoint from the AWS_* variables).
+    #[arg(long, value_name = "DIR|s3://…")]
     out: PathBuf,
     #[command(flatten)]
     feed: FeedArgs,

@@ -11,8 +11,8 @@ use crate::loading::load;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The cache directory.
-    #[arg(value_name = "DIR")]
+    /// The cache directory, or s3://BUCKET/PREFIX.
+    #[arg(value_name = "DIR|s3://…")]
     cache: PathBuf,
     /// Check that the cache was made by this ONNX teacher (by sha256).
     #[arg(long, value_name = "M.onnx")]

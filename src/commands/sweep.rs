@@ -56,11 +56,12 @@ struct SweepArgs {
     data: TrainTestData,
     #[command(flatten)]
     preprocess: PreprocessOverrides,
-    /// Teacher logits over the training split (from `distill cache-logits`).
-    #[arg(long, value_name = "DIR")]
+    /// Teacher logits over the training split (from `distill cache-logits`): a folder, or
+    /// s3://BUCKET/PREFIX (read from its local copy).
+    #[arg(long, value_name = "DIR|s3://…")]
     cache: PathBuf,
     /// Teacher logits over the test split: teacher agreement and the teacher's accuracy.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR|s3://…")]
     test_cache: Option<PathBuf>,
     /// Share of the training split held out for validation; configurations are selected on
     /// it (the test split is only reported).

@@ -80,11 +80,12 @@ struct RunFlags {
     augment: ViewSpec,
     /// Teacher logits cached by `distill cache-logits` over the training split: train by
     /// knowledge distillation from them (joined by sample id). The teacher is never loaded.
-    #[arg(long, value_name = "DIR")]
+    /// A folder, or s3://BUCKET/PREFIX (read from its local copy).
+    #[arg(long, value_name = "DIR|s3://…")]
     cache: Option<PathBuf>,
     /// Cache of the test split: report top-1 agreement with the teacher and KL to it after
     /// every epoch (needs --cache).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR|s3://…")]
     test_cache: Option<PathBuf>,
     /// Distillation temperature T [default: 4].
     #[arg(long, value_name = "T")]
