@@ -220,11 +220,14 @@ fn four_shards_into_object_storage_give_the_parts_of_one_process_and_the_same_st
     let whole = dir.path().join("whole");
     run(&mut train_cache_cmd(&whole, &[]));
 
-    // Four machines, each with its own local copy, one bucket prefix.
+    // Four machines of a Slurm array (the shard from its variables), each with its own
+    // local copy, one bucket prefix.
     let url = "s3://distill/caches/mini-train";
-    let shards = (1..=4).map(|i| {
-        let mut cmd = train_cache_cmd(url, &["--shard", &format!("{i}/4")]);
-        weed.env(&mut cmd, &dir.path().join(format!("machine-{i}")));
+    let shards = (0..4).map(|i| {
+        let mut cmd = train_cache_cmd(url, &[]);
+        weed.env(&mut cmd, &dir.path().join(format!("machine-{i}")))
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "4");
         cmd
     });
     run_together(shards.collect());
