@@ -17,12 +17,14 @@ pub const VIEWS_FORMAT_VERSION: u32 = 2;
 /// The manifest's file name in a cache directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// How the files of shard `shard` are told apart: `shard-00002-of-00004`.
+pub(crate) fn shard_tag(shard: Shard) -> String {
+    format!("shard-{:05}-of-{:05}", shard.index, shard.count)
+}
+
 /// The file name of shard `shard`'s manifest: `manifest.shard-00002-of-00004.json`.
 pub fn shard_manifest_name(shard: Shard) -> String {
-    format!(
-        "manifest.shard-{:05}-of-{:05}.json",
-        shard.index, shard.count
-    )
+    format!("manifest.{}.json", shard_tag(shard))
 }
 
 /// The shard whose manifest is named `name`, if it is a shard manifest's name.
@@ -356,6 +358,25 @@ impl Manifest {
                 (part, self.sample_range(rows))
             })
             .collect()
+    }
+
+    /// The first listed part whose samples' content hash now (`content_of` their dataset
+    /// positions) is not the one recorded with it, with that hash; parts without a recorded
+    /// hash (of a split that is not streamed) are passed over.
+    pub fn first_changed_part<E>(
+        &self,
+        content_of: impl Fn(&[usize]) -> Result<Option<String>, E>,
+    ) -> Result<Option<(&PartInfo, String)>, E> {
+        for (part, positions) in self.part_samples() {
+            let Some(recorded) = &part.content else {
+                continue;
+            };
+            let now = content_of(&positions.collect::<Vec<_>>())?.unwrap_or_default();
+            if &now != recorded {
+                return Ok(Some((part, now)));
+            }
+        }
+        Ok(None)
     }
 
     /// Bytes on disk in `dir` of this manifest's file and the parts it lists.

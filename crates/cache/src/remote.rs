@@ -166,16 +166,6 @@ impl RemoteCache {
         self.pull_some(local, |_| true)
     }
 
-    /// The manifests (the cache's and the shards') alone, brought down into `local`.
-    pub(crate) fn pull_manifests(&self, local: &Path) -> Result<(), CacheError> {
-        for (name, _) in self.list()? {
-            if name.ends_with(".json") && crate::writer::is_cache_file(&name) {
-                crate::atomic::write_bytes_atomic(&local.join(&name), &self.get(&name)?)?;
-            }
-        }
-        Ok(())
-    }
-
     /// [`RemoteCache::pull`] of the files for which `wanted` holds (a shard's own), and
     /// the manifests.
     pub(crate) fn pull_some(

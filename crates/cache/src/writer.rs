@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use distill_core::{DirLock, LOCK_FILE, is_partial};
 
-use crate::manifest::shard_of_manifest_name;
+use crate::manifest::{shard_of_manifest_name, shard_tag};
 use crate::part::{CachePart, CachedView, part_file_name, write_part};
 use crate::shards::{has_merged_manifest, shard_manifests, write_merged_if_complete};
 use crate::{
@@ -49,7 +49,7 @@ fn part_index(name: &str) -> Option<usize> {
 fn lock_name(m: &Manifest) -> String {
     m.shard.map_or_else(
         || LOCK_FILE.to_string(),
-        |s| format!("{LOCK_FILE}.shard-{:05}-of-{:05}", s.index, s.count),
+        |s| format!("{LOCK_FILE}.{}", shard_tag(s)),
     )
 }
 
@@ -513,7 +513,7 @@ impl CacheWriter {
         if self.manifest.shard.is_some() {
             // The other shards' manifests as they stand now, from wherever they write.
             if let Some(remote) = &self.remote {
-                remote.pull_manifests(&self.dir)?;
+                remote.pull_some(&self.dir, |_| false)?;
             }
             if write_merged_if_complete(&self.dir)? {
                 self.publish(MANIFEST_FILE)?;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use distill_core::hex;
 
-use crate::dataset::{EncodedImage, ImageBytes};
+use crate::dataset::{EncodedImage, ImageBytes, sample_digest};
 use crate::{DataError, Dataset, Samples};
 
 /// How a listing fingerprint starts: a fingerprint without it is of the content.
@@ -42,24 +42,20 @@ impl ListingHasher {
     }
 }
 
-/// A sample's content digest: SHA-256 over its id, its file's bytes and its label.
-pub(crate) fn sample_digest(id: u64, bytes: &[u8], label: i32) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(id.to_le_bytes());
-    h.update(bytes);
-    h.update(label.to_le_bytes());
-    h.finalize().into()
-}
-
 impl EncodedImage {
+    /// Keeps the digest of this image's `bytes` as sample `id` with `label`, unless it is
+    /// kept already; returns it.
+    pub(crate) fn keep_digest(&self, id: u64, bytes: &[u8], label: i32) -> [u8; 32] {
+        *self.digest.get_or_init(|| sample_digest(id, bytes, label))
+    }
+
     /// This image's digest as sample `id` with `label`: the one kept when its file was read,
     /// else read from its file now (and kept).
     fn digest(&self, id: u64, label: i32) -> Result<[u8; 32], DataError> {
-        if let Some(d) = self.digest.get() {
-            return Ok(*d);
+        match self.digest.get() {
+            Some(d) => Ok(*d),
+            None => Ok(self.keep_digest(id, &self.bytes.read()?, label)),
         }
-        let d = sample_digest(id, &self.bytes.read()?, label);
-        Ok(*self.digest.get_or_init(|| d))
     }
 }
 

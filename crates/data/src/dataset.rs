@@ -10,9 +10,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::DataError;
-use crate::content::sample_digest;
 use crate::decode::decode_chw;
-use crate::resized::{ResizedSamples, Source};
+use crate::resized::ResizedSamples;
 
 /// The stored values of a split, in sample order.
 #[derive(Debug, Clone)]
@@ -154,8 +153,8 @@ impl EncodedImage {
             reason,
         };
         let bytes = self.bytes.read()?;
-        if matches!(self.bytes, ImageBytes::File(_)) && self.digest.get().is_none() {
-            let _ = self.digest.set(sample_digest(id, &bytes, label));
+        if matches!(self.bytes, ImageBytes::File(_)) {
+            self.keep_digest(id, &bytes, label);
         }
         let pixels = decode_chw(&bytes, channels).map_err(bad)?;
         if pixels.len() != shape.len() {
@@ -285,7 +284,8 @@ impl Dataset {
             }
             Samples::Resized(resized) => {
                 let mut bytes = Vec::new();
-                resized.read(i, &mut bytes)?;
+                let sample = (self.ids[i], self.labels[i]);
+                resized.read(i, sample, || PathBuf::from(self.key_of(i)), &mut bytes)?;
                 Ok(f(self.shape, SampleRef::U8(&bytes)))
             }
         }
@@ -433,25 +433,28 @@ impl Dataset {
         let out = preprocess.output_shape(self.shape);
         let n = out.len();
         let fingerprint = self.fingerprint();
-        // Image files are named by their paths; images inside a Parquet file by key.
-        let names = match encoded && !self.is_streamed() {
-            false => Vec::new(),
-            true => (0..self.len())
-                .map(|i| PathBuf::from(self.key_of(i)))
-                .collect(),
-        };
         let samples = if let Samples::Encoded(images) = self.samples {
-            let source = Source {
+            let channels = self.shape.channels;
+            Samples::Resized(ResizedSamples::new(
                 images,
-                ids: self.ids.clone(),
-                labels: self.labels.clone(),
-                names,
-                channels: self.shape.channels,
-            };
-            Samples::Resized(ResizedSamples::new(source, preprocess.clone(), n, file)?)
+                channels,
+                preprocess.clone(),
+                n,
+                file,
+            )?)
         } else {
             let mut values = vec![0u8; self.len() * n];
-            self.geometry_into(preprocess, 0, &mut values, n)?;
+            values
+                .par_chunks_mut(n)
+                .enumerate()
+                .try_for_each(|(i, dst)| {
+                    self.with_sample(i, |shape, src| {
+                        if let SampleRef::U8(bytes) = src {
+                            let (_, resized) = preprocess.geometry(shape, bytes);
+                            dst.copy_from_slice(&resized);
+                        }
+                    })
+                })?;
             Samples::U8(values)
         };
         Ok(Dataset {
@@ -460,28 +463,6 @@ impl Dataset {
             source_fingerprint: Some(fingerprint),
             ..self
         })
-    }
-
-    /// Samples `first..` brought to the geometry of `preprocess` into `values`, `n` bytes
-    /// each (as many as `values` holds), in parallel.
-    fn geometry_into(
-        &self,
-        preprocess: &Preprocess,
-        first: usize,
-        values: &mut [u8],
-        n: usize,
-    ) -> Result<(), DataError> {
-        values
-            .par_chunks_mut(n)
-            .enumerate()
-            .try_for_each(|(i, dst)| {
-                self.with_sample(first + i, |shape, src| {
-                    if let SampleRef::U8(bytes) = src {
-                        let (_, resized) = preprocess.geometry(shape, bytes);
-                        dst.copy_from_slice(&resized);
-                    }
-                })
-            })
     }
 
     /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each
@@ -598,6 +579,14 @@ impl Fingerprinter {
     pub(crate) fn finish(self) -> String {
         hex(&self.0.finalize())
     }
+}
+
+/// A sample's content digest (see [`Dataset::content`]): SHA-256 over what the
+/// fingerprint covers of it alone, its id, its stored bytes and its label.
+pub(crate) fn sample_digest(id: u64, bytes: &[u8], label: i32) -> [u8; 32] {
+    let mut one = Fingerprinter::default();
+    one.add(id, bytes, label);
+    one.0.finalize().into()
 }
 
 fn gather<T: Copy>(values: &[T], n: usize, positions: &[usize]) -> Vec<T> {

@@ -10,8 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::content::sample_digest;
-use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes};
+use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes, sample_digest};
 use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
@@ -48,24 +47,29 @@ impl ImageBytes {
     }
 }
 
-/// The size and colour of `image` (decoded whole with `decode`) and its file's size; the
-/// bytes read when they were all read (else none).
-type Probed = (Result<(usize, usize, bool), String>, u64, Option<Vec<u8>>);
+/// The size and colour of an image (decoded whole with `decode`), its encoded size, and
+/// the digest of an image file that was read whole on the way (so it need not be read
+/// again for the content hash).
+type Probed = (Result<(usize, usize, bool), String>, u64, Option<[u8; 32]>);
 
-fn probe_image(image: &ImageBytes, decode: bool) -> Result<Probed, DataError> {
+/// Probes `image`, sample `id` with `label`.
+fn probe_image(image: &ImageBytes, decode: bool, id: u64, label: i32) -> Result<Probed, DataError> {
+    let digest = |bytes: &[u8]| {
+        matches!(image, ImageBytes::File(_)).then(|| sample_digest(id, bytes, label))
+    };
     if decode {
         let bytes = image.read()?;
-        return Ok((probe(&bytes), bytes.len() as u64, Some(bytes.into_owned())));
+        return Ok((probe(&bytes), bytes.len() as u64, digest(&bytes)));
     }
     let (start, size) = image.read_start(HEADER_BYTES)?;
     let probed = probe_header(&start);
     if probed.is_err() && (start.len() as u64) < size {
         // A header longer than the bytes read (large metadata): read the file whole.
         let bytes = image.read()?;
-        return Ok((probe_header(&bytes), size, Some(bytes.into_owned())));
+        return Ok((probe_header(&bytes), size, digest(&bytes)));
     }
-    let all = ((start.len() as u64) == size).then(|| start.into_owned());
-    Ok((probed, size, all))
+    let whole = start.len() as u64 == size;
+    Ok((probed, size, whole.then(|| digest(&start)).flatten()))
 }
 
 /// The dataset of `files` (in id order: file `i` gets id `i`), each probed in parallel for
@@ -96,24 +100,20 @@ pub(crate) fn image_dataset(
         // damaged is met, and named, when its batch is read.
         let probed: Vec<Result<Probed, DataError>> = chunk
             .par_iter()
-            .map(|(_, f)| probe_image(&f.bytes, skip_bad))
+            .map(|(i, f)| probe_image(&f.bytes, skip_bad, *i as u64, f.label))
             .collect();
         for ((i, file), probed) in chunk.into_iter().zip(probed) {
-            let (probed, size, bytes) = probed?;
+            let (probed, size, digest) = probed?;
             match probed {
                 Ok((height, width, has_color)) => {
                     color |= has_color;
                     let image = EncodedImage::new(file.bytes, height, width, size);
-                    match (&image.bytes, &bytes) {
-                        (ImageBytes::InMemory(b), _) => {
-                            in_memory = true;
-                            hasher.add(i as u64, b, file.label);
-                        }
-                        (ImageBytes::File(_), Some(b)) => {
-                            // Read whole anyway: its digest is known now.
-                            let _ = image.digest.set(sample_digest(i as u64, b, file.label));
-                        }
-                        (ImageBytes::File(_), None) => {}
+                    if let ImageBytes::InMemory(b) = &image.bytes {
+                        in_memory = true;
+                        hasher.add(i as u64, b, file.label);
+                    }
+                    if let Some(d) = digest {
+                        let _ = image.digest.set(d);
                     }
                     ids.push(i as u64);
                     labels.push(file.label);

@@ -30,12 +30,6 @@ enum Kept {
 #[derive(Debug)]
 struct Store {
     images: Vec<EncodedImage>,
-    /// The sample id and label of each row (for its digest).
-    ids: Vec<u64>,
-    labels: Vec<i32>,
-    /// What each row's image is called in an error, for images that are not files (a file
-    /// is named by its path).
-    names: Vec<PathBuf>,
     /// The channels the images decode to (the split's).
     channels: usize,
     /// The decoding, resizing and cropping that makes a student's input.
@@ -53,26 +47,18 @@ pub struct ResizedSamples {
     rows: Option<Arc<Vec<usize>>>,
 }
 
-/// The source images of a split to resize: by position, with ids, labels and the names
-/// errors use.
-pub(crate) struct Source {
-    pub images: Vec<EncodedImage>,
-    pub ids: Vec<u64>,
-    pub labels: Vec<i32>,
-    pub names: Vec<PathBuf>,
-    pub channels: usize,
-}
-
 impl ResizedSamples {
-    /// A store of `source` resized by `geometry` to `sample_len` bytes each, kept in memory,
-    /// or in a file created (or replaced) at `file`.
+    /// A store of `images` (decoding into `channels` planes) resized by `geometry` to
+    /// `sample_len` bytes each, kept in memory, or in a file created (or replaced) at
+    /// `file`.
     pub(crate) fn new(
-        source: Source,
+        images: Vec<EncodedImage>,
+        channels: usize,
         geometry: Preprocess,
         sample_len: usize,
         file: Option<&Path>,
     ) -> Result<ResizedSamples, DataError> {
-        let rows = source.images.len();
+        let rows = images.len();
         let kept = match file {
             None => Kept::Memory((0..rows).map(|_| OnceLock::new()).collect()),
             Some(path) => {
@@ -92,11 +78,8 @@ impl ResizedSamples {
         };
         Ok(ResizedSamples {
             store: Arc::new(Store {
-                images: source.images,
-                ids: source.ids,
-                labels: source.labels,
-                names: source.names,
-                channels: source.channels,
+                images,
+                channels,
                 geometry,
                 sample_len,
                 kept,
@@ -122,9 +105,16 @@ impl ResizedSamples {
         }
     }
 
-    /// Sample `i` at the student's size into `out`: the kept bytes, or the image decoded
-    /// and resized now (and kept).
-    pub(crate) fn read(&self, i: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
+    /// Sample `i` (id `id`, label `label`, called `name` in an error when it is not a file)
+    /// at the student's size into `out`: the kept bytes, or the image decoded and resized
+    /// now (and kept).
+    pub(crate) fn read(
+        &self,
+        i: usize,
+        (id, label): (u64, i32),
+        name: impl Fn() -> PathBuf,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DataError> {
         let s = &*self.store;
         let row = self.row(i);
         let n = s.sample_len;
@@ -149,9 +139,7 @@ impl ResizedSamples {
             }
         }
         let image = &s.images[row];
-        let (shape, pixels) = image.decode(s.channels, s.ids[row], s.labels[row], || {
-            s.names.get(row).cloned().unwrap_or_default()
-        })?;
+        let (shape, pixels) = image.decode(s.channels, id, label, name)?;
         let (_, resized) = s.geometry.geometry(shape, &pixels);
         out.copy_from_slice(&resized);
         // Two threads may resize the same sample (a mixup partner): both keep the same bytes.

@@ -366,22 +366,18 @@ impl PreparedCache<'_> {
     /// at the same size is found here, by reading the kept parts' files again (their
     /// digests then serve the whole split's content hash at the end).
     fn check_unchanged(&self, writer: &CacheWriter, out: &Path) -> Result<(), RuntimeError> {
-        for (part, positions) in writer.manifest().part_samples() {
-            let Some(recorded) = &part.content else {
-                continue;
-            };
-            let positions: Vec<usize> = positions.collect();
-            let now = self.data.content_of(&positions)?.unwrap_or_default();
-            if &now != recorded {
-                return Err(RuntimeError::DataChanged {
-                    cache: out.to_path_buf(),
-                    part: part.file.clone(),
-                    recorded: recorded.clone(),
-                    now,
-                });
-            }
+        let changed = writer
+            .manifest()
+            .first_changed_part(|positions| self.data.content_of(positions))?;
+        match changed {
+            Some((part, now)) => Err(RuntimeError::DataChanged {
+                cache: out.to_path_buf(),
+                part: part.file.clone(),
+                recorded: part.content.clone().unwrap_or_default(),
+                now,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

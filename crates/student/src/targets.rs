@@ -107,10 +107,10 @@ pub struct TeacherTargets {
     /// How each row is held (dense logits, or a packed top-k row).
     pub format: RowFormat,
     storage: Storage,
-    /// The content hash each part's samples must have once their files are read (a
-    /// streamed split joined whole): the part file, the dataset positions of its samples
-    /// and the hash. Empty when there is nothing left to check.
-    part_contents: Vec<(String, std::ops::Range<usize>, String)>,
+    /// The cache's manifest, whose parts record the content hash their samples must have
+    /// once their files are read (a streamed split joined whole); none when the data is cut
+    /// from the cached split, so there is nothing to check.
+    content_check: Option<Manifest>,
 }
 
 impl std::fmt::Display for TeacherTargets {
@@ -252,18 +252,6 @@ impl SegmentData<'_> {
     pub fn has_views(&self) -> bool {
         !self.views.is_empty()
     }
-}
-
-/// The recorded content hash of each part of the cache `m` with the dataset positions of
-/// its samples.
-fn part_contents(m: &Manifest) -> Vec<(String, std::ops::Range<usize>, String)> {
-    m.part_samples()
-        .into_iter()
-        .filter_map(|(part, positions)| {
-            let content = part.content.clone()?;
-            Some((part.file.clone(), positions, content))
-        })
-        .collect()
 }
 
 fn mismatch(dir: &Path, what: String) -> StudentError {
@@ -492,7 +480,7 @@ impl TeacherTargets {
             classes,
             format,
             storage,
-            part_contents: if cut { Vec::new() } else { part_contents(&m) },
+            content_check: (!cut).then_some(m),
         })
     }
 
@@ -501,22 +489,21 @@ impl TeacherTargets {
     /// (by the first epoch; any not read yet are read now), against the cache's. A file
     /// rewritten at the same size since the cache was made is found here.
     pub fn check_content(&self, data: &Dataset) -> Result<(), StudentError> {
-        for (file, positions, expected) in &self.part_contents {
-            let positions: Vec<usize> = positions.clone().collect();
-            match data.content_of(&positions)? {
-                Some(now) if &now != expected => {
-                    return Err(mismatch(
-                        Path::new(&self.identity.dir),
-                        format!(
-                            "{file} was made from other bytes of the same files of {} (names, sizes and labels agree; content {expected} in the cache, {now} now): a file was rewritten since",
-                            data.source
-                        ),
-                    ));
-                }
-                _ => {}
-            }
+        let Some(m) = &self.content_check else {
+            return Ok(());
+        };
+        match m.first_changed_part(|positions| data.content_of(positions))? {
+            Some((part, now)) => Err(mismatch(
+                Path::new(&self.identity.dir),
+                format!(
+                    "{} was made from other bytes of the same files of {} (names, sizes and labels agree; content {} in the cache, {now} now): a file was rewritten since",
+                    part.file,
+                    data.source,
+                    part.content.as_deref().unwrap_or_default()
+                ),
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Whether the cache holds augmented views (even one per sample: its rows still carry
