@@ -20,15 +20,24 @@ pub fn report_loaded(data: &Dataset, seconds: f64) {
         );
     }
     if matches!(data.samples, Samples::Encoded(_)) {
-        let size = if data.has_varying_size() {
-            "several sizes".to_string()
-        } else {
-            format!("{}x{}", data.shape.height, data.shape.width)
-        };
         let skipped = if data.skipped.is_empty() {
             String::new()
         } else {
             format!(", {} skipped", data.skipped.len())
+        };
+        if !data.headers_read() {
+            eprintln!(
+                "split '{}' of {}: {} images listed in {seconds:.2} s (each read when its batch needs it)",
+                data.split,
+                data.source,
+                data.len(),
+            );
+            return;
+        }
+        let size = if data.has_varying_size() {
+            "several sizes".to_string()
+        } else {
+            format!("{}x{}", data.shape.height, data.shape.width)
         };
         eprintln!(
             "split '{}' of {}: {} images ({} channel(s), {size}) checked in {seconds:.2} s{skipped}",
@@ -44,6 +53,14 @@ pub fn report_loaded(data: &Dataset, seconds: f64) {
 pub fn load(selection: &DataSelection, default_split: &str) -> Result<Dataset> {
     let started = Instant::now();
     let data = selection.load(default_split)?;
+    report_loaded(&data, started.elapsed().as_secs_f64());
+    Ok(data)
+}
+
+/// [`load`] without reading an image folder's files (`DataSelection::load_listed`).
+pub fn load_listed(selection: &DataSelection, default_split: &str) -> Result<Dataset> {
+    let started = Instant::now();
+    let data = selection.load_listed(default_split)?;
     report_loaded(&data, started.elapsed().as_secs_f64());
     Ok(data)
 }

@@ -593,6 +593,63 @@ fn image_files_are_read_per_batch_and_a_damaged_one_stops_the_run_at_its_batch()
     assert_eq!((a.ids, a.keys, a.logits), (b.ids, b.keys, b.logits));
 }
 
+/// A teacher whose input fixes the channels and size needs no image's header before its
+/// pixels: the folder is listed, not read, before the first batch, so a file that is not an
+/// image at all is met by its batch (after the parts before it are written), and the
+/// logits are those of the images read whole first. A teacher that does not fix its input
+/// (flat, 784 values) reads every header first, and fails before writing anything.
+#[test]
+fn an_image_folder_is_listed_not_read_when_the_teacher_fixes_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = two_classes(dir.path());
+    let spec = format!("imagefolder:{}", images.display());
+    let nhwc = teacher("nhwc-rgb");
+    let small = ["--batch-size", "4", "--rows-per-part", "4"];
+    let whole = dir.path().join("whole");
+    let listed = run(&mut cache_cmd(&nhwc, &whole, &spec, "train", &small));
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(stderr.contains("12 images listed"), "{stderr}");
+    // With --skip-bad every image is decoded first: the same logits.
+    let checked = dir.path().join("checked");
+    run(&mut cache_cmd(
+        &nhwc,
+        &checked,
+        &spec,
+        "train",
+        &[&small[..], &["--skip-bad"]].concat(),
+    ));
+    let (a, b) = (read_rows(&whole), read_rows(&checked));
+    assert_eq!((&a.ids, &a.logits), (&b.ids, &b.logits));
+    assert_eq!(
+        json(&whole.join("manifest.json"))["preprocess"],
+        json(&checked.join("manifest.json"))["preprocess"],
+        "the same preprocessing recorded, colour looked at or not"
+    );
+
+    // Not an image at all, sorted last: its header cannot be read either.
+    let garbage = images.join("tshirt/zz-not-an-image.png");
+    std::fs::write(&garbage, b"not an image").unwrap();
+    let out = dir.path().join("cache");
+    let err = fails(&mut cache_cmd(&nhwc, &out, &spec, "train", &small));
+    assert!(err.contains("zz-not-an-image.png"), "{err}");
+    let manifest = json(&out.join("manifest.json"));
+    assert_eq!(
+        manifest["parts"].as_array().unwrap().len(),
+        3,
+        "the 12 images before it are cached, 4 to a part"
+    );
+    let flat = dir.path().join("flat");
+    let err = fails(&mut cache_cmd(
+        &teacher("mlp"),
+        &flat,
+        &spec,
+        "train",
+        &["--resize", "28"],
+    ));
+    assert!(err.contains("zz-not-an-image.png"), "{err}");
+    assert!(!flat.exists(), "nothing written");
+}
+
 /// A student's images at its own size stay in memory within --max-memory; beyond it they
 /// are decoded once into a file in the run directory and read back per batch, with the
 /// same training to the last digit, and the file is gone when the run ends.

@@ -9,7 +9,7 @@ use distill_data::ViewSpec;
 use distill_runtime::{CacheLogits, CacheSummary};
 use serde::Serialize;
 
-use crate::loading::{FeedArgs, load};
+use crate::loading::{FeedArgs, load_listed};
 use crate::progress::{peak_rss_bytes, samples_bar};
 use crate::shard::ShardArgs;
 
@@ -80,7 +80,9 @@ struct Summary {
 
 pub fn run(args: Args) -> Result<()> {
     let shard = args.shard.resolve()?;
-    let data = load(&args.feed.data, "train")?;
+    // Listed only: the teacher's input may fix the channels and size, and then no file is
+    // read before the first batch.
+    let mut data = load_listed(&args.feed.data, "train")?;
     let mut stage = CacheLogits::new(&args.teacher).shard(shard);
     if let (Some(count), Some(augment)) = (args.views, args.augment) {
         stage = stage.views(count, augment, args.view_seed);
@@ -96,7 +98,7 @@ pub fn run(args: Args) -> Result<()> {
         .rows_per_part(args.rows_per_part)
         .overwrite(args.overwrite)
         .allow_nonfinite(args.allow_nonfinite)
-        .prepare(&data)?;
+        .prepare_listed(&mut data)?;
     let plan = &prepared.model.plan;
     if prepared.looks_like_probs {
         eprintln!(

@@ -139,7 +139,9 @@ impl Preprocess {
     pub fn validate_shape(&self, shape: SampleShape) -> Result<(), PreprocessError> {
         if let Some(c) = self.channels {
             let from = shape.channels;
-            if !(c == from || from == 1 || (from == 3 && c == 1)) {
+            // 0: images of their own colour each (headers not read), 1 or 3.
+            let any_colour = from == 0 && (c == 1 || c == 3);
+            if !(c == from || from == 1 || (from == 3 && c == 1) || any_colour) {
                 return Err(PreprocessError::new(
                     "channels",
                     format!(
@@ -194,6 +196,14 @@ impl Preprocess {
         } else {
             values[c]
         }
+    }
+
+    /// Whether every 8-bit image comes out in one shape whatever its own size and colour: a
+    /// crop or an exact resize fixes the size, and the channels are set to 1 or 3, to which
+    /// grayscale and RGB both convert. Such a consumer needs no image's header before its
+    /// pixels.
+    pub fn fixes_output(&self) -> bool {
+        matches!(self.channels, Some(1 | 3)) && (self.crop.is_some() || self.resize.is_some())
     }
 
     /// Whether the geometry leaves samples of `shape` as they are (no conversion, no

@@ -101,6 +101,14 @@ impl ImageBytes {
                 .map_err(|e| DataError::io(path, e)),
         }
     }
+
+    /// The file's path, or `name()` for bytes in memory: what an error about them names.
+    pub(crate) fn path_or(&self, name: impl FnOnce() -> PathBuf) -> PathBuf {
+        match self {
+            ImageBytes::File(path) => path.clone(),
+            ImageBytes::InMemory(_) => name(),
+        }
+    }
 }
 
 /// An encoded image's bytes and the size it decodes to.
@@ -108,9 +116,9 @@ impl ImageBytes {
 pub struct EncodedImage {
     /// The encoded file's bytes, or where to read them.
     pub bytes: ImageBytes,
-    /// Rows of pixels it decodes to.
+    /// Rows of pixels it decodes to (0 until its header is read).
     pub height: usize,
-    /// Columns of pixels it decodes to.
+    /// Columns of pixels it decodes to (0 until its header is read).
     pub width: usize,
     /// Size of the encoded file in bytes.
     pub size: u64,
@@ -130,9 +138,10 @@ impl EncodedImage {
         }
     }
 
-    /// The image as sample `id` with `label`, decoded into `channels` planes, with its
-    /// shape; an image that cannot be read or decoded, or that decodes to another size than
-    /// its header said, is an error naming it (`name`). Reading a file keeps its digest.
+    /// The image as sample `id` with `label`, decoded into `channels` planes (0: the
+    /// image's own colour, for a split whose headers were not read), with its shape; an
+    /// image that cannot be read or decoded, or that decodes to another size than its header
+    /// said, is an error naming it (`name`). Reading a file keeps its digest.
     pub(crate) fn decode(
         &self,
         channels: usize,
@@ -140,24 +149,17 @@ impl EncodedImage {
         label: i32,
         name: impl Fn() -> PathBuf,
     ) -> Result<(SampleShape, Vec<u8>), DataError> {
-        let shape = SampleShape {
-            channels,
-            height: self.height,
-            width: self.width,
-        };
         let bad = |reason: String| DataError::BadImage {
-            path: match &self.bytes {
-                ImageBytes::File(path) => path.clone(),
-                ImageBytes::InMemory(_) => name(),
-            },
+            path: self.bytes.path_or(&name),
             reason,
         };
         let bytes = self.bytes.read()?;
         if matches!(self.bytes, ImageBytes::File(_)) {
             self.keep_digest(id, &bytes, label);
         }
-        let pixels = decode_chw(&bytes, channels).map_err(bad)?;
-        if pixels.len() != shape.len() {
+        let (shape, pixels) =
+            decode_chw(&bytes, (channels != 0).then_some(channels)).map_err(bad)?;
+        if self.height != 0 && (shape.height, shape.width) != (self.height, self.width) {
             return Err(bad(format!(
                 "it no longer decodes to {}x{} pixels, as its header said when the split was read (changed since?)",
                 self.height, self.width
@@ -180,7 +182,9 @@ pub struct Dataset {
     /// The split's name.
     pub split: String,
     /// The common shape of the samples. For images of different sizes, `height` and `width`
-    /// are 0 and preprocessing must resize them to one size.
+    /// are 0 and preprocessing must resize them to one size. For an image folder listed
+    /// without reading its files ([`Dataset::headers_read`] false) all three are 0: each
+    /// image decodes to its own colour and size, which preprocessing brings to one.
     pub shape: SampleShape,
     /// The stable id of each sample.
     pub ids: Vec<u64>,
@@ -510,6 +514,15 @@ impl Dataset {
     /// Checks that `preprocess` can be applied to these samples: its settings against their
     /// shape, geometry only on 8-bit images, and one output size for images of several.
     pub fn check(&self, preprocess: &Preprocess) -> Result<(), PreprocessError> {
+        if !self.headers_read() && !preprocess.fixes_output() {
+            return Err(PreprocessError {
+                setting: "channels",
+                reason: format!(
+                    "{} was listed without reading its images: give the channels (1 or 3) and a size (resize HxW or a crop), or read the images' headers first",
+                    self.source
+                ),
+            });
+        }
         preprocess.validate_shape(self.shape)?;
         if self.is_float() && !preprocess.keeps_geometry(self.shape) {
             let setting = if preprocess.channels.is_some() {

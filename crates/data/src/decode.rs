@@ -1,11 +1,21 @@
 //! Decoding image files (PNG, JPEG, WebP, BMP) into channel-first bytes.
 
-/// Decodes `bytes` into `channels` (1: grayscale, 3: RGB) planes, `[channels, height,
-/// width]`. Alpha is dropped, as PIL's `convert("RGB")` drops it; 16-bit images are scaled
-/// to 8 bits.
-pub(crate) fn decode_chw(bytes: &[u8], channels: usize) -> Result<Vec<u8>, String> {
+use distill_core::SampleShape;
+
+/// Decodes `bytes` into `[channels, height, width]` planes: `channels` 1 (grayscale) or 3
+/// (RGB), or with `None` the image's own colour (RGB when it has colour, else grayscale).
+/// Alpha is dropped, as PIL's `convert("RGB")` drops it; 16-bit images are scaled to 8
+/// bits. An image without pixels is an error.
+pub(crate) fn decode_chw(
+    bytes: &[u8],
+    channels: Option<usize>,
+) -> Result<(SampleShape, Vec<u8>), String> {
     let image = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
     let (width, height) = (image.width() as usize, image.height() as usize);
+    if width == 0 || height == 0 {
+        return Err("image has no pixels".into());
+    }
+    let channels = channels.unwrap_or(if image.color().has_color() { 3 } else { 1 });
     let interleaved = if channels == 1 {
         image.into_luma8().into_raw()
     } else {
@@ -18,7 +28,12 @@ pub(crate) fn decode_chw(bytes: &[u8], channels: usize) -> Result<Vec<u8>, Strin
             pixels[c * plane + p] = v;
         }
     }
-    Ok(pixels)
+    let shape = SampleShape {
+        channels,
+        height,
+        width,
+    };
+    Ok((shape, pixels))
 }
 
 /// Size and colour of one image, found by decoding it whole (so a file that is cut short or

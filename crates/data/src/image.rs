@@ -1,8 +1,11 @@
-//! Image datasets (folders, Hugging Face Parquet) from their files, listed in parallel, a
-//! bounded number at a time, for each image's size and colour. An image folder reads each
-//! file's header only (its pixels are decoded when a batch needs them, and its bytes
-//! hashed then: the `content` module); images inside Parquet files are in memory anyway
-//! and fingerprinted in the same pass.
+//! Image datasets (folders, Hugging Face Parquet) from their files. An image folder is
+//! listed without reading its files (paths, labels, sizes): its pixels are decoded when a
+//! batch needs them, and its bytes hashed then (the `content` module). Each image's size
+//! and colour come from its header, read in parallel when a consumer needs them before
+//! decoding ([`Dataset::read_headers`]): a split is RGB when any image has colour. Images
+//! inside Parquet files are in memory anyway: their headers are read, and they are
+//! fingerprinted, in one pass as they are listed; so are image files with `--skip-bad`,
+//! which decodes each to leave out the bad ones before samples are numbered.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -72,6 +75,113 @@ fn probe_image(image: &ImageBytes, decode: bool, id: u64, label: i32) -> Result<
     Ok((probed, size, whole.then(|| digest(&start)).flatten()))
 }
 
+/// The dataset of image files `files` (in id order: file `i` gets id `i`), listed by path,
+/// label and size without reading them: shape unknown (0) until
+/// [`Dataset::read_headers`].
+pub(crate) fn listed_image_files(
+    source: String,
+    split: &str,
+    files: Vec<ImageFile>,
+) -> Result<Dataset, DataError> {
+    let sizes: Vec<u64> = files
+        .par_iter()
+        .map(|f| match &f.bytes {
+            ImageBytes::File(path) => std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|e| DataError::io(path, e)),
+            ImageBytes::InMemory(bytes) => Ok(bytes.len() as u64),
+        })
+        .collect::<Result<_, _>>()?;
+    let (mut labels, mut keys, mut images) = (vec![], vec![], vec![]);
+    for (file, size) in files.into_iter().zip(sizes) {
+        labels.push(file.label);
+        keys.push(file.key);
+        images.push(EncodedImage::new(file.bytes, 0, 0, size));
+    }
+    let ids = (0..images.len() as u64).collect();
+    // Channels 0: not known until the headers are read.
+    Ok(encoded_dataset(
+        source,
+        split,
+        0,
+        (ids, labels, keys),
+        images,
+    ))
+}
+
+/// A split of encoded `images` with `channels` (its size from the images'), and their
+/// ids, labels and keys.
+fn encoded_dataset(
+    source: String,
+    split: &str,
+    channels: usize,
+    (ids, labels, keys): (Vec<u64>, Vec<i32>, Vec<String>),
+    images: Vec<EncodedImage>,
+) -> Dataset {
+    let shape = SampleShape {
+        channels,
+        height: 0,
+        width: 0,
+    };
+    let mut data = Dataset::new(
+        source,
+        split.to_string(),
+        shape,
+        ids,
+        labels,
+        Samples::Encoded(images),
+    );
+    data.keys = keys;
+    data.refresh_shape();
+    data
+}
+
+impl Dataset {
+    /// Whether the size and colour of the samples are known: false only for an image folder
+    /// listed without reading its files, until [`Dataset::read_headers`].
+    pub fn headers_read(&self) -> bool {
+        self.shape.channels != 0
+    }
+
+    /// Reads the header of every image of a split listed without reading its files, in
+    /// parallel, for its size and colour (the split is RGB when any image has colour), and
+    /// sets the split's shape; nothing to do for other splits. An image whose header cannot
+    /// be read is an error naming it.
+    pub fn read_headers(&mut self) -> Result<(), DataError> {
+        if self.headers_read() {
+            return Ok(());
+        }
+        let (ids, labels, keys) = (&self.ids, &self.labels, &self.keys);
+        let Samples::Encoded(images) = &mut self.samples else {
+            return Ok(());
+        };
+        let color = images
+            .par_iter_mut()
+            .zip(ids.par_iter().zip(labels.par_iter()))
+            .enumerate()
+            .map(|(i, (image, (&id, &label)))| {
+                let (probed, _, digest) = probe_image(&image.bytes, false, id, label)?;
+                let (height, width, color) = probed.map_err(|reason| DataError::BadImage {
+                    path: image.bytes.path_or(|| {
+                        keys.get(i)
+                            .map_or_else(|| id.to_string(), Clone::clone)
+                            .into()
+                    }),
+                    reason,
+                })?;
+                (image.height, image.width) = (height, width);
+                if let Some(d) = digest {
+                    let _ = image.digest.set(d);
+                }
+                Ok::<bool, DataError>(color)
+            })
+            .try_reduce(|| false, |a, b| Ok(a || b))?;
+        self.shape.channels = if color { 3 } else { 1 };
+        self.refresh_shape();
+        Ok(())
+    }
+}
+
 /// The dataset of `files` (in id order: file `i` gets id `i`), each probed in parallel for
 /// its size and colour: from its header, or, with `skip_bad`, by decoding it whole. A bad
 /// image fails with its key (path under `origin`) unless `skip_bad`, when it is left out,
@@ -133,24 +243,11 @@ pub(crate) fn image_dataset(
             }
         }
     }
-    let shape = SampleShape {
-        channels: if color { 3 } else { 1 },
-        height: 0,
-        width: 0,
-    };
-    let mut data = Dataset::new(
-        source,
-        split.to_string(),
-        shape,
-        ids,
-        labels,
-        Samples::Encoded(images),
-    );
-    data.keys = keys;
+    let channels = if color { 3 } else { 1 };
+    let mut data = encoded_dataset(source, split, channels, (ids, labels, keys), images);
     data.skipped = skipped;
     if in_memory {
         data.source_fingerprint = Some(hasher.finish());
     }
-    data.refresh_shape();
     Ok(data)
 }

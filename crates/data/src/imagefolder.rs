@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::dataset::ImageBytes;
-use crate::image::{ImageFile, image_dataset};
+use crate::image::{ImageFile, image_dataset, listed_image_files};
 use crate::{DataError, Dataset, SourceOptions};
 
 /// File extensions read as images (lower case); other files are ignored, as torchvision
@@ -93,8 +93,9 @@ fn split_root(root: &Path, split: &str) -> Result<PathBuf, DataError> {
 
 /// Reads split `split` of an image folder. Class ids are the ranks of the sorted class
 /// folder names; sample ids the ranks of the sorted relative paths (`class/file`), which
-/// are the samples' keys. Images are read and decoded in parallel to check them; memory keeps
-/// their paths, and batches read them again.
+/// are the samples' keys. The files are listed (path, label, size), not read: their headers
+/// are read by [`Dataset::read_headers`], their pixels by the batches that need them. With
+/// `skip_bad` every image is decoded now, and those that fail are left out.
 pub fn read_image_folder(
     root: &Path,
     split: &str,
@@ -146,8 +147,8 @@ pub fn read_image_folder(
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    // Paths only: each file is read when the split is checked, then again by the batches
-    // that need it, so memory does not hold the files.
+    // Paths only: memory does not hold the files, and none is read now unless bad ones are
+    // to be left out (which needs each decoded before the samples are numbered).
     let files = files
         .into_iter()
         .map(|(key, label, path)| ImageFile {
@@ -156,13 +157,12 @@ pub fn read_image_folder(
             bytes: ImageBytes::File(path),
         })
         .collect();
-    let mut data = image_dataset(
-        format!("imagefolder:{}", root.display()),
-        split,
-        &dir,
-        files,
-        options.skip_bad,
-    )?;
+    let source = format!("imagefolder:{}", root.display());
+    let mut data = if options.skip_bad {
+        image_dataset(source, split, &dir, files, true)?
+    } else {
+        listed_image_files(source, split, files)?
+    };
     data.class_names = class_names;
     data.ignored = ignored.iter().map(|p| relative_key(&dir, p)).collect();
     Ok(data)

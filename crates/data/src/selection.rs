@@ -47,8 +47,18 @@ impl DataSelection {
         self.split.as_deref().unwrap_or(default_split)
     }
 
-    /// Loads the selected split (`default_split` when none is selected), cut to the limit.
+    /// Loads the selected split (`default_split` when none is selected), cut to the limit,
+    /// with the size and colour of every image known.
     pub fn load(&self, default_split: &str) -> Result<Dataset, DataError> {
+        let mut data = self.load_listed(default_split)?;
+        data.read_headers()?;
+        Ok(data)
+    }
+
+    /// [`DataSelection::load`] without reading an image folder's files: for a consumer
+    /// that fixes the channels and size itself (see [`Dataset::headers_read`]), whose
+    /// first batch then does not wait for a pass over the data.
+    pub fn load_listed(&self, default_split: &str) -> Result<Dataset, DataError> {
         load_split(
             &self.dataset,
             self.split_or(default_split),
@@ -96,8 +106,16 @@ impl TrainTestData {
         }
     }
 
-    /// The test split alone.
+    /// The test split alone, with the size and colour of every image known.
     pub fn load_test(&self) -> Result<Dataset, DataError> {
+        let mut data = self.load_test_listed()?;
+        data.read_headers()?;
+        Ok(data)
+    }
+
+    /// [`TrainTestData::load_test`] without reading an image folder's files (see
+    /// [`DataSelection::load_listed`]).
+    pub fn load_test_listed(&self) -> Result<Dataset, DataError> {
         let spec = self.test_dataset.as_ref().unwrap_or(&self.train.dataset);
         load_split(spec, &self.test_split, self.test_limit, &self.train.source)
     }
@@ -131,18 +149,21 @@ impl TrainTestData {
     }
 }
 
-/// Loads `split` of `spec`, cut to `limit` samples; an empty result is an error.
+/// Loads `split` of `spec`, cut to `limit` samples; an empty result is an error. An image
+/// folder is listed without reading its files (see [`Dataset::headers_read`]).
 pub fn load_split(
     spec: &DatasetSpec,
     split: &str,
     limit: Option<usize>,
     options: &SourceOptions,
 ) -> Result<Dataset, DataError> {
-    let mut data = spec.load(split, options).map_err(|e| DataError::Split {
-        split: split.to_string(),
-        source_spec: spec.to_string(),
-        source: Box::new(e),
-    })?;
+    let mut data = spec
+        .load_listed(split, options)
+        .map_err(|e| DataError::Split {
+            split: split.to_string(),
+            source_spec: spec.to_string(),
+            source: Box::new(e),
+        })?;
     if let Some(n) = limit {
         data.truncate(n);
     }

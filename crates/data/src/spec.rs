@@ -95,8 +95,17 @@ impl fmt::Display for DatasetSpec {
 }
 
 impl DatasetSpec {
-    /// Reads one split of the source into memory.
+    /// Reads one split of the source, with the size and colour of every image known (an
+    /// image folder's headers read).
     pub fn load(&self, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
+        let mut data = self.load_listed(split, options)?;
+        data.read_headers()?;
+        Ok(data)
+    }
+
+    /// Reads one split of the source; an image folder is listed without reading its files
+    /// (see [`Dataset::headers_read`]).
+    pub fn load_listed(&self, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
         match self.kind {
             DatasetKind::Idx => read_idx_split(&self.path, split),
             DatasetKind::ImageFolder => read_image_folder(&self.path, split, options),

@@ -392,6 +392,68 @@ fn an_image_folder_is_fingerprinted_by_its_listing_and_its_files_by_their_conten
     assert_ne!(load(&spec, "train").fingerprint(), listing);
 }
 
+/// An image folder listed without reading its files has no shape until its headers are
+/// read; a preprocessing that fixes the channels and size gives the same batches either way
+/// (each image brought from its own colour and size, grayscale and RGB mixed here).
+#[test]
+fn a_listed_image_folder_batches_exactly_like_one_whose_headers_were_read() {
+    use distill_data::Preprocess;
+    let spec: DatasetSpec = format!("imagefolder:{}", fixture("images-mini"))
+        .parse()
+        .unwrap();
+    let mut listed = spec
+        .load_listed("train", &SourceOptions::default())
+        .unwrap();
+    let read = spec.load("train", &SourceOptions::default()).unwrap();
+    assert!(!listed.headers_read() && read.headers_read());
+    assert_eq!(listed.shape.len(), 0);
+    assert_eq!(read.shape.channels, 3, "some images have colour");
+    assert_eq!(
+        (listed.ids.clone(), listed.keys.clone()),
+        (read.ids.clone(), read.keys.clone())
+    );
+    assert_eq!(
+        listed.fingerprint(),
+        read.fingerprint(),
+        "the listing either way"
+    );
+    let all: Vec<usize> = (0..read.len()).collect();
+    for channels in [1, 3] {
+        for (resize, crop) in [(Some([20, 24]), None), (None, Some([16, 16]))] {
+            let p = Preprocess {
+                channels: Some(channels),
+                resize,
+                resize_shorter: crop.map(|_| 18),
+                crop,
+                ..Preprocess::default()
+            };
+            listed.check(&p).unwrap();
+            assert_eq!(
+                listed.batch(&p, &all).unwrap(),
+                read.batch(&p, &all).unwrap(),
+                "{p:?}"
+            );
+        }
+    }
+    // Without a fixed size (or channels), the headers are needed first.
+    let shorter = Preprocess {
+        channels: Some(3),
+        resize_shorter: Some(18),
+        ..Preprocess::default()
+    };
+    let err = listed.check(&shorter).unwrap_err();
+    assert!(
+        err.reason.contains("listed without reading"),
+        "{}",
+        err.reason
+    );
+    listed.read_headers().unwrap();
+    assert_eq!(listed.shape, read.shape);
+    // Now the sizes are known: these differ, so a shorter-side resize alone cannot do.
+    let err = listed.check(&shorter).unwrap_err();
+    assert!(err.reason.contains("different sizes"), "{}", err.reason);
+}
+
 #[test]
 fn an_image_that_is_not_an_image_fails_naming_it_or_is_skipped_and_listed() {
     let dir = folder_copy();

@@ -25,9 +25,11 @@ fn resize_to(h: Option<usize>, w: Option<usize>, data: SampleShape) -> Option<[u
     }
 }
 
-/// Preprocessing defaults read from the model's input shape: the layout, and the channel
-/// count and size where the model fixes them and the data differs. Everything else comes
-/// from [`Preprocess::default`].
+/// Preprocessing defaults read from the model's input shape: the layout, the channel count
+/// where the model fixes it (recorded even when the data has it already, so that the same
+/// teacher records the same preprocessing whether or not the images' colour was looked at),
+/// and the size where the model fixes it and the data differs. Everything else comes from
+/// [`Preprocess::default`].
 pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess {
     let mut p = Preprocess::default();
     let dims = &input.shape;
@@ -35,7 +37,7 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
         2 => p.layout = Layout::Flat,
         // [N, H, W]: one grayscale channel without its own dim (common in MNIST exports).
         3 => {
-            p.channels = (data.channels != 1).then_some(1);
+            p.channels = Some(1);
             p.resize = resize_to(dims[1], dims[2], data);
         }
         4 => {
@@ -47,7 +49,7 @@ pub fn preprocess_for_input(input: &TensorInfo, data: SampleShape) -> Preprocess
             } else {
                 (dims[1], dims[2], dims[3])
             };
-            p.channels = c.filter(|&c| c != data.channels);
+            p.channels = c;
             p.resize = resize_to(h, w, data);
         }
         _ => {}
@@ -333,8 +335,12 @@ mod tests {
 
     #[test]
     fn defaults_are_read_from_the_input_shape() {
+        // The channels the model fixes are recorded even when the data has them already.
         let p = preprocess_for_input(&input(&[None, Some(1), Some(28), Some(28)]), MNIST);
-        assert_eq!((p.layout, p.channels, p.resize), (Layout::Nchw, None, None));
+        assert_eq!(
+            (p.layout, p.channels, p.resize),
+            (Layout::Nchw, Some(1), None)
+        );
         // An RGB ImageNet-style teacher: replicate channels, resize.
         let p = preprocess_for_input(&input(&[None, Some(3), Some(224), Some(224)]), MNIST);
         assert_eq!(
@@ -351,7 +357,7 @@ mod tests {
         assert_eq!(p.layout, Layout::Flat);
         // [N, H, W]: grayscale without a channel dim.
         let p = preprocess_for_input(&input(&[None, Some(32), Some(32)]), MNIST);
-        assert_eq!((p.channels, p.resize), (None, Some([32, 32])));
+        assert_eq!((p.channels, p.resize), (Some(1), Some([32, 32])));
         // Dynamic spatial dims keep the data's size.
         let p = preprocess_for_input(&input(&[None, Some(1), None, None]), MNIST);
         assert_eq!(p.resize, None);

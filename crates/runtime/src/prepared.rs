@@ -20,9 +20,7 @@ pub struct PreparedModel {
 
 impl PreparedModel {
     /// Opens `path` with `threads` intra-op threads (`None`: one per physical core) to be
-    /// fed samples of `data`: the preprocessing recorded in the model (or read from its input
-    /// shape) with `overrides` on top, checked against the data, and the output `output`
-    /// (by default the first float output shaped `[batch, classes]`).
+    /// fed samples of `data`: see [`PreparedModel::new`].
     pub fn open(
         path: &Path,
         threads: Option<usize>,
@@ -30,11 +28,32 @@ impl PreparedModel {
         overrides: &PreprocessOverrides,
         output: Option<&str>,
     ) -> Result<Self, RuntimeError> {
-        let model = OnnxModel::open(path, threads)?;
-        let preprocess = overrides.resolve(model_preprocess(&model, data.shape)?, data.is_float());
+        PreparedModel::new(OnnxModel::open(path, threads)?, data, overrides, output)
+    }
+
+    /// The preprocessing `model` asks for on samples of `data`: the values recorded in it
+    /// (or read from its input shape) with `overrides` on top.
+    pub fn preprocess_for(
+        model: &OnnxModel,
+        data: &Dataset,
+        overrides: &PreprocessOverrides,
+    ) -> Result<Preprocess, RuntimeError> {
+        Ok(overrides.resolve(model_preprocess(model, data.shape)?, data.is_float()))
+    }
+
+    /// `model` to be fed samples of `data`: its preprocessing
+    /// ([`PreparedModel::preprocess_for`]) checked against the data, and the output
+    /// `output` (by default the first float output shaped `[batch, classes]`).
+    pub fn new(
+        model: OnnxModel,
+        data: &Dataset,
+        overrides: &PreprocessOverrides,
+        output: Option<&str>,
+    ) -> Result<Self, RuntimeError> {
+        let preprocess = PreparedModel::preprocess_for(&model, data, overrides)?;
         data.check(&preprocess)
             .map_err(|source| RuntimeError::Preprocess {
-                path: path.to_path_buf(),
+                path: model.path.clone(),
                 source,
             })?;
         let plan = InferencePlan::new(&model, &preprocess.input_dims(data.shape), output)?;

@@ -28,7 +28,7 @@ use distill_data::{Dataset, PreprocessOverrides, Shard, ViewSpec};
 use serde::Serialize;
 
 use crate::pipeline::{Job, cache_logits};
-use crate::{PreparedModel, RuntimeError, looks_like_probs};
+use crate::{OnnxModel, PreparedModel, RuntimeError, looks_like_probs};
 
 /// How a teacher is run over a dataset and its logits stored.
 #[derive(Debug, Clone)]
@@ -205,6 +205,30 @@ impl CacheLogits {
     /// to learn the class count: everything that can be wrong with the teacher is found
     /// before anything is written.
     pub fn prepare(self, data: &Dataset) -> Result<PreparedCache<'_>, RuntimeError> {
+        let model = OnnxModel::open(&self.teacher, self.threads)?;
+        self.prepare_with(model, data)
+    }
+
+    /// [`CacheLogits::prepare`] for data that may have been listed without reading its
+    /// files ([`Dataset::headers_read`]): it stays so when the teacher's preprocessing
+    /// fixes its input's channels and size, and each image is read first by the batch that
+    /// needs it. Otherwise, and for views (drawn from each image's size), the images'
+    /// headers are read now.
+    pub fn prepare_listed(self, data: &mut Dataset) -> Result<PreparedCache<'_>, RuntimeError> {
+        let model = OnnxModel::open(&self.teacher, self.threads)?;
+        if self.views.is_some()
+            || !PreparedModel::preprocess_for(&model, data, &self.preprocess)?.fixes_output()
+        {
+            data.read_headers()?;
+        }
+        self.prepare_with(model, data)
+    }
+
+    fn prepare_with(
+        self,
+        model: OnnxModel,
+        data: &Dataset,
+    ) -> Result<PreparedCache<'_>, RuntimeError> {
         for (setting, value) in [
             ("batch_size", self.batch_size),
             ("rows_per_part", self.rows_per_part),
@@ -219,13 +243,7 @@ impl CacheLogits {
         if let Some(views) = &self.views {
             check_views(views, data)?;
         }
-        let mut model = PreparedModel::open(
-            &self.teacher,
-            self.threads,
-            data,
-            &self.preprocess,
-            self.output.as_deref(),
-        )?;
+        let mut model = PreparedModel::new(model, data, &self.preprocess, self.output.as_deref())?;
         let rows = model.plan.batch_rows(self.batch_size).min(data.len());
         let positions: Vec<usize> = (0..rows).collect();
         let (num_classes, first) = model.run(data, &positions)?;

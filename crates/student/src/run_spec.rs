@@ -192,15 +192,23 @@ impl RunSpec {
     pub fn load(&self, observer: &mut dyn TrainObserver) -> Result<LoadedRun, StudentError> {
         self.validate()?;
         let started = Instant::now();
-        let train = self.data.train.load("train")?;
+        // Image folders are listed without reading their files, and stay so when the
+        // preprocessing fixes the student's input (channels and size) and nothing is drawn
+        // from an image's size (online augmentation, a views cache): each image is then
+        // read first by the batch that needs it.
+        let mut train = self.data.train.load_listed("train")?;
         observer.data_loaded(&train, started.elapsed().as_secs_f64());
         let started = Instant::now();
-        let test = self.data.load_test()?;
+        let mut test = self.data.load_test_listed()?;
         observer.data_loaded(&test, started.elapsed().as_secs_f64());
-        self.data.check_alike(&train, &test)?;
         let preprocess = self
             .preprocess
             .resolve(Preprocess::default(), train.is_float());
+        if !preprocess.fixes_output() || !self.augment.is_empty() {
+            train.read_headers()?;
+            test.read_headers()?;
+        }
+        self.data.check_alike(&train, &test)?;
         train.check(&preprocess)?;
         self.arch
             .check_input(preprocess.output_shape(train.shape))?;
@@ -222,6 +230,10 @@ impl RunSpec {
                     &test,
                     self.max_memory,
                 )?;
+                if t.train.identity.views.is_some() {
+                    train.read_headers()?;
+                    test.read_headers()?;
+                }
                 if t.train.identity.views.is_some() && !self.augment.is_empty() {
                     return Err(StudentError::setting(
                         "augment",
