@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let split = args.next().unwrap_or_else(|| "train".into());
     let temperature: f64 = args.next().map_or(Ok(2.0), |t| t.parse())?;
     let data = spec.load(&split, &Default::default())?;
-    let device = compute_device();
+    let device = compute_device(Default::default())?;
     let batch = 256;
     for (mode, max_memory) in [("loaded", u64::MAX), ("streamed", 0)] {
         let started = Instant::now();

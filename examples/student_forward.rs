@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Preprocess::default()
     };
     keep_freed_memory(); // as `distill train-student`, whose evaluation this times
-    let device = compute_device();
+    let device = compute_device(Default::default())?;
     let model = Student::new(&arch, data.shape, 10, &device);
     // One pass to initialise the lazy parameters and warm the caches.
     predict_logits(&model, &data, &preprocess, batch.parse()?, &device)?;

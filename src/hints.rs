@@ -67,6 +67,10 @@ fn student(e: &StudentError) -> Option<String> {
             reason: RunDirProblem::NotARun,
             ..
         } => Some("choose another --out".into()),
+        StudentError::Cuda(_) => Some("pass --device cpu to train on the CPU".into()),
+        StudentError::OtherDevice { began, .. } => Some(format!(
+            "pass --device {began}, or --overwrite to start the run over"
+        )),
         _ => None,
     }
 }
@@ -110,6 +114,13 @@ fn runtime(e: &RuntimeError) -> Option<String> {
         RuntimeError::Setting { setting, .. } => Some(format!("set it with {}", flag(setting))),
         RuntimeError::InputMismatch { .. } => {
             Some("check --layout, --resize and --channels against the model's input".into())
+        }
+        RuntimeError::NoCudaProvider { .. } | RuntimeError::CudaLibrary { .. } => Some(
+            "run scripts/setup.sh --gpu (the GPU build and its CUDA libraries), or pass --device cpu"
+                .into(),
+        ),
+        RuntimeError::NoGpu(_) | RuntimeError::Cuda { .. } => {
+            Some("pass --device cpu to run on the CPU".into())
         }
         RuntimeError::DataChanged { .. } => Some(
             "pass --overwrite to cache the data as it is now, or restore the files it was cached from"

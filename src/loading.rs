@@ -79,4 +79,8 @@ pub struct FeedArgs {
     /// Intra-op threads for ONNX Runtime [default: one per physical core].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the model runs: cpu, or cuda[:N] (ONNX Runtime's CUDA execution provider, in
+    /// the GPU build that scripts/setup.sh --gpu fetches; an error where it cannot start).
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda[:N]")]
+    pub device: distill_data::ComputeDevice,
 }

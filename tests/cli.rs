@@ -247,3 +247,58 @@ fn committed_teacher_is_a_real_teacher() {
         "{params} parameters"
     );
 }
+
+/// `--device cuda` where no GPU can be had is an error saying what is missing, before
+/// anything is written: the teacher with the CPU build of ONNX Runtime (no CUDA provider),
+/// a student in a build without the `cuda` feature. `--device cpu` is the default.
+#[test]
+fn a_gpu_that_cannot_be_had_is_an_error_saying_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cpu_build = common::repo(".onnxruntime/libonnxruntime.so");
+    let teacher = common::repo("datasets/teacher/fashion-mnist-cnn.onnx");
+    let out = dir.path().join("cache");
+    let err = fails(
+        distill()
+            .env("ORT_DYLIB_PATH", &cpu_build)
+            .args(["cache-logits", "--device", "cuda", "--teacher"])
+            .arg(&teacher)
+            .args(["--dataset", &mini(), "--limit", "64", "--out"])
+            .arg(&out),
+    );
+    assert!(
+        err.contains("has no CUDA execution provider")
+            && err.contains("scripts/setup.sh --gpu")
+            && err.contains("--device cpu"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing written");
+    let err = fails(
+        distill()
+            .env("ORT_DYLIB_PATH", &cpu_build)
+            .args(["eval", "--device", "cuda:1", "--model"])
+            .arg(&teacher)
+            .args(["--dataset", &mini()]),
+    );
+    assert!(err.contains("has no CUDA execution provider"), "{err}");
+
+    let run = dir.path().join("run");
+    let mut args = train_args(&run, "mlp:8", 1);
+    args.extend(["--device".into(), "cuda".into()]);
+    let err = fails(distill().args(&args));
+    assert!(
+        err.contains("built without students on CUDA")
+            && err.contains("--features cuda")
+            && err.contains("--device cpu"),
+        "{err}"
+    );
+    assert!(!run.exists(), "nothing written");
+
+    let bad = distill()
+        .args(["eval", "--device", "tpu", "--model"])
+        .arg(&teacher)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("expected cpu, cuda or cuda:N"), "{err}");
+}

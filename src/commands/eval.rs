@@ -30,6 +30,7 @@ pub fn run(args: Args) -> Result<()> {
         preprocess: args.feed.preprocess,
         output: args.feed.output,
         threads: args.feed.threads,
+        device: args.feed.device,
         latency_runs: args.latency_runs,
     };
     let bar = samples_bar(data.len() as u64, "eval");

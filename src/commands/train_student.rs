@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distill_data::{PreprocessOverrides, TrainTestData, ViewSpec, parse_bytes};
+use distill_data::{ComputeDevice, PreprocessOverrides, TrainTestData, ViewSpec, parse_bytes};
 use distill_student::{
     ArchSpec, DEFAULT_MAX_MEMORY, DEFAULT_SEED, DistillSpec, HardLoss, KdLoss, Optimisation,
     RunOutcome, RunSpec, Validation,
@@ -114,6 +114,11 @@ struct RunFlags {
     /// Seed of the validation draw.
     #[arg(long, default_value_t = 0)]
     val_seed: u64,
+    /// Where the student trains: cpu, or cuda[:N] (burn's CUDA backend, in a binary built
+    /// with --features cuda; an error where no GPU can be had). A run resumes on the kind
+    /// of device it began on.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda[:N]")]
+    device: ComputeDevice,
 }
 
 impl RunFlags {
@@ -163,6 +168,7 @@ impl RunFlags {
                 seed: self.val_seed,
             }),
             max_memory: self.max_memory,
+            device: self.device,
             ..RunSpec::new(self.arch, self.data)
         })
     }

@@ -8,6 +8,8 @@
 //! archives, CSV), which is why they live here rather than in `distill-data`.
 #![warn(missing_docs)]
 
+pub mod cuda_driver;
+mod device;
 mod error;
 pub mod fault;
 mod fs;
@@ -25,6 +27,7 @@ mod scores;
 mod shard;
 mod view;
 
+pub use device::ComputeDevice;
 pub use error::PreprocessError;
 pub use fs::{is_partial, write_atomic};
 pub use hash::{hex, sha256_file, sha256_hex};

@@ -30,11 +30,11 @@ pub use content::LISTING_PREFIX;
 pub use csv_table::read_csv;
 pub use dataset::{Dataset, EncodedImage, ImageBytes, SampleFile, Samples};
 pub use distill_core::{
-    CropRange, DirLock, LOCK_FILE, Layout, LockError, Mix, ModelMeasure, ParseError, Preprocess,
-    PreprocessError, PreprocessOverrides, SampleRef, SampleShape, Shard, SkippedSample, SplitMix64,
-    ViewParams, ViewSpec, accuracy, accuracy_of, agreement, argmax, argmax_rows, fault, is_partial,
-    json_diff, mean_kl, parse_bytes, parse_size, render_view, sha256_file, sha256_hex,
-    write_atomic,
+    ComputeDevice, CropRange, DirLock, LOCK_FILE, Layout, LockError, Mix, ModelMeasure, ParseError,
+    Preprocess, PreprocessError, PreprocessOverrides, SampleRef, SampleShape, Shard, SkippedSample,
+    SplitMix64, ViewParams, ViewSpec, accuracy, accuracy_of, agreement, argmax, argmax_rows,
+    cuda_driver, fault, is_partial, json_diff, mean_kl, parse_bytes, parse_size, render_view,
+    sha256_file, sha256_hex, write_atomic,
 };
 pub use error::DataError;
 pub use hf_parquet::read_hf_parquet;

@@ -146,6 +146,38 @@ pub enum RuntimeError {
         /// What the row holds.
         reason: String,
     },
+    /// A GPU asked of a library without the CUDA execution provider (the CPU build).
+    #[error(
+        "{library} has no CUDA execution provider: it is a CPU build of ONNX Runtime, and a GPU needs the GPU build (the onnxruntime-gpu wheel's library, with its CUDA provider and libraries beside it; or ORT_DYLIB_PATH pointing at one)",
+        library = .library.display()
+    )]
+    NoCudaProvider {
+        /// The ONNX Runtime library loaded.
+        library: PathBuf,
+    },
+    /// No GPU to run on: the NVIDIA driver is missing, or does not see the GPU asked for.
+    #[error("no CUDA GPU: {0}")]
+    NoGpu(String),
+    /// A CUDA library set up beside ONNX Runtime that does not load.
+    #[error("cannot load the CUDA library {path}: {reason}", path = .path.display())]
+    CudaLibrary {
+        /// The library.
+        path: PathBuf,
+        /// The loader's message.
+        reason: String,
+    },
+    /// The CUDA execution provider that did not start (no GPU, no driver, a CUDA or cuDNN
+    /// library missing): ONNX Runtime's message names what it could not load.
+    #[error("cannot run {path} on {device} with ONNX Runtime's CUDA execution provider", path = .path.display())]
+    Cuda {
+        /// The model file.
+        path: PathBuf,
+        /// The device asked for.
+        device: distill_data::ComputeDevice,
+        /// ONNX Runtime's error.
+        #[source]
+        source: ort::Error,
+    },
     /// A setting that cannot be used (`batch_size`, `rows_per_part`).
     #[error("{reason}")]
     Setting {

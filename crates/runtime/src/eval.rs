@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use distill_data::{Dataset, PreprocessOverrides, accuracy};
+use distill_data::{ComputeDevice, Dataset, PreprocessOverrides, accuracy};
 use serde::Serialize;
 
-use crate::{PreparedModel, RuntimeError, initializer_elements};
+use crate::{OnnxModel, PreparedModel, RuntimeError, initializer_elements};
 
 /// How to evaluate a model.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,8 @@ pub struct EvalSettings {
     pub output: Option<String>,
     /// Intra-op threads [default: one per physical core].
     pub threads: Option<usize>,
+    /// Where the model runs (the CPU, or a CUDA GPU through ONNX Runtime's CUDA provider).
+    pub device: ComputeDevice,
     /// Timed runs per latency measurement (after warm-up).
     pub latency_runs: usize,
 }
@@ -45,6 +47,8 @@ pub struct EvalReport {
     pub file_bytes: u64,
     /// Intra-op threads used.
     pub threads: Option<usize>,
+    /// The device it ran on.
+    pub device: ComputeDevice,
 }
 
 impl std::fmt::Display for EvalReport {
@@ -78,9 +82,8 @@ pub fn evaluate(
     settings: &EvalSettings,
     on_rows: &mut dyn FnMut(usize),
 ) -> Result<EvalReport, RuntimeError> {
-    let mut prepared = PreparedModel::open(
-        path,
-        settings.threads,
+    let mut prepared = PreparedModel::new(
+        OnnxModel::open_on(path, settings.threads, settings.device)?,
         data,
         &settings.preprocess,
         settings.output.as_deref(),
@@ -109,5 +112,6 @@ pub fn evaluate(
         params: initializer_elements(&bytes).unwrap_or(0),
         file_bytes: bytes.len() as u64,
         threads: settings.threads,
+        device: settings.device,
     })
 }

@@ -9,6 +9,7 @@
 
 mod error;
 mod eval;
+mod gpu;
 mod latency;
 mod model;
 mod onnx_proto;

@@ -7,7 +7,11 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::{RuntimeError, environment};
+use distill_data::ComputeDevice;
+
+use crate::RuntimeError;
+use crate::gpu::cuda_provider;
+use crate::runtime::environment_for;
 
 /// Element type of a model input or output, as far as distill cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,9 +120,20 @@ pub struct OnnxModel {
 }
 
 impl OnnxModel {
-    /// Opens `path` with `threads` intra-op threads (`None`: ONNX Runtime's default, one per
-    /// physical core).
+    /// Opens `path` on the CPU with `threads` intra-op threads (`None`: ONNX Runtime's
+    /// default, one per physical core).
     pub fn open(path: &Path, threads: Option<usize>) -> Result<Self, RuntimeError> {
+        OnnxModel::open_on(path, threads, ComputeDevice::Cpu)
+    }
+
+    /// Opens `path` on `device` with `threads` intra-op threads for what runs on the CPU.
+    /// A GPU is ONNX Runtime's CUDA execution provider: a library without it, or a provider
+    /// that does not start, is an error (never a silent fall-back to the CPU).
+    pub fn open_on(
+        path: &Path,
+        threads: Option<usize>,
+        device: ComputeDevice,
+    ) -> Result<Self, RuntimeError> {
         let open_err = |source| RuntimeError::Open {
             path: path.to_path_buf(),
             source,
@@ -129,11 +144,20 @@ impl OnnxModel {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
-        let env = environment()?;
+        let (env, library) = environment_for(device)?;
         let mut builder = Session::builder(&env)
             .map_err(open_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| open_err(e.into()))?;
+        if let ComputeDevice::Cuda(id) = device {
+            builder = builder
+                .with_execution_providers([cuda_provider(id, &library)?])
+                .map_err(|e| RuntimeError::Cuda {
+                    path: path.to_path_buf(),
+                    device,
+                    source: e.into(),
+                })?;
+        }
         if let Some(n) = threads {
             builder = builder
                 .with_intra_threads(n)

@@ -24,7 +24,7 @@ use distill_cache::{
     CacheWriter, DatasetInfo, LogitDtype, MAX_VIEWS, Manifest, OutputKind, Storage, TeacherInfo,
     ViewsInfo,
 };
-use distill_data::{Dataset, PreprocessOverrides, Shard, ViewSpec};
+use distill_data::{ComputeDevice, Dataset, PreprocessOverrides, Shard, ViewSpec};
 use serde::Serialize;
 
 use crate::pipeline::{Job, cache_logits};
@@ -39,6 +39,7 @@ pub struct CacheLogits {
     output_kind: OutputKind,
     batch_size: usize,
     threads: Option<usize>,
+    device: ComputeDevice,
     dtype: LogitDtype,
     storage: Storage,
     rows_per_part: usize,
@@ -107,6 +108,7 @@ impl CacheLogits {
             output_kind: OutputKind::Logits,
             batch_size: 256,
             threads: None,
+            device: ComputeDevice::Cpu,
             dtype: LogitDtype::F32,
             storage: Storage::Dense,
             rows_per_part: 10_000,
@@ -169,6 +171,13 @@ impl CacheLogits {
         self
     }
 
+    /// Where the teacher runs: the CPU (the default) or a CUDA GPU, through ONNX Runtime's
+    /// CUDA execution provider (an error where it cannot start, never a fall-back).
+    pub fn device(mut self, device: ComputeDevice) -> Self {
+        self.device = device;
+        self
+    }
+
     /// The stored logit type.
     pub fn dtype(mut self, dtype: LogitDtype) -> Self {
         self.dtype = dtype;
@@ -205,7 +214,7 @@ impl CacheLogits {
     /// to learn the class count: everything that can be wrong with the teacher is found
     /// before anything is written.
     pub fn prepare(self, data: &Dataset) -> Result<PreparedCache<'_>, RuntimeError> {
-        let model = OnnxModel::open(&self.teacher, self.threads)?;
+        let model = OnnxModel::open_on(&self.teacher, self.threads, self.device)?;
         self.prepare_with(model, data)
     }
 
@@ -215,7 +224,7 @@ impl CacheLogits {
     /// needs it. Otherwise, and for views (drawn from each image's size), the images'
     /// headers are read now.
     pub fn prepare_listed(self, data: &mut Dataset) -> Result<PreparedCache<'_>, RuntimeError> {
-        let model = OnnxModel::open(&self.teacher, self.threads)?;
+        let model = OnnxModel::open_on(&self.teacher, self.threads, self.device)?;
         if self.views.is_some()
             || !PreparedModel::preprocess_for(&model, data, &self.preprocess)?.fixes_output()
         {

@@ -6,6 +6,24 @@ pub enum StudentError {
     /// A text that does not parse (an architecture, a loss, an augmentation).
     #[error(transparent)]
     Parse(#[from] distill_data::ParseError),
+    /// A GPU that cannot be had: what is missing (the build's `cuda` feature, the NVIDIA
+    /// driver, the GPU asked for).
+    #[error("cannot train on CUDA: {0}")]
+    Cuda(String),
+    /// A run directory holding a run begun on another kind of device: resuming there would
+    /// not give the numbers that not stopping gives.
+    #[error(
+        "{path} holds a run begun on {began}; resuming it on {now} would change its numbers (GPU and CPU arithmetic differ)",
+        path = .path.display()
+    )]
+    OtherDevice {
+        /// The run directory.
+        path: PathBuf,
+        /// The device kind the run began on.
+        began: String,
+        /// The device kind asked for now.
+        now: String,
+    },
     /// A setting that cannot be used: `setting` names it (`epochs`, `alpha`, …).
     #[error("{reason}")]
     Setting {

@@ -38,7 +38,8 @@ pub fn export_onnx(
     // Capture moves batch-norm running statistics to its own device, and those buffers are
     // shared between clones; `valid()` gives a copy with buffers of its own, so the caller's
     // model stays usable.
-    let copy = model.valid();
+    // A model trained on a GPU is exported from the CPU, like every other.
+    let copy = model.valid().to_device(&device);
     let onnx = OnnxExporter::new()
         .export_dynamic(&copy, sample, validation, &specs, Student::forward)
         .map_err(|e| fail(e.to_string()))?;

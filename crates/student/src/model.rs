@@ -9,7 +9,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use distill_data::SampleShape;
+use distill_data::{ComputeDevice, SampleShape};
 
 use crate::ArchSpec;
 use crate::bn_relu::bn_relu;
@@ -124,17 +124,28 @@ impl Student {
     }
 }
 
-/// The device students train and run on: the first GPU when built with `--features cuda`
-/// (burn's default device order puts CUDA first), else the flex CPU backend.
-pub fn compute_device() -> Device {
-    #[cfg(feature = "cuda")]
-    {
-        Device::default()
+/// The device students train and run on for `device`: burn's flex backend on the CPU, its
+/// CUDA backend on a GPU (in a build with the `cuda` feature). A GPU that cannot be had (a
+/// build without the feature, no NVIDIA driver, no such GPU) is an error saying so, before
+/// any tensor is made.
+pub fn compute_device(device: ComputeDevice) -> Result<Device, crate::StudentError> {
+    match device {
+        ComputeDevice::Cpu => Ok(Device::flex()),
+        ComputeDevice::Cuda(index) => cuda_device(index),
     }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Device::flex()
-    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: u32) -> Result<Device, crate::StudentError> {
+    distill_data::cuda_driver::check_gpu(index).map_err(crate::StudentError::Cuda)?;
+    Ok(Device::cuda(index as usize))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_index: u32) -> Result<Device, crate::StudentError> {
+    Err(crate::StudentError::Cuda(
+        "this distill was built without students on CUDA: build it with `cargo build --release --features cuda` (burn's CUDA backend)".into(),
+    ))
 }
 
 /// Collects every float tensor of a module (weights, biases, batch-norm statistics).

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use distill_data::{Dataset, Preprocess, PreprocessOverrides, Samples, TrainTestData, ViewSpec};
+use distill_data::{
+    ComputeDevice, Dataset, Preprocess, PreprocessOverrides, Samples, TrainTestData, ViewSpec,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::check_augment;
@@ -67,6 +69,13 @@ pub struct RunSpec {
     /// loaded once, a larger one is streamed part by part.
     #[serde(default = "default_max_memory")]
     pub max_memory: u64,
+    /// Where the student trains: the CPU, or a CUDA GPU (a build with the `cuda` feature).
+    #[serde(default, skip_serializing_if = "is_cpu")]
+    pub device: ComputeDevice,
+}
+
+fn is_cpu(device: &ComputeDevice) -> bool {
+    !device.is_cuda()
 }
 
 fn default_seed() -> u64 {
@@ -106,6 +115,8 @@ pub struct LoadedRun {
     /// Memory for the images at the student's size: encoded images (folders, Parquet)
     /// beyond it are kept in a file in the run directory while it trains.
     pub max_memory: u64,
+    /// Where the student trains.
+    pub device: ComputeDevice,
 }
 
 /// The image files of a run that keeps its images on disk, removed when training ends
@@ -155,6 +166,7 @@ impl RunSpec {
             distill: None,
             validation: None,
             max_memory: DEFAULT_MAX_MEMORY,
+            device: ComputeDevice::Cpu,
         }
     }
 
@@ -259,6 +271,7 @@ impl RunSpec {
             teacher,
             num_classes,
             max_memory: self.max_memory,
+            device: self.device,
         })
     }
 
@@ -271,17 +284,39 @@ impl RunSpec {
         overwrite: bool,
         observer: &mut dyn TrainObserver,
     ) -> Result<RunOutcome, StudentError> {
+        // A GPU that cannot be had fails now, before the data is read or `out` is made.
+        crate::compute_device(self.device)?;
         let loaded = self.load(observer)?;
         let config = loaded.config(self);
         config.validate()?;
         let run = RunDir::prepare(out, &config, overwrite)?;
-        write_json(&run.spec_path(), self)?;
         if let Some(result) = RunResult::read(&run) {
             return Ok(RunOutcome::AlreadyComplete(result));
         }
+        self.check_same_device(&run)?;
+        write_json(&run.spec_path(), self)?;
         loaded
             .train(&config, &run, observer)
             .map(RunOutcome::Trained)
+    }
+}
+
+impl RunSpec {
+    /// Refuses to go on with a run that began on another kind of device (CPU or GPU): its
+    /// numbers would be neither the one device's nor the other's. The spec saved when the
+    /// run began says where.
+    fn check_same_device(&self, run: &RunDir) -> Result<(), StudentError> {
+        let Ok(began) = RunSpec::read(&run.spec_path()) else {
+            return Ok(());
+        };
+        if began.device.kind() != self.device.kind() {
+            return Err(StudentError::OtherDevice {
+                path: run.path.clone(),
+                began: began.device.kind().into(),
+                now: self.device.kind().into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -359,7 +394,8 @@ impl LoadedRun {
             image_file,
         });
         let teacher = self.teacher.as_ref().map(TeacherLogits::as_targets);
-        let (model, metrics) = crate::train(config, &train, &test, run, observer, teacher)?;
+        let (model, metrics) =
+            crate::train(config, &train, &test, run, observer, teacher, self.device)?;
         finish_run(config, &model, &metrics, train.shape, run)
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use distill_data::{Dataset, Preprocess, ViewParams, accuracy};
+use distill_data::{ComputeDevice, Dataset, Preprocess, ViewParams, accuracy};
 
 use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
@@ -111,6 +111,8 @@ struct Epochs<'a> {
     test_teacher: Option<(RowFormat, Vec<f32>)>,
     steps_per_epoch: usize,
     total_steps: usize,
+    /// Where the model is evaluated (the training device without gradients).
+    eval_device: Device,
 }
 
 impl<'a> Epochs<'a> {
@@ -121,6 +123,7 @@ impl<'a> Epochs<'a> {
         preprocess: &'a Preprocess,
         kd: Option<(&'a KdLoss, Targets<'a>)>,
         device: &Device,
+        eval_device: Device,
     ) -> Result<Self, StudentError> {
         // The validation samples stay in `train` (the cache is joined to the whole split)
         // and are skipped by every epoch.
@@ -147,6 +150,7 @@ impl<'a> Epochs<'a> {
             },
             steps_per_epoch: 0,
             total_steps: 0,
+            eval_device,
         };
         epochs.steps_per_epoch = epochs
             .segments(1)
@@ -300,10 +304,9 @@ impl<'a> Epochs<'a> {
         sums: &EpochSums,
         seconds: f64,
     ) -> Result<EpochMetrics, StudentError> {
-        let eval_device = compute_device();
         let valid = model.valid();
         let logits =
-            |d: &Dataset| predict_logits(&valid, d, self.preprocess, EVAL_BATCH, &eval_device);
+            |d: &Dataset| predict_logits(&valid, d, self.preprocess, EVAL_BATCH, &self.eval_device);
         let classes = self.config.num_classes;
         let test_logits = logits(self.test)?;
         let val_accuracy = match &self.val {
@@ -392,7 +395,8 @@ fn check<'a>(
 /// Trains a student on `train`, evaluating on `test` after every epoch: with hard labels,
 /// or, when `config.distill` is set, with the distillation loss against `targets`.
 /// Resumes from the run directory's checkpoint when there is one. Returns the inference
-/// copy of the trained model and the metrics of every epoch.
+/// copy of the trained model and the metrics of every epoch. Trains on `device` (a GPU
+/// needs the `cuda` feature; see [`compute_device`]).
 pub fn train(
     config: &TrainConfig,
     train: &Dataset,
@@ -400,13 +404,15 @@ pub fn train(
     run: &RunDir,
     observer: &mut dyn TrainObserver,
     targets: Option<Targets<'_>>,
+    device: ComputeDevice,
 ) -> Result<(Student, Vec<EpochMetrics>), StudentError> {
     let kd = check(config, train, test, targets)?;
     let preprocess = config.preprocess.normalisation_only();
-    let device = compute_device().autodiff();
+    let eval_device = compute_device(device)?;
+    let device = eval_device.clone().autodiff();
     device.seed(config.seed);
     let mut state = State::start(config, train, run, &device, observer)?;
-    let epochs = Epochs::new(config, train, test, &preprocess, kd, &device)?;
+    let epochs = Epochs::new(config, train, test, &preprocess, kd, &device, eval_device)?;
     let first_epoch = state.next_epoch;
     for epoch in state.next_epoch..=config.optimisation.epochs {
         observer.epoch_started(epoch, config.optimisation.epochs, train.len());

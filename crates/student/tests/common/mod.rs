@@ -66,8 +66,16 @@ pub fn train(
 ) -> (Student, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::prepare(&dir.path().join("run"), config, false).unwrap();
-    let (model, metrics) =
-        distill_student::train(config, train, test, &run, &mut Quiet, None).unwrap();
+    let (model, metrics) = distill_student::train(
+        config,
+        train,
+        test,
+        &run,
+        &mut Quiet,
+        None,
+        Default::default(),
+    )
+    .unwrap();
     assert_eq!(metrics.len(), config.optimisation.epochs);
     (model, dir)
 }
@@ -140,5 +148,14 @@ pub fn train_with(
 ) -> (Student, Vec<distill_student::EpochMetrics>) {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::prepare(&dir.path().join("run"), config, false).unwrap();
-    distill_student::train(config, train, test, &run, &mut Quiet, Some(targets)).unwrap()
+    distill_student::train(
+        config,
+        train,
+        test,
+        &run,
+        &mut Quiet,
+        Some(targets),
+        Default::default(),
+    )
+    .unwrap()
 }
