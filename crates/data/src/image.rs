@@ -75,23 +75,15 @@ fn probe_image(image: &ImageBytes, decode: bool, id: u64, label: i32) -> Result<
     Ok((probed, size, whole.then(|| digest(&start)).flatten()))
 }
 
-/// The dataset of image files `files` (in id order: file `i` gets id `i`), listed by path,
-/// label and size without reading them: shape unknown (0) until
+/// The dataset of image files `files` of `sizes` bytes (in id order: file `i` gets id
+/// `i`), listed by path, label and size without reading them: shape unknown (0) until
 /// [`Dataset::read_headers`].
 pub(crate) fn listed_image_files(
     source: String,
     split: &str,
     files: Vec<ImageFile>,
-) -> Result<Dataset, DataError> {
-    let sizes: Vec<u64> = files
-        .par_iter()
-        .map(|f| match &f.bytes {
-            ImageBytes::File(path) => std::fs::metadata(path)
-                .map(|m| m.len())
-                .map_err(|e| DataError::io(path, e)),
-            ImageBytes::InMemory(bytes) => Ok(bytes.len() as u64),
-        })
-        .collect::<Result<_, _>>()?;
+    sizes: Vec<u64>,
+) -> Dataset {
     let (mut labels, mut keys, mut images) = (vec![], vec![], vec![]);
     for (file, size) in files.into_iter().zip(sizes) {
         labels.push(file.label);
@@ -100,13 +92,7 @@ pub(crate) fn listed_image_files(
     }
     let ids = (0..images.len() as u64).collect();
     // Channels 0: not known until the headers are read.
-    Ok(encoded_dataset(
-        source,
-        split,
-        0,
-        (ids, labels, keys),
-        images,
-    ))
+    encoded_dataset(source, split, 0, (ids, labels, keys), images)
 }
 
 /// A split of encoded `images` with `channels` (its size from the images'), and their

@@ -30,14 +30,15 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(entries)
 }
 
-/// Image files under `dir`, recursively (links followed, as torchvision follows them, but a
-/// folder already on the way down is not entered again: a link loop would repeat the same
-/// images under other names); other files go to `ignored`. `visiting` holds the canonical
-/// paths of the folders on the way down.
+/// Image files under `dir`, recursively, with their sizes (links followed, as torchvision
+/// follows them, but a folder already on the way down is not entered again: a link loop
+/// would repeat the same images under other names); other files go to `ignored`.
+/// `visiting` holds the canonical paths of the folders on the way down. One `stat` per
+/// entry at most: the kind comes with the folder listing where the file system gives it.
 fn images_under(
     dir: &Path,
     visiting: &mut Vec<PathBuf>,
-    out: &mut Vec<PathBuf>,
+    out: &mut Vec<(PathBuf, u64)>,
     ignored: &mut Vec<PathBuf>,
 ) -> Result<(), DataError> {
     let canonical = dir.canonicalize().map_err(|e| DataError::io(dir, e))?;
@@ -51,11 +52,26 @@ fn images_under(
         ));
     }
     visiting.push(canonical);
-    for path in read_dir_sorted(dir)? {
-        if path.is_dir() {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let entry = entry.map_err(|e| DataError::io(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| DataError::io(&path, e))?;
+        // A link's target decides what it is.
+        let meta = if kind.is_symlink() {
+            std::fs::metadata(&path)
+        } else {
+            entry.metadata()
+        };
+        entries.push((path, meta));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, meta) in entries {
+        let meta = meta.map_err(|e| DataError::io(&path, e))?;
+        if meta.is_dir() {
             images_under(&path, visiting, out, ignored)?;
         } else if is_image(&path) {
-            out.push(path);
+            out.push((path, meta.len()));
         } else {
             ignored.push(path);
         }
@@ -126,7 +142,7 @@ pub fn read_image_folder(
             "empty folder: expected one folder per class holding images",
         ));
     }
-    let mut files: Vec<(String, i32, PathBuf)> = Vec::new();
+    let mut files: Vec<(String, i32, PathBuf, u64)> = Vec::new();
     let mut class_names = Vec::new();
     let mut ignored = Vec::new();
     for (class_id, class_dir) in classes.iter().enumerate() {
@@ -142,26 +158,29 @@ pub fn read_image_folder(
             ));
         }
         class_names.push(file_name(class_dir));
-        for path in images {
-            files.push((relative_key(&dir, &path), class_id as i32, path));
+        for (path, size) in images {
+            files.push((relative_key(&dir, &path), class_id as i32, path, size));
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     // Paths only: memory does not hold the files, and none is read now unless bad ones are
     // to be left out (which needs each decoded before the samples are numbered).
-    let files = files
+    let (files, sizes): (Vec<ImageFile>, Vec<u64>) = files
         .into_iter()
-        .map(|(key, label, path)| ImageFile {
-            key,
-            label,
-            bytes: ImageBytes::File(path),
+        .map(|(key, label, path, size)| {
+            let file = ImageFile {
+                key,
+                label,
+                bytes: ImageBytes::File(path),
+            };
+            (file, size)
         })
-        .collect();
+        .unzip();
     let source = format!("imagefolder:{}", root.display());
     let mut data = if options.skip_bad {
         image_dataset(source, split, &dir, files, true)?
     } else {
-        listed_image_files(source, split, files)?
+        listed_image_files(source, split, files, sizes)
     };
     data.class_names = class_names;
     data.ignored = ignored.iter().map(|p| relative_key(&dir, p)).collect();
