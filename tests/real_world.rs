@@ -330,6 +330,36 @@ fn a_student_trains_at_its_own_size_from_a_teacher_cached_at_another() {
     );
 }
 
+/// The pooled families take RGB images at any size: a ResNet and a MobileNet train at
+/// 32x32 on the committed image folder, export, and the exported model evaluates in ONNX
+/// Runtime as it tested in training.
+#[test]
+fn resnet_and_mobilenet_students_train_on_rgb_images_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    for arch in ["resnet:8,16", "mobilenet:8,16,width=0.5"] {
+        let out = dir.path().join(arch.replace([':', ',', '=', '.'], "-"));
+        run(distill()
+            .args(["train-student", "--arch", arch, "--dataset", &folder()])
+            .args(["--resize", "32", "--channels", "3"])
+            .args(["--epochs", "2", "--batch-size", "8"])
+            .arg("--out")
+            .arg(&out));
+        let result = json(&out.join("result.json"));
+        assert_eq!(result["arch"], arch);
+        assert!(result["macs"].as_u64().unwrap() > 0, "{result}");
+        let eval = run(distill()
+            .args(["eval", "--json", "--latency-runs", "3", "--model"])
+            .arg(out.join("model.onnx"))
+            .args(["--dataset", &folder(), "--split", "test"]));
+        let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+        let accuracy = eval["accuracy"].as_f64().unwrap();
+        assert!(
+            (accuracy - result["test_accuracy"].as_f64().unwrap()).abs() <= 1.0 / 24.0 + 1e-9,
+            "{arch}: eval {accuracy} vs training's test accuracy {result}"
+        );
+    }
+}
+
 #[test]
 fn numpy_arrays_feed_a_teacher_the_same_as_idx() {
     let dir = tempfile::tempdir().unwrap();

@@ -308,9 +308,9 @@ fn malformed_grids_are_refused_with_the_line_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &str); 8] = [
         (
-            "seeds = [1]\n[[grid]]\narch = [\"mlp:16\", \"resnet:3\"]\ntemperature = [2]\nalpha = [0.5]\n",
+            "seeds = [1]\n[[grid]]\narch = [\"mlp:16\", \"vgg:3\"]\ntemperature = [2]\nalpha = [0.5]\n",
             ":3:",
-            "unknown architecture 'resnet'",
+            "unknown architecture 'vgg'",
         ),
         (
             "[[grid]]\narch = [\"mlp:16\"]\ntemperature = [2, -1]\nalpha = [0.5]\n",

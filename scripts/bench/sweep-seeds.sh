@@ -7,15 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill
-distill="$CARGO_TARGET_DIR/release/distill"
-for split in train test; do
-    [ -f "runs/demo/cache-$split/manifest.json" ] || {
-        echo "runs/demo/cache-$split is missing: run scripts/demo.sh first" >&2
-        exit 1
-    }
-done
+source scripts/bench/demo-caches.sh
 # Seed 1 of both settings is the demo's own run (same grid block, caches and validation
 # split, so the same config.json): reuse it rather than train it again.
 out=runs/bench-sweep-seeds

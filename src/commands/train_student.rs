@@ -53,7 +53,8 @@ impl Alternative for SpecFile {
 /// The settings of a run, as flags.
 #[derive(clap::Args, Debug)]
 struct RunFlags {
-    /// Student architecture: mlp:W1,W2,... or cnn:C1,C2,...[,fc=N][,dropout=P].
+    /// Student architecture: mlp:W1,W2,...[,dropout=P], cnn:C1,C2,...[,fc=N][,dropout=P],
+    /// resnet:C1,C2,...[,blocks=N] or mobilenet:C1,C2,...[,width=M][,expand=N][,blocks=N].
     #[arg(long)]
     arch: ArchSpec,
     #[command(flatten)]

@@ -5,6 +5,13 @@
 //! cnn:32,64                   per entry: two 3x3 conv + batch-norm + ReLU, then 2x2 max-pool
 //! cnn:32,64,fc=256            ... then a hidden dense layer of 256 before the linear head
 //! mlp:512,256,dropout=0.2     dropout after every hidden dense layer
+//! resnet:16,32,64             a 3x3 stem, then per entry a stage of residual basic blocks
+//!                             (2 by default, blocks=N), stride 2 between stages, global
+//!                             average pooling, a linear head
+//! mobilenet:16,32,64,width=0.5,expand=4
+//!                             a 3x3 stem, then per entry a stage of inverted residual blocks
+//!                             (1x1 expand, 3x3 depthwise, 1x1 project; 1 by default,
+//!                             blocks=N), widths times `width`, global average pooling
 //! ```
 
 use std::fmt;
@@ -24,7 +31,43 @@ pub enum ArchKind {
     /// Blocks of two 3x3 convolutions with batch-norm and ReLU, then 2x2 max-pooling, then
     /// dense layers.
     Cnn,
+    /// Residual networks of basic blocks (ResNet-18/-20 style), global average pooling.
+    Resnet,
+    /// Inverted residual blocks with depthwise convolutions (MobileNet V2 style), global
+    /// average pooling.
+    Mobilenet,
 }
+
+impl ArchKind {
+    fn name(self) -> &'static str {
+        match self {
+            ArchKind::Mlp => "mlp",
+            ArchKind::Cnn => "cnn",
+            ArchKind::Resnet => "resnet",
+            ArchKind::Mobilenet => "mobilenet",
+        }
+    }
+
+    /// Height and width after one halving: a 2x2 max-pool (CNN) floors odd sizes, a
+    /// stride-2 3x3 convolution with padding 1 (the other kinds) rounds them up.
+    pub(crate) fn halve(self, h: usize, w: usize) -> (usize, usize) {
+        match self {
+            ArchKind::Cnn => (h / 2, w / 2),
+            _ => (h.div_ceil(2), w.div_ceil(2)),
+        }
+    }
+
+    /// Blocks per stage where the spec does not say.
+    fn default_blocks(self) -> usize {
+        match self {
+            ArchKind::Resnet => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// MobileNet's expansion factor where the spec does not say.
+const DEFAULT_EXPAND: usize = 4;
 
 /// A parsed architecture spec; `Display` gives back the canonical text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,45 +81,80 @@ pub struct ArchSpec {
     pub fc: Vec<usize>,
     /// Dropout probability after each hidden dense layer (0 = none).
     pub dropout: f64,
+    /// ResNet, MobileNet: blocks per stage.
+    pub blocks: usize,
+    /// MobileNet: width multiplier of every stage (1 = the widths as given).
+    pub width: f64,
+    /// MobileNet: expansion factor of the inverted residual blocks.
+    pub expand: usize,
 }
 
 impl ArchSpec {
-    /// An error unless samples of `input` fit this architecture: every conv block halves
-    /// the height and width, so each must leave at least 1x1.
+    /// An error unless samples of `input` fit this architecture: every conv block (CNN)
+    /// halves the height and width, as does every stage after the first (ResNet,
+    /// MobileNet), so each must leave at least 1x1.
     pub fn check_input(&self, input: SampleShape) -> Result<(), StudentError> {
+        let (halvings, what) = match self.kind {
+            ArchKind::Mlp => return Ok(()),
+            ArchKind::Cnn => (self.widths.len(), "conv blocks, each halving the input"),
+            ArchKind::Resnet | ArchKind::Mobilenet => (
+                self.widths.len() - 1,
+                "stages, each after the first halving the input",
+            ),
+        };
         let (mut h, mut w) = (input.height, input.width);
-        for block in 1..=self.conv_channels().len() {
+        for halving in 1..=halvings {
             if h < 2 || w < 2 {
                 return Err(StudentError::setting(
                     "arch",
                     format!(
-                        "{self} has {} conv blocks, each halving the input, but a {}x{} input is {h}x{w} before block {block}: use fewer blocks or a larger input",
-                        self.conv_channels().len(),
+                        "{self} has {} {what}, but a {}x{} input is {h}x{w} before halving {halving}: use fewer blocks or a larger input",
+                        self.widths.len(),
                         input.height,
                         input.width
                     ),
                 ));
             }
-            h /= 2;
-            w /= 2;
+            (h, w) = self.kind.halve(h, w);
         }
         Ok(())
     }
 
-    /// Hidden dense widths, whatever the kind.
+    /// Hidden dense widths, whatever the kind (none for the pooled families).
     pub fn dense_widths(&self) -> &[usize] {
         match self.kind {
             ArchKind::Mlp => &self.widths,
             ArchKind::Cnn => &self.fc,
+            ArchKind::Resnet | ArchKind::Mobilenet => &[],
         }
     }
 
-    /// Conv block channels (empty for an MLP).
+    /// Conv block channels of a CNN (empty for the other kinds).
     pub fn conv_channels(&self) -> &[usize] {
         match self.kind {
-            ArchKind::Mlp => &[],
             ArchKind::Cnn => &self.widths,
+            _ => &[],
         }
+    }
+
+    /// Output channels of each stage of a ResNet or MobileNet (the widths times the width
+    /// multiplier, at least 1); empty for the other kinds.
+    pub fn stage_widths(&self) -> Vec<usize> {
+        match self.kind {
+            ArchKind::Resnet => self.widths.clone(),
+            ArchKind::Mobilenet => self
+                .widths
+                .iter()
+                .map(|&w| ((w as f64 * self.width).round() as usize).max(1))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the features are globally average-pooled before the head (ResNet,
+    /// MobileNet: any input size), rather than flattened.
+    pub fn pooled(&self) -> bool {
+        matches!(self.kind, ArchKind::Resnet | ArchKind::Mobilenet)
     }
 }
 
@@ -91,14 +169,24 @@ impl FromStr for ArchSpec {
         let kind = match kind.trim() {
             "mlp" => ArchKind::Mlp,
             "cnn" => ArchKind::Cnn,
-            other => return Err(bad(format!("unknown architecture '{other}' (mlp or cnn)"))),
+            "resnet" => ArchKind::Resnet,
+            "mobilenet" => ArchKind::Mobilenet,
+            other => {
+                return Err(bad(format!(
+                    "unknown architecture '{other}' (mlp, cnn, resnet or mobilenet)"
+                )));
+            }
         };
         let mut spec = ArchSpec {
             kind,
             widths: Vec::new(),
             fc: Vec::new(),
             dropout: 0.0,
+            blocks: kind.default_blocks(),
+            width: 1.0,
+            expand: DEFAULT_EXPAND,
         };
+        let pooled = matches!(kind, ArchKind::Resnet | ArchKind::Mobilenet);
         for item in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let positive = |v: &str| -> Result<usize, ParseError> {
                 match v.parse::<usize>() {
@@ -109,6 +197,14 @@ impl FromStr for ArchSpec {
             match item.split_once('=') {
                 None => spec.widths.push(positive(item)?),
                 Some(("fc", v)) if kind == ArchKind::Cnn => spec.fc.push(positive(v)?),
+                Some(("blocks", v)) if pooled => spec.blocks = positive(v)?,
+                Some(("expand", v)) if kind == ArchKind::Mobilenet => spec.expand = positive(v)?,
+                Some(("width", v)) if kind == ArchKind::Mobilenet => {
+                    spec.width = match v.parse::<f64>() {
+                        Ok(m) if m > 0.0 && m.is_finite() => m,
+                        _ => return Err(bad(format!("width '{v}' must be a positive number"))),
+                    }
+                }
                 Some(("dropout", v)) => {
                     spec.dropout = match v.parse::<f64>() {
                         Ok(p) if (0.0..1.0).contains(&p) => p,
@@ -116,15 +212,24 @@ impl FromStr for ArchSpec {
                     }
                 }
                 Some((key, _)) => {
-                    return Err(bad(format!(
-                        "unknown option '{key}' (options: dropout=P{})",
-                        if kind == ArchKind::Cnn { ", fc=N" } else { "" }
-                    )));
+                    let options = match kind {
+                        ArchKind::Mlp => "dropout=P",
+                        ArchKind::Cnn => "dropout=P, fc=N",
+                        ArchKind::Resnet => "blocks=N",
+                        ArchKind::Mobilenet => "blocks=N, width=M, expand=N",
+                    };
+                    return Err(bad(format!("unknown option '{key}' (options: {options})")));
                 }
             }
         }
         if spec.widths.is_empty() {
             return Err(bad("give at least one width".into()));
+        }
+        if pooled && spec.dropout > 0.0 {
+            return Err(bad(format!(
+                "dropout applies to hidden dense layers, which {} has none of",
+                kind.name()
+            )));
         }
         Ok(spec)
     }
@@ -132,16 +237,21 @@ impl FromStr for ArchSpec {
 
 impl fmt::Display for ArchSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            ArchKind::Mlp => "mlp",
-            ArchKind::Cnn => "cnn",
-        };
         let mut items: Vec<String> = self.widths.iter().map(|w| w.to_string()).collect();
         items.extend(self.fc.iter().map(|w| format!("fc={w}")));
         if self.dropout > 0.0 {
             items.push(format!("dropout={}", self.dropout));
         }
-        write!(f, "{kind}:{}", items.join(","))
+        if self.blocks != self.kind.default_blocks() {
+            items.push(format!("blocks={}", self.blocks));
+        }
+        if self.width != 1.0 {
+            items.push(format!("width={}", self.width));
+        }
+        if self.kind == ArchKind::Mobilenet && self.expand != DEFAULT_EXPAND {
+            items.push(format!("expand={}", self.expand));
+        }
+        write!(f, "{}:{}", self.kind.name(), items.join(","))
     }
 }
 
@@ -169,6 +279,10 @@ mod tests {
             "cnn:32,64",
             "cnn:32,64,fc=256,dropout=0.25",
             "mlp:128,dropout=0.1",
+            "resnet:16,32,64",
+            "resnet:8,16,blocks=1",
+            "mobilenet:16,32,64,width=0.5",
+            "mobilenet:16,32,blocks=2,expand=6",
         ] {
             let spec: ArchSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
@@ -176,12 +290,20 @@ mod tests {
         let cnn: ArchSpec = "cnn:8,16,fc=64".parse().unwrap();
         assert_eq!(cnn.conv_channels(), &[8, 16]);
         assert_eq!(cnn.dense_widths(), &[64]);
+        let mobile: ArchSpec = "mobilenet:16,32,64,width=0.5".parse().unwrap();
+        assert_eq!(mobile.stage_widths(), [8, 16, 32]);
+        assert_eq!((mobile.blocks, mobile.expand), (1, 4));
+        assert!(mobile.pooled() && mobile.conv_channels().is_empty());
     }
 
     #[test]
     fn rejects_bad_specs_with_reason() {
         for (text, why) in [
-            ("resnet:18", "unknown architecture"),
+            ("vgg:18", "unknown architecture"),
+            ("resnet:16,fc=32", "options: blocks=N"),
+            ("resnet:16,dropout=0.1", "has none of"),
+            ("mobilenet:16,width=0", "positive number"),
+            ("mobilenet:16,expand=0", "positive integer"),
             ("mlp", "KIND:WIDTHS"),
             ("mlp:", "at least one width"),
             ("mlp:0", "positive integer"),

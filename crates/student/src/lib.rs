@@ -16,6 +16,7 @@ mod conv3x3;
 mod error;
 mod evaluate;
 mod export;
+mod families;
 mod flex_buf;
 mod holdout;
 mod kd;

@@ -1,9 +1,10 @@
-//! Student models. One module type serves both kinds: an MLP is a student with no conv
-//! blocks. Input is always `[batch, channels, height, width]`, already preprocessed; an MLP
-//! flattens inside, so every exported student takes the same input.
+//! Student models. One module type serves every kind: an MLP is a student with no conv
+//! blocks, a ResNet or MobileNet one whose body (`families`) ends in global average
+//! pooling instead. Input is always `[batch, channels, height, width]`, already
+//! preprocessed; an MLP flattens inside, so every exported student takes the same input.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
 };
@@ -14,6 +15,7 @@ use distill_data::{ComputeDevice, SampleShape};
 use crate::ArchSpec;
 use crate::bn_relu::bn_relu;
 use crate::conv3x3::conv3x3;
+use crate::families::PooledBody;
 use crate::pool2x2::max_pool2x2;
 
 /// Two 3x3 conv + batch-norm + ReLU, then 2x2 max-pool (halves height and width).
@@ -52,23 +54,29 @@ impl ConvBlock {
     }
 }
 
-/// A student: conv blocks (none for an MLP), hidden dense layers with dropout, a linear
-/// head.
+/// A student: conv blocks (none for an MLP) or a pooled body (ResNet, MobileNet), hidden
+/// dense layers with dropout, a linear head.
 #[derive(Module, Debug)]
 pub struct Student {
     blocks: Vec<ConvBlock>,
+    body: Option<PooledBody>,
+    pool: Option<AdaptiveAvgPool2d>,
     hidden: Vec<Linear>,
     head: Linear,
     dropout: Dropout,
 }
 
-/// Height and width after the conv blocks (each 2x2 pool floors odd sizes, as PyTorch does).
+/// Channels, height and width of the features the dense layers see: after the conv blocks
+/// (each 2x2 pool floors odd sizes, as PyTorch does), or the last stage's width, 1x1 after
+/// global average pooling.
 pub fn feature_size(spec: &ArchSpec, input: SampleShape) -> (usize, usize, usize) {
+    if let Some(&last) = spec.stage_widths().last() {
+        return (last, 1, 1);
+    }
     let (mut c, mut h, mut w) = (input.channels, input.height, input.width);
     for &out in spec.conv_channels() {
         c = out;
-        h /= 2;
-        w /= 2;
+        (h, w) = spec.kind.halve(h, w);
     }
     (c, h, w)
 }
@@ -83,6 +91,9 @@ impl Student {
             blocks.push(ConvBlock::new(channels, out, device));
             channels = out;
         }
+        let body = spec
+            .pooled()
+            .then(|| PooledBody::new(spec, input.channels, device));
         let (c, h, w) = feature_size(spec, input);
         let mut features = c * h * w;
         let mut hidden = Vec::new();
@@ -92,6 +103,10 @@ impl Student {
         }
         Student {
             blocks,
+            pool: body
+                .is_some()
+                .then(|| AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+            body,
             hidden,
             head: LinearConfig::new(features, num_classes).init(device),
             dropout: DropoutConfig::new(spec.dropout).init(),
@@ -103,6 +118,9 @@ impl Student {
         let mut x = x;
         for block in &self.blocks {
             x = block.forward(x);
+        }
+        if let (Some(body), Some(pool)) = (&self.body, &self.pool) {
+            x = pool.forward(body.forward(x));
         }
         let mut x: Tensor<2> = x.flatten(1, 3);
         for layer in &self.hidden {

@@ -34,6 +34,17 @@ pub fn model_stats(spec: &ArchSpec, input: SampleShape, num_classes: usize) -> M
         h /= 2;
         w /= 2;
     }
+    if spec.pooled() {
+        let (p, m) = pooled_body_stats(spec, input);
+        params += p;
+        macs += m;
+    }
+    let (c, h, w) = if spec.pooled() {
+        let (c, h, w) = crate::model::feature_size(spec, input);
+        (c as u64, h as u64, w as u64)
+    } else {
+        (c, h, w)
+    };
     let mut features = c * h * w;
     for &width in spec.dense_widths().iter().chain([&num_classes]) {
         let width = width as u64;
@@ -42,6 +53,57 @@ pub fn model_stats(spec: &ArchSpec, input: SampleShape, num_classes: usize) -> M
         features = width;
     }
     ModelStats { params, macs }
+}
+
+/// A bias-free `k`x`k` convolution from `cin` to `cout` channels in `groups` groups with
+/// `stride` (padding k/2), then batch-norm, on an `h`x`w` input: parameters, MACs and the
+/// output's size.
+fn conv_bn(
+    [cin, cout]: [u64; 2],
+    k: u64,
+    stride: u64,
+    groups: u64,
+    (h, w): (u64, u64),
+) -> (u64, u64, (u64, u64)) {
+    let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+    let weights = cout * (cin / groups) * k * k;
+    (weights + 2 * cout, weights * oh * ow, (oh, ow))
+}
+
+/// Parameters and MACs of a ResNet or MobileNet body (stem and stages, as
+/// `families::PooledBody` builds them; the global average pooling adds no MACs).
+fn pooled_body_stats(spec: &ArchSpec, input: SampleShape) -> (u64, u64) {
+    let widths: Vec<u64> = spec.stage_widths().iter().map(|&w| w as u64).collect();
+    let mut size = (input.height as u64, input.width as u64);
+    let (mut params, mut macs) = (0, 0);
+    let mut add = |(p, m, out): (u64, u64, (u64, u64))| {
+        params += p;
+        macs += m;
+        out
+    };
+    size = add(conv_bn([input.channels as u64, widths[0]], 3, 1, 1, size));
+    let mut cin = widths[0];
+    for (stage, &cout) in widths.iter().enumerate() {
+        for block in 0..spec.blocks {
+            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+            if spec.kind == crate::arch::ArchKind::Resnet {
+                let inner = add(conv_bn([cin, cout], 3, stride, 1, size));
+                if stride != 1 || cin != cout {
+                    add(conv_bn([cin, cout], 1, stride, 1, size));
+                }
+                size = add(conv_bn([cout, cout], 3, 1, 1, inner));
+            } else {
+                let hidden = cin * spec.expand as u64;
+                if spec.expand != 1 {
+                    add(conv_bn([cin, hidden], 1, 1, 1, size));
+                }
+                size = add(conv_bn([hidden, hidden], 3, stride, hidden, size));
+                add(conv_bn([hidden, cout], 1, 1, 1, size));
+            }
+            cin = cout;
+        }
+    }
+    (params, macs)
 }
 
 #[cfg(test)]
@@ -69,5 +131,60 @@ mod tests {
         assert_eq!(s.params, conv + dense);
         let conv_macs = 9 * 32 * 784 + 9 * 32 * 32 * 784 + 9 * 32 * 64 * 196 + 9 * 64 * 64 * 196;
         assert_eq!(s.macs, conv_macs + 3136 * 256 + 2560);
+    }
+
+    /// Elements of a module's learnable parameters: on an autodiff device those that
+    /// require gradients (batch-norm running statistics do not).
+    struct Learnable(u64);
+
+    impl burn::module::ModuleVisitor for Learnable {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::prelude::Tensor<D>>,
+        ) {
+            let value = param.val();
+            if value.is_require_grad() {
+                self.0 += value.shape().num_elements() as u64;
+            }
+        }
+    }
+
+    /// The counts from the spec are those of the model burn builds, for every family.
+    #[test]
+    fn params_match_the_built_model() {
+        use burn::module::Module;
+        use burn::prelude::Device;
+        let rgb = SampleShape {
+            channels: 3,
+            height: 32,
+            width: 32,
+        };
+        for (arch, input) in [
+            ("mlp:64,32", MNIST),
+            ("cnn:8,16,fc=32", MNIST),
+            ("resnet:8,16,32", MNIST),
+            ("resnet:8,16,blocks=1", rgb),
+            ("mobilenet:16,32,64,width=0.5", MNIST),
+            ("mobilenet:8,16,blocks=2,expand=1", rgb),
+        ] {
+            let spec: ArchSpec = arch.parse().unwrap();
+            let model = crate::Student::new(&spec, input, 10, &Device::flex().autodiff());
+            let mut learnable = Learnable(0);
+            model.visit(&mut learnable);
+            assert_eq!(learnable.0, model_stats(&spec, input, 10).params, "{arch}");
+        }
+    }
+
+    #[test]
+    fn resnet_counts_match_hand_computation() {
+        // Stem 1->4 (3x3), stage 4 (one block, identity), stage 8 (one block, stride 2,
+        // projection), head 8->10, on 28x28 (14x14 after the stride).
+        let s = model_stats(&"resnet:4,8,blocks=1".parse().unwrap(), MNIST, 10);
+        let stem = 9 * 4 + 8;
+        let block1 = 2 * (9 * 4 * 4 + 8);
+        let block2 = (9 * 4 * 8 + 16) + (9 * 8 * 8 + 16) + (4 * 8 + 16);
+        assert_eq!(s.params, stem + block1 + block2 + 8 * 10 + 10);
+        let macs = 9 * 4 * 784 + 2 * 9 * 16 * 784 + (9 * 32 + 9 * 64 + 32) * 196 + 80;
+        assert_eq!(s.macs, macs);
     }
 }

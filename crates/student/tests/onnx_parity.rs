@@ -63,3 +63,13 @@ fn mlp_export_matches_burn() {
 fn cnn_with_batch_norm_export_matches_burn() {
     parity("cnn:4,8,fc=16");
 }
+
+#[test]
+fn resnet_with_projection_shortcuts_export_matches_burn() {
+    parity("resnet:4,8,blocks=1");
+}
+
+#[test]
+fn mobilenet_with_depthwise_convolutions_export_matches_burn() {
+    parity("mobilenet:8,16,blocks=2,width=0.5,expand=2");
+}
