@@ -94,24 +94,28 @@ impl ArchSpec {
     /// halves the height and width, as does every stage after the first (ResNet,
     /// MobileNet), so each must leave at least 1x1.
     pub fn check_input(&self, input: SampleShape) -> Result<(), StudentError> {
-        let (halvings, what) = match self.kind {
+        // Halving `n` happens in CNN block `n`, or at the start of stage `n + 1`.
+        let (halvings, what, place) = match self.kind {
             ArchKind::Mlp => return Ok(()),
-            ArchKind::Cnn => (self.widths.len(), "conv blocks, each halving the input"),
+            ArchKind::Cnn => (self.widths.len(), "conv blocks, each halving the input", 0),
             ArchKind::Resnet | ArchKind::Mobilenet => (
                 self.widths.len() - 1,
                 "stages, each after the first halving the input",
+                1,
             ),
         };
+        let unit = if place == 0 { "block" } else { "stage" };
         let (mut h, mut w) = (input.height, input.width);
         for halving in 1..=halvings {
             if h < 2 || w < 2 {
                 return Err(StudentError::setting(
                     "arch",
                     format!(
-                        "{self} has {} {what}, but a {}x{} input is {h}x{w} before halving {halving}: use fewer blocks or a larger input",
+                        "{self} has {} {what}, but a {}x{} input is {h}x{w} before {unit} {}: use fewer {unit}s or a larger input",
                         self.widths.len(),
                         input.height,
-                        input.width
+                        input.width,
+                        halving + place
                     ),
                 ));
             }

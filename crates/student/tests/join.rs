@@ -97,6 +97,17 @@ fn architectures_deeper_than_their_input_and_tiny_splits_are_refused_without_a_p
         err.contains("before block 5") && err.contains("1x1"),
         "{err}"
     );
+    // A stride-2 convolution rounds odd sizes up: 28, 14, 7, 4, 2, 1 from stage 2 to 6.
+    let deep: ArchSpec = "resnet:4,4,4,4,4,4,4,blocks=1".parse().unwrap();
+    let err = deep.check_input(mnist).unwrap_err().to_string();
+    assert!(err.contains("1x1 before stage 7"), "{err}");
+    assert!(
+        "mobilenet:4,4,4,4,4,4"
+            .parse::<ArchSpec>()
+            .unwrap()
+            .check_input(mnist)
+            .is_ok()
+    );
     assert!(
         "cnn:4,4,4,4"
             .parse::<ArchSpec>()
