@@ -29,7 +29,8 @@ else
     cargo build --release --quiet --features cuda --bin distill
 fi
 distill="$CARGO_TARGET_DIR/release/distill"
-source scripts/bench/bench-python.sh
+# NumPy and pyarrow, as scripts/setup.sh installs them, for the comparison.
+python_deps="${DISTILL_PYTHON_DEPS:-$HOME/.cache/distill-python}"
 rm -rf "$out"
 mkdir -p "$out"
 data="idx:datasets/fashion-mnist"
@@ -53,7 +54,7 @@ echo "[gpu-check] training cnn:8,16,32 on $device (2 epochs) and on the CPU (1 e
     --epochs 1 --temperature 2 --alpha 0.5 --device cpu --out "$out/student-reference" \
     --json > "$out/student-reference.json"
 
-PYTHONPATH="$bench_python" python3 - "$out" "$gpu_cache" "$device" <<'PY'
+PYTHONPATH="$python_deps" python3 - "$out" "$gpu_cache" "$device" <<'PY'
 import json, sys
 import numpy as np
 import pyarrow.parquet as pq
