@@ -551,3 +551,36 @@ fn parts_are_self_describing_for_any_parquet_reader() {
     let labels = read_plain(&out).labels;
     assert!(labels.iter().all(|l| l.is_some()));
 }
+
+/// A cache written before a teacher's fixed channel count was always recorded (no
+/// `channels` where the data had the teacher's count) still resumes: the same
+/// preprocessing in the older form, kept as it is.
+#[test]
+fn a_cache_recorded_without_the_teachers_channel_count_still_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache");
+    let teacher = repo("datasets/teacher/fashion-mnist-cnn.onnx");
+    // The committed test split: 1,000 rows, 2 parts of 500.
+    common::cache(&teacher, &out, "test", &[]);
+    let path = out.join("manifest.json");
+    let mut manifest = json(&path);
+    assert_eq!(manifest["preprocess"]["channels"], 1, "recorded now");
+    // As an earlier distill wrote it: no channels, and the last part not written yet.
+    manifest["preprocess"]
+        .as_object_mut()
+        .unwrap()
+        .remove("channels");
+    manifest["complete"] = false.into();
+    let last = manifest["parts"].as_array_mut().unwrap().pop().unwrap();
+    std::fs::remove_file(out.join(last["file"].as_str().unwrap())).unwrap();
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+
+    common::cache(&teacher, &out, "test", &[]);
+    let resumed = json(&path);
+    assert_eq!(resumed["complete"], true);
+    assert_eq!(resumed["parts"].as_array().unwrap().len(), 2);
+    assert!(
+        resumed["preprocess"].get("channels").is_none(),
+        "the older form kept"
+    );
+}

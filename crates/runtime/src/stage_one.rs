@@ -376,7 +376,9 @@ impl<'d> PreparedCache<'d> {
     /// Opens the cache directory `out`: a new cache, or the same cache to resume (another
     /// one is refused unless overwriting).
     pub fn open(self, out: &Path) -> Result<OpenCache<'d>, RuntimeError> {
-        let writer = CacheWriter::open(out, self.manifest()?, self.settings.overwrite)?;
+        let mut manifest = self.manifest()?;
+        keep_older_channels(&mut manifest, out, self.data);
+        let writer = CacheWriter::open(out, manifest, self.settings.overwrite)?;
         self.check_unchanged(&writer, out)?;
         Ok(OpenCache {
             resumed_from: writer.manifest().rows(),
@@ -384,6 +386,29 @@ impl<'d> PreparedCache<'d> {
             writer,
             prepared: self,
         })
+    }
+}
+
+/// A cache written before a teacher's fixed channel count was always recorded has no
+/// `channels` where the data already had that count: the same preprocessing, in the older
+/// form. Resuming it keeps that form, rather than refusing it as another cache.
+fn keep_older_channels(manifest: &mut Manifest, out: &Path, data: &Dataset) {
+    let Some(channels) = manifest.preprocess.channels else {
+        return;
+    };
+    // Data listed without its headers has no known channel count (0): nothing to match.
+    if data.shape.channels != channels {
+        return;
+    }
+    let Ok(old) = Manifest::read(out) else {
+        return;
+    };
+    let older_form = distill_data::Preprocess {
+        channels: None,
+        ..manifest.preprocess.clone()
+    };
+    if old.preprocess == older_form {
+        manifest.preprocess = older_form;
     }
 }
 
