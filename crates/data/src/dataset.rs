@@ -297,10 +297,7 @@ impl Dataset {
 
     /// The key of sample `i`, or its id where the source has no keys.
     fn key_of(&self, i: usize) -> String {
-        self.keys
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("sample id {}", self.ids[i]))
+        key_at(&self.keys, &self.ids, i)
     }
 
     /// The bytes the fingerprint covers for sample `i`: the encoded file for images, the
@@ -600,6 +597,14 @@ pub(crate) fn sample_digest(id: u64, bytes: &[u8], label: i32) -> [u8; 32] {
     let mut one = Fingerprinter::default();
     one.add(id, bytes, label);
     one.0.finalize().into()
+}
+
+/// The key of sample `i` of a split with `keys` and `ids`, or its id where the source has
+/// no keys.
+pub(crate) fn key_at(keys: &[String], ids: &[u64], i: usize) -> String {
+    keys.get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("sample id {}", ids[i]))
 }
 
 fn gather<T: Copy>(values: &[T], n: usize, positions: &[usize]) -> Vec<T> {

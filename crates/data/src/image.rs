@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes, sample_digest};
+use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes, key_at, sample_digest};
 use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
@@ -129,6 +129,12 @@ impl Dataset {
         self.shape.channels != 0
     }
 
+    /// This split with its headers read ([`Dataset::read_headers`]).
+    pub fn with_headers(mut self) -> Result<Self, DataError> {
+        self.read_headers()?;
+        Ok(self)
+    }
+
     /// Reads the header of every image of a split listed without reading its files, in
     /// parallel, for its size and colour (the split is RGB when any image has colour), and
     /// sets the split's shape; nothing to do for other splits. An image whose header cannot
@@ -148,11 +154,7 @@ impl Dataset {
             .map(|(i, (image, (&id, &label)))| {
                 let (probed, _, digest) = probe_image(&image.bytes, false, id, label)?;
                 let (height, width, color) = probed.map_err(|reason| DataError::BadImage {
-                    path: image.bytes.path_or(|| {
-                        keys.get(i)
-                            .map_or_else(|| id.to_string(), Clone::clone)
-                            .into()
-                    }),
+                    path: image.bytes.path_or(|| key_at(keys, ids, i).into()),
                     reason,
                 })?;
                 (image.height, image.width) = (height, width);

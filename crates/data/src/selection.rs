@@ -50,9 +50,7 @@ impl DataSelection {
     /// Loads the selected split (`default_split` when none is selected), cut to the limit,
     /// with the size and colour of every image known.
     pub fn load(&self, default_split: &str) -> Result<Dataset, DataError> {
-        let mut data = self.load_listed(default_split)?;
-        data.read_headers()?;
-        Ok(data)
+        self.load_listed(default_split)?.with_headers()
     }
 
     /// [`DataSelection::load`] without reading an image folder's files: for a consumer
@@ -108,9 +106,7 @@ impl TrainTestData {
 
     /// The test split alone, with the size and colour of every image known.
     pub fn load_test(&self) -> Result<Dataset, DataError> {
-        let mut data = self.load_test_listed()?;
-        data.read_headers()?;
-        Ok(data)
+        self.load_test_listed()?.with_headers()
     }
 
     /// [`TrainTestData::load_test`] without reading an image folder's files (see

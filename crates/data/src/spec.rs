@@ -98,9 +98,7 @@ impl DatasetSpec {
     /// Reads one split of the source, with the size and colour of every image known (an
     /// image folder's headers read).
     pub fn load(&self, split: &str, options: &SourceOptions) -> Result<Dataset, DataError> {
-        let mut data = self.load_listed(split, options)?;
-        data.read_headers()?;
-        Ok(data)
+        self.load_listed(split, options)?.with_headers()
     }
 
     /// Reads one split of the source; an image folder is listed without reading its files

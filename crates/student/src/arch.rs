@@ -155,6 +155,24 @@ impl ArchSpec {
         }
     }
 
+    /// The blocks of a ResNet or MobileNet, in order, as `[in channels, out channels,
+    /// stride]`: `blocks` per stage, the first of every stage after the first with stride
+    /// 2; the first block takes the stem's output, the first stage's width. Empty for the
+    /// other kinds.
+    pub fn pooled_blocks(&self) -> Vec<[usize; 3]> {
+        let widths = self.stage_widths();
+        let mut cin = widths.first().copied().unwrap_or_default();
+        let mut out = Vec::new();
+        for (stage, &cout) in widths.iter().enumerate() {
+            for block in 0..self.blocks {
+                let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+                out.push([cin, cout, stride]);
+                cin = cout;
+            }
+        }
+        out
+    }
+
     /// Whether the features are globally average-pooled before the head (ResNet,
     /// MobileNet: any input size), rather than flattened.
     pub fn pooled(&self) -> bool {

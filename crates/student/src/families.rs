@@ -139,24 +139,19 @@ impl PooledBody {
     /// stem to the first stage's width, then `spec.blocks` blocks per stage, the first
     /// block of every stage after the first with stride 2.
     pub fn new(spec: &ArchSpec, channels: usize, device: &Device) -> Self {
-        let widths = spec.stage_widths();
-        let mut cin = widths[0];
-        let stem = ConvBn::new([channels, cin], 3, 1, 1, device);
+        let stem_width = spec.stage_widths()[0];
+        let stem = ConvBn::new([channels, stem_width], 3, 1, 1, device);
         let (mut residual, mut inverted) = (Vec::new(), Vec::new());
-        for (stage, &cout) in widths.iter().enumerate() {
-            for block in 0..spec.blocks {
-                let stride = if stage > 0 && block == 0 { 2 } else { 1 };
-                match spec.kind {
-                    ArchKind::Resnet => residual.push(BasicBlock::new(cin, cout, stride, device)),
-                    _ => inverted.push(InvertedResidual::new(
-                        cin,
-                        cout,
-                        stride,
-                        spec.expand,
-                        device,
-                    )),
-                }
-                cin = cout;
+        for [cin, cout, stride] in spec.pooled_blocks() {
+            match spec.kind {
+                ArchKind::Resnet => residual.push(BasicBlock::new(cin, cout, stride, device)),
+                _ => inverted.push(InvertedResidual::new(
+                    cin,
+                    cout,
+                    stride,
+                    spec.expand,
+                    device,
+                )),
             }
         }
         PooledBody {

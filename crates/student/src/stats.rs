@@ -39,13 +39,8 @@ pub fn model_stats(spec: &ArchSpec, input: SampleShape, num_classes: usize) -> M
         params += p;
         macs += m;
     }
-    let (c, h, w) = if spec.pooled() {
-        let (c, h, w) = crate::model::feature_size(spec, input);
-        (c as u64, h as u64, w as u64)
-    } else {
-        (c, h, w)
-    };
-    let mut features = c * h * w;
+    let (c, h, w) = crate::model::feature_size(spec, input);
+    let mut features = (c * h * w) as u64;
     for &width in spec.dense_widths().iter().chain([&num_classes]) {
         let width = width as u64;
         params += features * width + width;
@@ -73,7 +68,6 @@ fn conv_bn(
 /// Parameters and MACs of a ResNet or MobileNet body (stem and stages, as
 /// `families::PooledBody` builds them; the global average pooling adds no MACs).
 fn pooled_body_stats(spec: &ArchSpec, input: SampleShape) -> (u64, u64) {
-    let widths: Vec<u64> = spec.stage_widths().iter().map(|&w| w as u64).collect();
     let mut size = (input.height as u64, input.width as u64);
     let (mut params, mut macs) = (0, 0);
     let mut add = |(p, m, out): (u64, u64, (u64, u64))| {
@@ -81,26 +75,23 @@ fn pooled_body_stats(spec: &ArchSpec, input: SampleShape) -> (u64, u64) {
         macs += m;
         out
     };
-    size = add(conv_bn([input.channels as u64, widths[0]], 3, 1, 1, size));
-    let mut cin = widths[0];
-    for (stage, &cout) in widths.iter().enumerate() {
-        for block in 0..spec.blocks {
-            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
-            if spec.kind == crate::arch::ArchKind::Resnet {
-                let inner = add(conv_bn([cin, cout], 3, stride, 1, size));
-                if stride != 1 || cin != cout {
-                    add(conv_bn([cin, cout], 1, stride, 1, size));
-                }
-                size = add(conv_bn([cout, cout], 3, 1, 1, inner));
-            } else {
-                let hidden = cin * spec.expand as u64;
-                if spec.expand != 1 {
-                    add(conv_bn([cin, hidden], 1, 1, 1, size));
-                }
-                size = add(conv_bn([hidden, hidden], 3, stride, hidden, size));
-                add(conv_bn([hidden, cout], 1, 1, 1, size));
+    let stem_width = spec.stage_widths()[0] as u64;
+    size = add(conv_bn([input.channels as u64, stem_width], 3, 1, 1, size));
+    for [cin, cout, stride] in spec.pooled_blocks() {
+        let [cin, cout, stride] = [cin as u64, cout as u64, stride as u64];
+        if spec.kind == crate::arch::ArchKind::Resnet {
+            let inner = add(conv_bn([cin, cout], 3, stride, 1, size));
+            if stride != 1 || cin != cout {
+                add(conv_bn([cin, cout], 1, stride, 1, size));
             }
-            cin = cout;
+            size = add(conv_bn([cout, cout], 3, 1, 1, inner));
+        } else {
+            let hidden = cin * spec.expand as u64;
+            if spec.expand != 1 {
+                add(conv_bn([cin, hidden], 1, 1, 1, size));
+            }
+            size = add(conv_bn([hidden, hidden], 3, stride, hidden, size));
+            add(conv_bn([hidden, cout], 1, 1, 1, size));
         }
     }
     (params, macs)
