@@ -3,7 +3,10 @@ batch and data as distill, one epoch of training steps timed, then forward-only 
 
 A student spec as distill writes it: mlp:W1,W2,... (flatten, dense + ReLU, linear head) or
 cnn:C1,C2,...[,fc=N] (per entry two 3x3 conv without bias + batch-norm + ReLU, then 2x2
-max-pool; then dense layers and a linear head). AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8,
+max-pool; then dense layers and a linear head), resnet:C1,C2,...[,blocks=N] (a 3x3 stem, then
+per entry a stage of basic blocks, 2 by default) or mobilenet:C1,C2,...[,width=M][,expand=E]
+[,blocks=N] (a 3x3 stem, then per entry a stage of inverted residual blocks, 1 by default),
+both ending in global average pooling and a linear head, as crates/student/src/families.rs. AdamW (lr 1e-3, betas 0.9/0.999, eps 1e-8,
 weight decay 1e-4). Hard labels: cross-entropy. KD: alpha * T^2 * KL(teacher || student,
 batchmean) + (1 - alpha) * CE with T = 2, alpha = 0.5, teacher logits from a distill cache.
 
@@ -40,14 +43,66 @@ def split(root, name, limit):
     return torch.from_numpy(x[:, None].copy()), torch.from_numpy(y.astype(np.int64))
 
 
+def conv_bn(cin, cout, kernel, stride=1, groups=1, relu=True):
+    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.ReLU()) if relu else nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(cin, cout, 3, stride), conv_bn(cout, cout, 3, relu=False))
+        self.shortcut = conv_bn(cin, cout, 1, stride, relu=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x):
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return F.relu(self.body(x) + identity)
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        hidden = cin * expand
+        layers = [conv_bn(cin, hidden, 1)] if expand != 1 else []
+        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden), conv_bn(hidden, cout, 1, relu=False)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        out = self.body(x)
+        return out + x if self.residual else out
+
+
+def pooled(kind, widths, options, classes):
+    """A ResNet or MobileNet student: stem, stages (stride 2 from the second), pooling, head."""
+    if kind == "mobilenet":
+        widths = [max(1, round(w * float(options.get("width", 1)))) for w in widths]
+    blocks = int(options.get("blocks", 2 if kind == "resnet" else 1))
+    expand = int(options.get("expand", 4))
+    layers, cin = [conv_bn(1, widths[0], 3)], widths[0]
+    for stage, cout in enumerate(widths):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(BasicBlock(cin, cout, stride) if kind == "resnet"
+                          else InvertedResidual(cin, cout, stride, expand))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
 def student(spec, classes=10):
     kind, rest = spec.split(":")
-    widths, fc = [], []
+    widths, fc, options = [], [], {}
     for item in rest.split(","):
         if item.startswith("fc="):
             fc.append(int(item[3:]))
+        elif "=" in item:
+            key, value = item.split("=")
+            options[key] = value
         else:
             widths.append(int(item))
+    if kind in ("resnet", "mobilenet"):
+        return pooled(kind, widths, options, classes)
     layers, c, hw = [], 1, 28
     if kind == "cnn":
         for out in widths:

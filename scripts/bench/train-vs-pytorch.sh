@@ -8,7 +8,11 @@
 # whole passes for at least a second. distill and PyTorch alternate, three times each; the
 # medians and their ratio are printed.
 #
-# Usage: scripts/bench/train-vs-pytorch.sh [STUDENT ...]   (default: cnn:8,16,32 cnn:32,64 mlp:512,256)
+# The residual and depthwise families (resnet:, mobilenet:) are defined alike on both sides:
+# crates/student/src/families.rs and scripts/bench/torch_students.py.
+#
+# Usage: scripts/bench/train-vs-pytorch.sh [STUDENT ...]
+#   (default: cnn:8,16,32 cnn:32,64 mlp:512,256 resnet:8,16,32 mobilenet:16,32,64,width=0.5)
 # Needs the full Fashion-MNIST (scripts/setup.sh) and PyTorch (installed into a venv under
 # ~/.cache on first use: the default wheel, ~3 GB, runs on the CPU). Run it on an otherwise
 # idle machine: PyTorch's threads slow down by an order of magnitude when another process
@@ -17,7 +21,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 students=("$@")
-[ ${#students[@]} -gt 0 ] || students=("cnn:8,16,32" "cnn:32,64" "mlp:512,256")
+[ ${#students[@]} -gt 0 ] || students=("cnn:8,16,32" "cnn:32,64" "mlp:512,256" "resnet:8,16,32" "mobilenet:16,32,64,width=0.5")
 threads=$(nproc)
 scripts/setup.sh >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
@@ -39,11 +43,11 @@ median() { sort -g | sed -n 2p; }
 json() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 metric() { python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['samples_per_second'])" "$1"; }
 
-printf '%-14s %-5s %14s %14s %7s   %14s %14s %7s\n' student mode "distill train" "torch train" ratio \
+printf '%-28s %-5s %14s %14s %7s   %14s %14s %7s\n' student mode "distill train" "torch train" ratio \
     "distill eval" "torch eval" ratio
 for arch in "${students[@]}"; do
     # Enough steps for a stable figure, few enough for the slow students.
-    case "$arch" in cnn:32*) limit=2560 ;; cnn:*) limit=10240 ;; *) limit=40960 ;; esac
+    case "$arch" in cnn:32*) limit=2560 ;; cnn:* | resnet:* | mobilenet:*) limit=10240 ;; *) limit=40960 ;; esac
     for mode in hard kd; do
         kd_flags=(); cache_arg=()
         if [ "$mode" = kd ]; then
@@ -67,7 +71,7 @@ for arch in "${students[@]}"; do
         python3 - "$arch" "$mode" "$dt" "$tt" "$de" "$te" <<'PY'
 import sys
 arch, mode, dt, tt, de, te = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-print(f"{arch:<14} {mode:<5} {dt:14.0f} {tt:14.0f} {dt / tt:7.2f}   {de:14.0f} {te:14.0f} {de / te:7.2f}")
+print(f"{arch:<28} {mode:<5} {dt:14.0f} {tt:14.0f} {dt / tt:7.2f}   {de:14.0f} {te:14.0f} {de / te:7.2f}")
 PY
     done
 done

@@ -36,6 +36,7 @@ pub trait BatchNormReluBackend: Backend {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -45,9 +46,11 @@ impl BatchNormReluBackend for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        relu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let (mean, var) = kernels::statistics(&x);
-        let y = kernels::forward(&x, &kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon));
+        let norm = kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon, relu);
+        let y = kernels::forward(&x, &norm);
         (y, mean, var)
     }
 }
@@ -64,17 +67,15 @@ impl Backward<Flex, 3> for BatchNormReluBackward {
         FlexTensor,
         FlexTensor,
         f64,
+        bool,
     );
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, gamma, beta, mean, var, epsilon) = ops.state;
-        let (dx, dgamma, dbeta) = kernels::backward(
-            &grad,
-            &x,
-            &kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon),
-        );
+        let (x, gamma, beta, mean, var, epsilon, relu) = ops.state;
+        let norm = kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon, relu);
+        let (dx, dgamma, dbeta) = kernels::backward(&grad, &x, &norm);
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, dx);
         }
@@ -93,12 +94,14 @@ impl<C: CheckpointStrategy> BatchNormReluBackend for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let (x, x_node) = x.into_parts();
         let (gamma, gamma_node) = gamma.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (mean, var) = kernels::statistics(&x);
-        let y = kernels::forward(&x, &kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon));
+        let norm = kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon, relu);
+        let y = kernels::forward(&x, &norm);
         let stats = (
             FloatTensor::<Self>::new(mean.clone()),
             FloatTensor::<Self>::new(var.clone()),
@@ -108,7 +111,7 @@ impl<C: CheckpointStrategy> BatchNormReluBackend for Autodiff<Flex, C> {
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((x, gamma, beta, mean, var, epsilon), y),
+            OpsKind::Tracked(prep) => prep.finish((x, gamma, beta, mean, var, epsilon, relu), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
         (y, stats.0, stats.1)
@@ -127,6 +130,7 @@ pub trait BatchNormReluEvalBackend: Backend {
         mean: FloatTensor<Self>,
         var: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -138,8 +142,10 @@ impl BatchNormReluEvalBackend for Flex {
         mean: FlexTensor,
         var: FlexTensor,
         epsilon: f64,
+        relu: bool,
     ) -> FlexTensor {
-        kernels::forward(&x, &kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon))
+        let norm = kernels::Norm::new(&gamma, &beta, &mean, &var, epsilon, relu);
+        kernels::forward(&x, &norm)
     }
 }
 
@@ -148,11 +154,22 @@ impl BatchNormReluEvalBackend for Flex {
 /// run, in training updating the running statistics as burn does; elsewhere burn's own
 /// batch-norm and ReLU (the ONNX exporter sees those).
 pub fn bn_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_then(bn, x, true)
+}
+
+/// `bn(x)` without the ReLU (before a residual addition), by the same kernels.
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_then(bn, x, false)
+}
+
+/// `bn(x)`, clamped at zero when `relu`.
+fn batch_norm_then(bn: &BatchNorm, x: Tensor<4>, with_relu: bool) -> Tensor<4> {
     let device = x.device();
     let training = device.is_autodiff() && bn.training.is_enabled();
     let flex = x.dtype() == DType::F32 && device == Device::flex();
     if !flex || (device.is_autodiff() && !training) {
-        return relu(bn.forward(x));
+        let y = bn.forward(x);
+        return if with_relu { relu(y) } else { y };
     }
     if !training {
         return Tensor::from_dispatch(Dispatch::bn_relu_eval(
@@ -162,6 +179,7 @@ pub fn bn_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
             bn.running_mean.value().to_device(&device).into_dispatch(),
             bn.running_var.value().to_device(&device).into_dispatch(),
             bn.epsilon,
+            with_relu,
         ));
     }
     let (y, mean, var) = Dispatch::bn_relu_train(
@@ -169,6 +187,7 @@ pub fn bn_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         bn.gamma.val().into_dispatch(),
         bn.beta.val().into_dispatch(),
         bn.epsilon,
+        with_relu,
     );
     let update = |running: Tensor<1>, batch: Tensor<1>| {
         running
@@ -229,6 +248,8 @@ mod kernels {
         /// Per channel `(scale, shift, inv_std)`: `x * scale + shift = gamma * (x - mean) /
         /// sqrt(var + eps) + beta`, and `inv_std = 1 / sqrt(var + eps)`.
         coef: Vec<(f32, f32, f32)>,
+        /// The least output: 0 with the ReLU, minus infinity without.
+        floor: f32,
     }
 
     impl Norm {
@@ -238,6 +259,7 @@ mod kernels {
             mean: &FlexTensor,
             var: &FlexTensor,
             eps: f64,
+            relu: bool,
         ) -> Norm {
             let (gamma, beta, mean, var) = (vector(gamma), vector(beta), vector(mean), vector(var));
             let coef = (0..gamma.len())
@@ -247,7 +269,13 @@ mod kernels {
                     (scale, beta[c] - mean[c] * scale, inv_std)
                 })
                 .collect();
-            Norm { gamma, mean, coef }
+            let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
+            Norm {
+                gamma,
+                mean,
+                coef,
+                floor,
+            }
         }
     }
 
@@ -272,22 +300,23 @@ mod kernels {
         (tensor(mean, [c]), tensor(var, [c]))
     }
 
-    /// `relu(x * scale + shift)`, plane by plane.
+    /// `x * scale + shift`, at least the floor, plane by plane.
     pub fn forward(x: &FlexTensor, norm: &Norm) -> FlexTensor {
         let (x, [n, c, h, w]) = values(x);
-        let (xs, p, coef) = (slice(&x), h * w, &norm.coef);
+        let (xs, p, coef, floor) = (slice(&x), h * w, &norm.coef, norm.floor);
         let mut out = vec![0f32; n * c * p];
         out.par_chunks_mut(p).enumerate().for_each(|(plane, y)| {
             let (scale, shift, _) = coef[plane % c];
             for (y, &v) in y.iter_mut().zip(&xs[plane * p..(plane + 1) * p]) {
-                *y = (v * scale + shift).max(0.0);
+                *y = (v * scale + shift).max(floor);
             }
         });
         tensor(out, [n, c, h, w])
     }
 
-    /// Gradients of `relu(batch_norm_train(x))` wrt x, gamma and beta, the batch statistics
-    /// depending on x: with `dz = dy` where the output is positive (else 0) and `x̂` the
+    /// Gradients of `relu(batch_norm_train(x))` (or of `batch_norm_train(x)`) wrt x, gamma and
+    /// beta, the batch statistics depending on x: with `dz = dy` where the output is above the
+    /// floor (else 0) and `x̂` the
     /// normalised input, `dbeta = Σ dz`, `dgamma = Σ dz x̂`, and
     /// `dx = gamma / std * (dz - (dbeta + x̂ dgamma) / count)`.
     pub fn backward(
@@ -298,7 +327,7 @@ mod kernels {
         let (x, [n, c, h, w]) = values(x);
         let (dy, _) = values(grad);
         let (xs, dys, p) = (slice(&x), slice(&dy), h * w);
-        let (gamma_v, mean_v, coef) = (&norm.gamma, &norm.mean, &norm.coef);
+        let (gamma_v, mean_v, coef, floor) = (&norm.gamma, &norm.mean, &norm.coef, norm.floor);
         // Per channel: (Σ dz, Σ dz x̂), over the samples in order.
         let sums: Vec<(f32, f32)> = (0..c)
             .into_par_iter()
@@ -309,7 +338,7 @@ mod kernels {
                 for i in 0..n {
                     let at = (i * c + ch) * p;
                     let (x, dy) = (&xs[at..at + p], &dys[at..at + p]);
-                    let on = |v: f32, g: f32| if v * scale + shift > 0.0 { g } else { 0.0 };
+                    let on = |v: f32, g: f32| if v * scale + shift > floor { g } else { 0.0 };
                     sdz += plane_sum(x, dy, on);
                     sdzx += plane_sum(x, dy, |v, g| on(v, g) * ((v - mean) * inv_std));
                 }
@@ -326,7 +355,7 @@ mod kernels {
             let (mean_dz, mean_dzx) = (sdz / count, sdzx / count);
             let at = plane * p;
             for ((d, &v), &g) in dx.iter_mut().zip(&xs[at..at + p]).zip(&dys[at..at + p]) {
-                let dz = if v * scale + shift > 0.0 { g } else { 0.0 };
+                let dz = if v * scale + shift > floor { g } else { 0.0 };
                 let xhat = (v - mean) * inv_std;
                 *d = k * (dz - (mean_dz + xhat * mean_dzx));
             }
@@ -342,14 +371,31 @@ mod kernels {
 
 #[cfg(test)]
 mod tests {
-    use super::bn_relu;
-    use burn::nn::BatchNormConfig;
+    use super::{batch_norm, bn_relu};
+    use burn::nn::{BatchNorm, BatchNormConfig};
     use burn::prelude::*;
     use burn::tensor::activation::relu;
     use burn::tensor::{Distribution, Tolerance};
 
     #[test]
     fn matches_burn_batch_norm_and_relu_forward_backward_and_running_statistics() {
+        check(true);
+    }
+
+    #[test]
+    fn matches_burn_batch_norm_without_relu() {
+        check(false);
+    }
+
+    fn check(with_relu: bool) {
+        let (ours_fn, theirs_fn): (
+            fn(&BatchNorm, Tensor<4>) -> Tensor<4>,
+            fn(Tensor<4>) -> Tensor<4>,
+        ) = if with_relu {
+            (bn_relu, relu)
+        } else {
+            (batch_norm, |y| y)
+        };
         let dev = Device::flex().autodiff();
         let x =
             Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.5, 2.0), &dev).require_grad();
@@ -358,10 +404,10 @@ mod tests {
         let ours = BatchNormConfig::new(4).init(&dev);
         let theirs = BatchNormConfig::new(4).init(&dev);
 
-        let y_ref = relu(theirs.forward(x.clone()));
+        let y_ref = theirs_fn(theirs.forward(x.clone()));
         let g_ref = (y_ref.clone() * up.clone()).sum().backward();
         let x2 = x.clone().detach().require_grad();
-        let y = bn_relu(&ours, x2.clone());
+        let y = ours_fn(&ours, x2.clone());
         let g = (y.clone() * up).sum().backward();
 
         let tol = Tolerance::<f32>::rel_abs(1e-4, 1e-5);
@@ -399,8 +445,8 @@ mod tests {
             Distribution::Normal(0.5, 2.0),
             &Device::flex(),
         );
-        bn_relu(&ours, x.clone())
+        ours_fn(&ours, x.clone())
             .into_data()
-            .assert_approx_eq::<f32>(&relu(theirs.forward(x)).into_data(), tol);
+            .assert_approx_eq::<f32>(&theirs_fn(theirs.forward(x)).into_data(), tol);
     }
 }

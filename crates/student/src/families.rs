@@ -11,8 +11,8 @@ use burn::tensor::activation::relu;
 
 use crate::ArchSpec;
 use crate::arch::ArchKind;
-use crate::bn_relu::bn_relu;
-use crate::conv3x3::conv3x3;
+use crate::bn_relu::{batch_norm, bn_relu};
+use crate::conv::{conv_as, conv_kind};
 
 /// A bias-free convolution and its batch-norm.
 #[derive(Module, Debug)]
@@ -43,22 +43,22 @@ impl ConvBn {
         }
     }
 
-    /// Whether this is a plain 3x3, stride-1, ungrouped convolution: the fast kernel's.
-    fn plain3x3(&self) -> bool {
-        self.conv.kernel_size == [3, 3] && self.conv.stride == [1, 1] && self.conv.groups == 1
-    }
-
+    /// The convolution, by distill's kernels where they compute it (every shape these
+    /// families build), else by burn's.
     fn conv(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.plain3x3() {
-            conv3x3(x, self.conv.weight.val())
-        } else {
-            self.conv.forward(x)
+        let c = &self.conv;
+        let weight = c.weight.val();
+        let [out, in_per_group, _, _] = weight.dims();
+        let channels = [in_per_group * c.groups, out];
+        match conv_kind(c.kernel_size, c.stride, c.groups, channels) {
+            Some(kind) => conv_as(x, weight, kind),
+            None => c.forward(x),
         }
     }
 
     /// `bn(conv(x))`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv(x))
+        batch_norm(&self.bn, self.conv(x))
     }
 
     /// `relu(bn(conv(x)))`.

@@ -1,4 +1,4 @@
-//! Raw f32 buffers of Flex tensors for the handwritten kernels (`conv3x3`, `bn_relu`,
+//! Raw f32 buffers of Flex tensors for the handwritten kernels (`conv`, `bn_relu`,
 //! `pool2x2`), and a per-thread scratch buffer so a kernel's workers do not allocate (and
 //! zero) a fresh buffer for every piece of work rayon hands them.
 

@@ -14,7 +14,7 @@ use distill_data::{ComputeDevice, SampleShape};
 
 use crate::ArchSpec;
 use crate::bn_relu::bn_relu;
-use crate::conv3x3::conv3x3;
+use crate::conv::conv;
 use crate::families::PooledBody;
 use crate::pool2x2::max_pool2x2;
 
@@ -48,8 +48,8 @@ impl ConvBlock {
 
     /// `[batch, in, h, w]` -> `[batch, out, h/2, w/2]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = bn_relu(&self.bn1, conv3x3(x, self.conv1.weight.val()));
-        let x = bn_relu(&self.bn2, conv3x3(x, self.conv2.weight.val()));
+        let x = bn_relu(&self.bn1, conv(x, self.conv1.weight.val(), 1));
+        let x = bn_relu(&self.bn2, conv(x, self.conv2.weight.val(), 1));
         max_pool2x2(&self.pool, x)
     }
 }

@@ -27,7 +27,14 @@ fn bits(values: &[f32]) -> Vec<u32> {
 #[test]
 fn same_seed_gives_identical_weights() {
     // Every weight and batch-norm statistic bit for bit, so also the outputs.
-    for arch in ["mlp:32,dropout=0.1", "cnn:4,fc=16"] {
+    // The students on distill's own kernels too: 3x3 and 1x1 convolutions at strides 1 and 2,
+    // depthwise convolutions, batch-norm with and without ReLU.
+    for arch in [
+        "mlp:32,dropout=0.1",
+        "cnn:4,fc=16",
+        "resnet:4,8",
+        "mobilenet:4,8,expand=2",
+    ] {
         let (wa, la) = train_briefly(arch, 11);
         let (wb, lb) = train_briefly(arch, 11);
         assert!(!wa.is_empty());
