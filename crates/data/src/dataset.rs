@@ -40,21 +40,30 @@ pub enum Samples {
 pub struct SampleFile {
     path: PathBuf,
     file: Arc<std::fs::File>,
-    /// Where row 0 starts (after a `.npy` header).
+    /// Where row 0 starts (after a `.npy` header, inside a `.npz` archive).
     offset: u64,
     /// The file row of each sample; none: sample `i` is row `i`.
     rows: Option<Arc<Vec<usize>>>,
+    /// Rows stored channels last (`[H, W, C]`), with this many channels: each is
+    /// transposed to `[C, H, W]` as it is read.
+    channels_last: Option<usize>,
 }
 
 impl SampleFile {
-    /// The samples of the file at `path`, from byte `offset` on.
-    pub(crate) fn open(path: &Path, offset: u64) -> Result<SampleFile, DataError> {
+    /// The samples of the file at `path`, from byte `offset` on, stored `[C, H, W]`, or
+    /// `[H, W, C]` with `channels_last` channels.
+    pub(crate) fn open(
+        path: &Path,
+        offset: u64,
+        channels_last: Option<usize>,
+    ) -> Result<SampleFile, DataError> {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         Ok(SampleFile {
             path: path.to_path_buf(),
             file: Arc::new(file),
             offset,
             rows: None,
+            channels_last,
         })
     }
 
@@ -63,13 +72,30 @@ impl SampleFile {
         &self.path
     }
 
-    /// Sample `i` of `n` bytes into `out`.
+    /// Sample `i` of `n` bytes into `out`, `[C, H, W]`.
     pub(crate) fn read(&self, i: usize, n: usize, out: &mut Vec<u8>) -> Result<(), DataError> {
         let row = self.rows.as_ref().map_or(i, |rows| rows[i]);
+        let at = self.offset + (row * n) as u64;
+        let read = |buf: &mut [u8]| {
+            self.file
+                .read_exact_at(buf, at)
+                .map_err(|e| DataError::io(&self.path, e))
+        };
         out.resize(n, 0);
-        self.file
-            .read_exact_at(out, self.offset + (row * n) as u64)
-            .map_err(|e| DataError::io(&self.path, e))
+        match self.channels_last {
+            None | Some(1) => read(out),
+            Some(c) => {
+                let mut hwc = vec![0u8; n];
+                read(&mut hwc)?;
+                let plane = n / c;
+                for (p, pixel) in hwc.chunks_exact(c).enumerate() {
+                    for (ch, &v) in pixel.iter().enumerate() {
+                        out[ch * plane + p] = v;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The samples at `positions`, in that order.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::dataset::{SampleFile, Samples};
@@ -157,30 +158,68 @@ fn parse_header(bytes: &[u8]) -> Result<(Dtype, Vec<usize>, usize, usize), Strin
     Ok((dtype, shape, start + header_len, expected))
 }
 
-/// A `.npy` file of `samples` channels-first u8 samples (`[N, F]`, `[N, H, W]` or
-/// `[N, C, H, W]`), as samples read from the file batch by batch: memory holds none of them.
-/// None when the file holds anything else (those are read into memory, converted).
+/// Where an array's `.npy` bytes lie uncompressed: in its own file (a folder of `.npy`
+/// files), or as a stored member of a `.npz` archive (`np.savez` stores, only
+/// `np.savez_compressed` deflates).
+struct ArrayBytes {
+    file: PathBuf,
+    /// Where the `.npy` bytes start in the file.
+    offset: u64,
+    /// How many bytes they take.
+    len: u64,
+}
+
+/// The uncompressed place of array `name` of `path` (folder or archive), if it has one.
+fn array_bytes(path: &Path, name: &str) -> Result<Option<ArrayBytes>, DataError> {
+    let member = format!("{name}.npy");
+    if path.is_dir() {
+        let file = path.join(member);
+        let len = std::fs::metadata(&file)
+            .map_err(|e| DataError::io(&file, e))?
+            .len();
+        return Ok(Some(ArrayBytes {
+            file,
+            offset: 0,
+            len,
+        }));
+    }
+    let mut archive = zip_archive(path)?;
+    let entry = archive.by_name(&member).map_err(|source| DataError::Zip {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(
+        (entry.compression() == zip::CompressionMethod::Stored).then(|| ArrayBytes {
+            file: path.to_path_buf(),
+            offset: entry.data_start(),
+            len: entry.size(),
+        }),
+    )
+}
+
+/// An array of `samples` u8 samples (`[N, F]`, `[N, H, W]`, `[N, C, H, W]` or
+/// `[N, H, W, C]`) stored uncompressed, as samples read from the file batch by batch (a
+/// channels-last sample transposed as it is read): memory holds none of them. None when it
+/// holds anything else (those are read into memory, converted).
 fn u8_samples_on_disk(
-    file: &Path,
+    at: &ArrayBytes,
     samples: usize,
 ) -> Result<Option<(SampleShape, Samples)>, DataError> {
-    let mut head = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(4096).read_to_end(&mut head))
-        .map_err(|e| DataError::io(file, e))?;
+    let mut head = vec![0u8; 4096.min(at.len as usize)];
+    std::fs::File::open(&at.file)
+        .and_then(|f| f.read_exact_at(&mut head, at.offset))
+        .map_err(|e| DataError::io(&at.file, e))?;
     let Ok((dtype, shape, start, expected)) = parse_header(&head) else {
         return Ok(None); // a header beyond 4 KiB: read it the usual way
     };
-    let Some((sample, false)) = sample_layout(&shape) else {
+    let Some((sample, channels_last)) = sample_layout(&shape) else {
         return Ok(None);
     };
-    let size = std::fs::metadata(file)
-        .map_err(|e| DataError::io(file, e))?
-        .len();
-    if dtype != Dtype::U8 || shape[0] != samples || size < (start + expected) as u64 {
+    if dtype != Dtype::U8 || shape[0] != samples || at.len < (start + expected) as u64 {
         return Ok(None); // converted, or an error the usual reading names
     }
-    let samples = SampleFile::open(file, start as u64)?;
+    let channels_last = channels_last.then_some(sample.channels);
+    let samples = SampleFile::open(&at.file, at.offset + start as u64, channels_last)?;
     Ok(Some((sample, Samples::Stored(samples))))
 }
 
@@ -444,34 +483,24 @@ pub fn read_npy(path: &Path, split: &str, options: &SourceOptions) -> Result<Dat
         "labels_key",
     )?;
     let source = format!("npy:{}", path.display());
-    // In a folder the labels come first: their count says how many samples to expect of
-    // a .npy file that stays on disk.
-    let labels_first = if path.is_dir() {
-        Some(read_array(path, &labels_name)?)
-    } else {
-        None
-    };
-    if let Some(labels) = &labels_first {
-        // Channels-first u8 samples in a .npy file stay on disk, fingerprinted in one
-        // sequential read.
-        let n = labels.shape.first().copied().unwrap_or(0);
-        let file = path.join(format!("{images_name}.npy"));
-        if let Some((shape, samples)) = u8_samples_on_disk(&file, n)? {
-            let labels = class_ids(labels, n, &path.join(&labels_name))?;
-            let ids = (0..n as u64).collect();
-            let mut data = Dataset::new(source, split.to_string(), shape, ids, labels, samples);
-            data.source_fingerprint = Some(data.try_content_fingerprint()?);
-            return Ok(data);
-        }
+    // The labels come first: their count says how many samples to expect of an array that
+    // stays on disk.
+    let labels = read_array(path, &labels_name)?;
+    let n = labels.shape.first().copied().unwrap_or(0);
+    // u8 samples stored uncompressed stay on disk, fingerprinted in one sequential read.
+    if let Some(at) = array_bytes(path, &images_name)?
+        && let Some((shape, samples)) = u8_samples_on_disk(&at, n)?
+    {
+        let labels = class_ids(&labels, n, &path.join(&labels_name))?;
+        let ids = (0..n as u64).collect();
+        let mut data = Dataset::new(source, split.to_string(), shape, ids, labels, samples);
+        data.source_fingerprint = Some(data.try_content_fingerprint()?);
+        return Ok(data);
     }
     let images = read_array(path, &images_name)?;
     let n = images.shape.first().copied().unwrap_or(0);
     let (shape, channels_last) = sample_layout(&images.shape)
         .ok_or_else(|| rank_error(&path.join(&images_name), "samples", &images.shape))?;
-    let labels = match labels_first {
-        Some(labels) => labels,
-        None => read_array(path, &labels_name)?,
-    };
     let labels = class_ids(&labels, n, &path.join(&labels_name))?;
     Ok(Dataset::new(
         source,

@@ -555,8 +555,6 @@ fn against_pil(preprocess: &distill_data::Preprocess, key: &str) -> Vec<(String,
         &named,
     );
     assert_eq!(reference.labels, folder.labels);
-    let n = reference.shape.len();
-    let expected = reference.pixels().unwrap();
     let mut worst: std::collections::BTreeMap<String, u8> = Default::default();
     for (i, k) in folder.keys.iter().enumerate() {
         let ours = folder
@@ -566,10 +564,17 @@ fn against_pil(preprocess: &distill_data::Preprocess, key: &str) -> Vec<(String,
             })
             .unwrap();
         assert_eq!(ours.0, reference.shape, "{k}");
+        // The reference arrays (u8, channels last) stay on disk: read like a batch reads them.
+        let expected = reference
+            .with_sample(i, |_, src| match src {
+                SampleRef::U8(bytes) => bytes.to_vec(),
+                SampleRef::F32(_) => unreachable!("u8 arrays"),
+            })
+            .unwrap();
         let diff = ours
             .1
             .iter()
-            .zip(&expected[i * n..(i + 1) * n])
+            .zip(&expected)
             .map(|(a, b)| a.abs_diff(*b))
             .max()
             .unwrap();
@@ -661,6 +666,11 @@ fn csv_errors_name_the_line_as_an_editor_counts_it() {
 
 /// `values` as a `.npy` file of element type `descr` and `shape` (format 1.0).
 fn write_npy(path: &std::path::Path, descr: &str, shape: &[usize], values: &[u8]) {
+    std::fs::write(path, npy_bytes(descr, shape, values)).unwrap();
+}
+
+/// A `.npy` file's bytes (version 1, as NumPy writes them).
+fn npy_bytes(descr: &str, shape: &[usize], values: &[u8]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let mut header = format!(
         "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
@@ -674,7 +684,71 @@ fn write_npy(path: &std::path::Path, descr: &str, shape: &[usize], values: &[u8]
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(values);
-    std::fs::write(path, bytes).unwrap();
+    bytes
+}
+
+/// `np.savez` stores its members uncompressed: u8 samples in such an archive stay on disk
+/// too, channels-last ones transposed as they are read, with the labels, batches and
+/// fingerprint of the same arrays deflated (`np.savez_compressed`, read into memory).
+#[test]
+fn u8_samples_of_a_stored_npz_stay_on_disk_channels_last_too() {
+    use std::io::Write;
+    let fashion = idx("test");
+    let n = fashion.len();
+    // RGB, channels last: three different planes from each grayscale image.
+    let hwc: Vec<u8> = fashion
+        .pixels()
+        .unwrap()
+        .iter()
+        .flat_map(|&v| [v, v.wrapping_add(85), 255 - v])
+        .collect();
+    let labels: Vec<u8> = fashion
+        .labels
+        .iter()
+        .flat_map(|&l| i64::from(l).to_le_bytes())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, method) in [
+        ("stored.npz", zip::CompressionMethod::Stored),
+        ("deflated.npz", zip::CompressionMethod::Deflated),
+    ] {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        let mut archive = zip::ZipWriter::new(file);
+        let options = zip::write::FileOptions::default().compression_method(method);
+        for (member, bytes) in [
+            ("y_test.npy", npy_bytes("<i8", &[n], &labels)),
+            ("x_test.npy", npy_bytes("|u1", &[n, 28, 28, 3], &hwc)),
+        ] {
+            archive.start_file(member, options).unwrap();
+            archive.write_all(&bytes).unwrap();
+        }
+        archive.finish().unwrap();
+    }
+    let at = |name: &str| format!("npy:{}", dir.path().join(name).display());
+    let (stored, deflated) = (
+        load(&at("stored.npz"), "test"),
+        load(&at("deflated.npz"), "test"),
+    );
+    assert!(matches!(stored.samples, distill_data::Samples::Stored(_)));
+    assert!(!matches!(
+        deflated.samples,
+        distill_data::Samples::Stored(_)
+    ));
+    assert_eq!(stored.shape.channels, 3);
+    assert_eq!(stored.shape, deflated.shape);
+    assert_eq!(stored.labels, fashion.labels);
+    assert_eq!(stored.fingerprint(), deflated.fingerprint());
+    let pre = distill_data::Preprocess::default();
+    let positions = [0, 7, n - 1, 3];
+    assert_eq!(
+        stored.batch(&pre, &positions).unwrap(),
+        deflated.batch(&pre, &positions).unwrap()
+    );
+    let (a, b) = (stored.select(&[5, 2]), deflated.select(&[5, 2]));
+    assert_eq!(
+        a.batch(&pre, &[0, 1]).unwrap(),
+        b.batch(&pre, &[0, 1]).unwrap()
+    );
 }
 
 /// A folder of `.npy` files holding channels-first u8 samples is read from disk batch by
