@@ -307,6 +307,22 @@ fn a_gpu_that_cannot_be_had_is_an_error_saying_what_is_missing() {
         "{err}"
     );
     assert!(!run.exists(), "nothing written");
+    // A sweep fails the same way, before it reads its grid's data or cache.
+    let sweep = dir.path().join("sweep");
+    let err = fails(
+        distill()
+            .args(["sweep", "--device", "cuda", "--grid"])
+            .arg(common::repo("datasets/sweeps/fashion-mnist.toml"))
+            .args(["--dataset", &mini(), "--cache"])
+            .arg(dir.path().join("no-cache"))
+            .arg("--out")
+            .arg(&sweep),
+    );
+    assert!(
+        err.contains("built without students on CUDA") && err.contains("--device cpu"),
+        "{err}"
+    );
+    assert!(!sweep.exists(), "nothing written");
 
     let bad = distill()
         .args(["eval", "--device", "tpu", "--model"])

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use distill_data::{PreprocessOverrides, TrainTestData, parse_bytes};
+use distill_data::{ComputeDevice, PreprocessOverrides, TrainTestData, parse_bytes};
 use distill_student::{DEFAULT_MAX_MEMORY, Validation};
 use distill_sweep::{Grid, Launcher, Shard, Sweep, SweepDefinition};
 
@@ -77,6 +77,11 @@ struct SweepArgs {
     /// Memory budget for the cached training logits (larger caches are streamed).
     #[arg(long, default_value_t = DEFAULT_MAX_MEMORY, value_parser = parse_bytes)]
     max_memory: u64,
+    /// Where the students train: cpu, or cuda[:N] (burn's CUDA backend, in a binary built
+    /// with --features cuda; an error where no GPU can be had). Each shard may pass its own;
+    /// a run resumes only on the kind of device it began on.
+    #[arg(long, default_value = "cpu", value_name = "cpu|cuda[:N]")]
+    device: ComputeDevice,
     #[command(flatten)]
     report: ReportOptions,
 }
@@ -118,6 +123,8 @@ impl Launcher for ChildProcess {
 }
 
 fn run_sweep(mut args: SweepArgs) -> Result<()> {
+    // A GPU that cannot be had fails here, before any data or cache is read.
+    distill_student::compute_device(args.device)?;
     args.cache = crate::remote::fetch_cache(&args.cache)?;
     args.test_cache = crate::remote::fetch_optional(args.test_cache)?;
     // The grid is checked before any data is read.
@@ -135,6 +142,7 @@ fn run_sweep(mut args: SweepArgs) -> Result<()> {
         test_cache: args.test_cache,
         teacher: args.report.teacher.clone(),
         max_memory: args.max_memory,
+        device: args.device,
     };
     let mut reporter = Reporter::new(args.report.json);
     let (sweep, checked) = Sweep::create(&args.out, definition, &mut reporter)

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use distill_data::{DirLock, PreprocessOverrides, TrainTestData};
+use distill_data::{ComputeDevice, DirLock, PreprocessOverrides, TrainTestData};
 use distill_student::{DistillSpec, RunSpec, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,10 @@ pub struct SweepDefinition {
     /// Memory budget for the cached training logits (not part of the identity).
     #[serde(default = "default_max_memory")]
     pub max_memory: u64,
+    /// Where this process's runs train (not part of the identity: shards of one sweep may
+    /// train on different machines; each run resumes only on the kind it began on).
+    #[serde(default)]
+    pub device: ComputeDevice,
 }
 
 fn default_max_memory() -> u64 {
@@ -87,6 +91,7 @@ impl SweepDefinition {
             }),
             validation: Some(self.validation),
             max_memory: self.max_memory,
+            device: self.device,
             ..RunSpec::new(c.arch.clone(), self.data.clone())
         }
     }
