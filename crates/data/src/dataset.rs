@@ -280,7 +280,10 @@ impl Dataset {
         matches!(self.samples, Samples::F32(_))
     }
 
-    /// The bytes of fixed-shape byte samples (IDX, u8 arrays), if that is what this is.
+    /// The bytes of fixed-shape byte samples held in memory (IDX, u8 arrays read into
+    /// memory), if that is what this is; `None` for samples read from disk or decoded per
+    /// batch (u8 arrays stored uncompressed, images): read any split with `with_sample` or
+    /// `batch`.
     pub fn pixels(&self) -> Option<&[u8]> {
         match &self.samples {
             Samples::U8(v) => Some(v),
