@@ -316,8 +316,7 @@ mod kernels {
 
     /// Gradients of `relu(batch_norm_train(x))` (or of `batch_norm_train(x)`) wrt x, gamma and
     /// beta, the batch statistics depending on x: with `dz = dy` where the output is above the
-    /// floor (else 0) and `x̂` the
-    /// normalised input, `dbeta = Σ dz`, `dgamma = Σ dz x̂`, and
+    /// floor (else 0) and `x̂` the normalised input, `dbeta = Σ dz`, `dgamma = Σ dz x̂`, and
     /// `dx = gamma / std * (dz - (dbeta + x̂ dgamma) / count)`.
     pub fn backward(
         grad: &FlexTensor,

@@ -180,6 +180,66 @@ pub fn conv(x: Tensor<4>, weight: Tensor<4>, stride: usize) -> Tensor<4> {
     conv_as(x, weight, ConvKind::Dense { stride })
 }
 
+/// One convolution's shape: `ci` input planes of `h x w`, a `k x k` kernel padded by
+/// `k / 2`, a stride, and the output plane `oh x ow` that follows.
+#[derive(Clone, Copy)]
+pub(crate) struct Geometry {
+    pub(crate) ci: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) k: usize,
+    pub(crate) stride: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+}
+
+impl Geometry {
+    pub(crate) fn new([ci, h, w]: [usize; 3], k: usize, stride: usize) -> Geometry {
+        assert!(
+            matches!(k, 1 | 3) && stride >= 1,
+            "conv: {k}x{k} stride {stride}"
+        );
+        let out = |n: usize| (n - 1) / stride + 1;
+        let (oh, ow) = (out(h), out(w));
+        Geometry {
+            ci,
+            h,
+            w,
+            k,
+            stride,
+            oh,
+            ow,
+        }
+    }
+
+    pub(crate) fn p_in(&self) -> usize {
+        self.h * self.w
+    }
+
+    pub(crate) fn p_out(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// The rows of the im2col matrix: one per input channel and kernel tap.
+    fn rows(&self) -> usize {
+        self.ci * self.k * self.k
+    }
+
+    /// 3x3 at stride 1: every im2col row is one shifted copy of its input plane.
+    fn shifted(&self) -> bool {
+        self.k == 3 && self.stride == 1
+    }
+
+    /// The input position `(y, x)` output `(oy, ox)` reads at tap `(kh, kw)`, if it lies
+    /// in the plane (not in the padding).
+    fn input_at(&self, oy: usize, ox: usize, kh: usize, kw: usize) -> Option<usize> {
+        let pad = self.k / 2;
+        let y = (oy * self.stride + kh).checked_sub(pad)?;
+        let x = (ox * self.stride + kw).checked_sub(pad)?;
+        (y < self.h && x < self.w).then_some(y * self.w + x)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kernels on raw f32 buffers: im2col + gemm (forward, weight grad), gemm + col2im (input grad).
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +247,7 @@ mod kernels {
     use burn::backend::flex::FlexTensor;
     use rayon::prelude::*;
 
+    use super::Geometry;
     use crate::flex_buf::{contiguous_f32, dims4 as dims, slice, tensor, with_scratch};
 
     /// # Safety
@@ -233,66 +294,6 @@ mod kernels {
                 false,
                 gemm::Parallelism::None,
             )
-        }
-    }
-
-    /// One convolution's shape: `ci` input planes of `h x w`, a `k x k` kernel padded by
-    /// `k / 2`, a stride, and the output plane `oh x ow` that follows.
-    #[derive(Clone, Copy)]
-    pub struct Geometry {
-        ci: usize,
-        h: usize,
-        w: usize,
-        k: usize,
-        stride: usize,
-        oh: usize,
-        ow: usize,
-    }
-
-    impl Geometry {
-        pub fn new([ci, h, w]: [usize; 3], k: usize, stride: usize) -> Geometry {
-            assert!(
-                matches!(k, 1 | 3) && stride >= 1,
-                "conv: {k}x{k} stride {stride}"
-            );
-            let out = |n: usize| (n - 1) / stride + 1;
-            let (oh, ow) = (out(h), out(w));
-            Geometry {
-                ci,
-                h,
-                w,
-                k,
-                stride,
-                oh,
-                ow,
-            }
-        }
-
-        fn p_in(&self) -> usize {
-            self.h * self.w
-        }
-
-        fn p_out(&self) -> usize {
-            self.oh * self.ow
-        }
-
-        /// The rows of the im2col matrix: one per input channel and kernel tap.
-        fn rows(&self) -> usize {
-            self.ci * self.k * self.k
-        }
-
-        /// 3x3 at stride 1: every im2col row is one shifted copy of its input plane.
-        fn shifted(&self) -> bool {
-            self.k == 3 && self.stride == 1
-        }
-
-        /// The input position `(y, x)` output `(oy, ox)` reads at tap `(kh, kw)`, if it lies
-        /// in the plane (not in the padding).
-        fn input_at(&self, oy: usize, ox: usize, kh: usize, kw: usize) -> Option<usize> {
-            let pad = self.k / 2;
-            let y = (oy * self.stride + kh).checked_sub(pad)?;
-            let x = (ox * self.stride + kw).checked_sub(pad)?;
-            (y < self.h && x < self.w).then_some(y * self.w + x)
         }
     }
 

@@ -8,62 +8,43 @@
 //! gradient plane by plane (in parallel), the weight gradient channel by channel, its sum
 //! over the samples in order, so training stays bit-for-bit reproducible.
 
+use std::ops::Range;
+
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
+use crate::conv::Geometry;
 use crate::flex_buf::{contiguous_f32, dims4, slice, tensor};
 
-/// A plane's shape: input `h x w`, the stride, output `oh x ow`.
-#[derive(Clone, Copy)]
-struct Plane {
-    h: usize,
-    w: usize,
-    stride: usize,
-    oh: usize,
-    ow: usize,
-}
-
-impl Plane {
-    fn new(h: usize, w: usize, stride: usize) -> Plane {
-        assert!(stride >= 1, "depthwise: stride 0");
-        let out = |n: usize| (n - 1) / stride + 1;
-        Plane {
-            h,
-            w,
-            stride,
-            oh: out(h),
-            ow: out(w),
-        }
-    }
-
-    /// Every tap's row pairs: `f(kh, kw, oy, iy, ox range, first ix)`, for the output
-    /// rows `oy` whose input row `iy = oy*stride + kh - 1` is in the plane, and the output
-    /// columns whose input column `ox*stride + kw - 1` is.
-    fn for_each_row(&self, mut f: impl FnMut(usize, usize, usize, std::ops::Range<usize>, usize)) {
-        let s = self.stride;
-        for kh in 0..3 {
-            for kw in 0..3 {
-                // ox*s + kw - 1 >= 0, and < w.
-                let lo = usize::from(kw == 0);
-                let hi = (self.w + 1 - kw).div_ceil(s).min(self.ow);
-                if lo >= hi {
+/// Every tap's row pairs of a 3x3 geometry: `f(tap, oy, iy, ox range, first ix)` with
+/// `tap = kh*3 + kw`, for the output rows `oy` whose input row `iy = oy*stride + kh - 1` is
+/// in the plane, and the output columns whose input column `ox*stride + kw - 1` is (the
+/// first of them reads input column `first ix`).
+fn for_each_row(g: &Geometry, mut f: impl FnMut(usize, usize, usize, Range<usize>, usize)) {
+    let s = g.stride;
+    for kh in 0..3 {
+        for kw in 0..3 {
+            // ox*s + kw - 1 >= 0, and < w.
+            let lo = usize::from(kw == 0);
+            let hi = (g.w + 1 - kw).div_ceil(s).min(g.ow);
+            if lo >= hi {
+                continue;
+            }
+            let first_ix = lo * s + kw - 1;
+            for oy in 0..g.oh {
+                let Some(iy) = (oy * s + kh).checked_sub(1).filter(|&iy| iy < g.h) else {
                     continue;
-                }
-                let first_ix = lo * s + kw - 1;
-                for oy in 0..self.oh {
-                    let Some(iy) = (oy * s + kh).checked_sub(1).filter(|&iy| iy < self.h) else {
-                        continue;
-                    };
-                    f(kh * 3 + kw, oy, iy, lo..hi, first_ix);
-                }
+                };
+                f(kh * 3 + kw, oy, iy, lo..hi, first_ix);
             }
         }
     }
 }
 
-fn shapes(x: &FlexTensor, stride: usize) -> ([usize; 2], Plane) {
+/// The batch and the 3x3 geometry of `x`'s planes at `stride`.
+fn shapes(x: &FlexTensor, stride: usize) -> (usize, Geometry) {
     let [n, c, h, w] = dims4(x);
-    ([n, c], Plane::new(h, w, stride))
+    (n, Geometry::new([c, h, w], 3, stride))
 }
 
 pub fn forward(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> FlexTensor {
@@ -71,13 +52,17 @@ pub fn forward(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> FlexTensor
         contiguous_f32(x, "depthwise"),
         contiguous_f32(weight, "depthwise"),
     );
-    let ([n, c], g) = shapes(&x, stride);
-    assert_eq!(dims4(&weight), [c, 1, 3, 3], "depthwise: bad weight shape");
-    let (xs, ws, p, q) = (slice(&x), slice(&weight), g.h * g.w, g.oh * g.ow);
+    let (n, g) = shapes(&x, stride);
+    assert_eq!(
+        dims4(&weight),
+        [g.ci, 1, 3, 3],
+        "depthwise: bad weight shape"
+    );
+    let (xs, ws, p, q, c) = (slice(&x), slice(&weight), g.p_in(), g.p_out(), g.ci);
     let mut out = vec![0f32; n * c * q];
     out.par_chunks_mut(q).enumerate().for_each(|(plane, y)| {
         let (x, wt) = (&xs[plane * p..][..p], &ws[(plane % c) * 9..][..9]);
-        g.for_each_row(|tap, oy, iy, cols, ix| {
+        for_each_row(&g, |tap, oy, iy, cols, ix| {
             let (wv, len) = (wt[tap], cols.len());
             let (src, dst) = (&x[iy * g.w + ix..], &mut y[oy * g.ow + cols.start..][..len]);
             for (d, s) in dst.iter_mut().zip(src.iter().step_by(g.stride)) {
@@ -99,12 +84,12 @@ pub fn grad_input(
         contiguous_f32(grad_out, "depthwise"),
         contiguous_f32(weight, "depthwise"),
     );
-    let ([n, c], g) = shapes(x, stride);
-    let (dys, ws, p, q) = (slice(&dy), slice(&weight), g.h * g.w, g.oh * g.ow);
+    let (n, g) = shapes(x, stride);
+    let (dys, ws, p, q, c) = (slice(&dy), slice(&weight), g.p_in(), g.p_out(), g.ci);
     let mut dx = vec![0f32; n * c * p];
     dx.par_chunks_mut(p).enumerate().for_each(|(plane, dx)| {
         let (dy, wt) = (&dys[plane * q..][..q], &ws[(plane % c) * 9..][..9]);
-        g.for_each_row(|tap, oy, iy, cols, ix| {
+        for_each_row(&g, |tap, oy, iy, cols, ix| {
             let (wv, len) = (wt[tap], cols.len());
             let src = &dy[oy * g.ow + cols.start..][..len];
             let dst = dx[iy * g.w + ix..].iter_mut().step_by(g.stride);
@@ -123,8 +108,8 @@ pub fn grad_weight(grad_out: &FlexTensor, x: &FlexTensor, stride: usize) -> Flex
         contiguous_f32(grad_out, "depthwise"),
         contiguous_f32(x, "depthwise"),
     );
-    let ([n, c], g) = shapes(&x, stride);
-    let (dys, xs, p, q) = (slice(&dy), slice(&x), g.h * g.w, g.oh * g.ow);
+    let (n, g) = shapes(&x, stride);
+    let (dys, xs, p, q, c) = (slice(&dy), slice(&x), g.p_in(), g.p_out(), g.ci);
     let dw: Vec<[f32; 9]> = (0..c)
         .into_par_iter()
         .map(|ch| {
@@ -133,7 +118,7 @@ pub fn grad_weight(grad_out: &FlexTensor, x: &FlexTensor, stride: usize) -> Flex
                 let plane = i * c + ch;
                 let (x, dy) = (&xs[plane * p..][..p], &dys[plane * q..][..q]);
                 let mut sums = [0f32; 9];
-                g.for_each_row(|tap, oy, iy, cols, ix| {
+                for_each_row(&g, |tap, oy, iy, cols, ix| {
                     let src = &dy[oy * g.ow + cols.start..][..cols.len()];
                     let inp = x[iy * g.w + ix..].iter().step_by(g.stride);
                     sums[tap] += src.iter().zip(inp).map(|(a, b)| a * b).sum::<f32>();
