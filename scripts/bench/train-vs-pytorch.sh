@@ -25,8 +25,8 @@ students=("$@")
 threads=$(nproc)
 scripts/setup.sh >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --example student_forward
-cargo build --release --quiet
+# One build of both: built apart, the workspace's feature sets differ and burn is rebuilt.
+cargo build --release --quiet --bin distill --example student_forward
 distill="$CARGO_TARGET_DIR/release/distill"
 forward="$CARGO_TARGET_DIR/release/examples/student_forward"
 venv="${TORCH_VENV:-$HOME/.cache/distill-torch-venv}"

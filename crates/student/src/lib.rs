@@ -8,6 +8,7 @@
 //! [`TeacherTargets::join`].
 #![warn(missing_docs)]
 
+mod adamw;
 mod arch;
 mod batcher;
 mod bn_relu;

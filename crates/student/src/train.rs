@@ -3,10 +3,11 @@
 use std::time::Instant;
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use distill_data::{ComputeDevice, Dataset, Preprocess, ViewParams, accuracy};
 
+use crate::adamw::FusedAdamW;
 use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
 use crate::model::compute_device;
@@ -45,13 +46,10 @@ pub fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
     peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
 }
 
+/// AdamW, fused on Flex (bit for bit burn's `AdamW`, whose checkpoints it shares).
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    AdamWConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .with_weight_decay(config.optimisation.weight_decay as f32)
-        .init()
+    let weight_decay = config.optimisation.weight_decay as f32;
+    ModuleOptimizer::from(FusedAdamW::new(0.9, 0.999, 1e-8, weight_decay))
 }
 
 /// The model, its optimizer and the metrics so far: fresh, or from the run's checkpoint.
