@@ -13,7 +13,7 @@ started=$SECONDS
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
 echo "[demo] building distill (release; the first build takes ~12 minutes on 2 cores)" >&2
-cargo build --release --quiet
+"$root/scripts/build-release.sh"
 built=$SECONDS
 distill="$CARGO_TARGET_DIR/release/distill"
 data=idx:datasets/fashion-mnist

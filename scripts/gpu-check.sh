@@ -22,7 +22,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
 
 if [ "$device" = cpu ]; then
     scripts/setup.sh >/dev/null
-    cargo build --release --quiet --bin distill
+    "$root/scripts/build-release.sh"
 else
     scripts/setup.sh --gpu >/dev/null
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >&2 || true

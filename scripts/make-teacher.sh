@@ -13,7 +13,7 @@ run="${1:-runs/teacher}"
 dest=datasets/teacher
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 
 train_args=(

@@ -19,7 +19,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh --no-data
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 dest=datasets/teacher/test
 run=runs/test-teacher-mlp

@@ -25,7 +25,7 @@ teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
 scripts/setup.sh >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill --example bare_session_loop
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 bare="$CARGO_TARGET_DIR/release/examples/bare_session_loop"
 

@@ -16,7 +16,7 @@ cd "$root"
 n="${1:-2000}"
 scripts/setup.sh --no-data >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 venv="$HOME/.cache/distill-fixtures-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -26,7 +26,7 @@ teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
 scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 
 for split in train test; do

@@ -25,7 +25,7 @@ largest=$(echo "$sizes" | tr ' ' '\n' | sort -n | tail -1)
 out=runs/bench-scale
 scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill --example read_images
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 loader="$CARGO_TARGET_DIR/release/examples/read_images"
 mkdir -p "$out"

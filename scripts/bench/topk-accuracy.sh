@@ -27,7 +27,7 @@ data=idx:datasets/fashion-mnist
 arch=cnn:8,16,32
 scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 mkdir -p "$out"
 

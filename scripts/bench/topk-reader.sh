@@ -18,7 +18,7 @@ out=runs/bench-topk-reader
 data=idx:datasets/fashion-mnist
 scripts/setup.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet --bin distill --example read_targets
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 reader="$CARGO_TARGET_DIR/release/examples/read_targets"
 mkdir -p "$out"

@@ -13,7 +13,7 @@ batch="${2:-256}"
 steps=120
 scripts/setup.sh >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-cargo build --release --quiet
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 venv="$HOME/.cache/distill-bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

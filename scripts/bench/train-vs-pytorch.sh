@@ -5,13 +5,14 @@
 # (AdamW), batch (256) and Fashion-MNIST images in memory. Per student, hard labels and KD
 # from a cache (T = 2, alpha = 0.5): one epoch of training steps, and forward-only
 # throughput over the test images (PyTorch under torch.no_grad()), after a warm-up pass, in
-# whole passes for at least a second. distill and PyTorch alternate, three times each; the
-# medians and their ratio are printed.
+# whole passes for at least a second. distill and PyTorch alternate, RUNS times each (5 by
+# default: single epochs on this machine now and then run a quarter slower, on either side,
+# and a median of 3 still caught one); the medians and their ratio are printed.
 #
 # The residual and depthwise families (resnet:, mobilenet:) are defined alike on both sides:
 # crates/student/src/families.rs and scripts/bench/torch_students.py.
 #
-# Usage: scripts/bench/train-vs-pytorch.sh [STUDENT ...]
+# Usage: [RUNS=N] scripts/bench/train-vs-pytorch.sh [STUDENT ...]
 #   (default: cnn:8,16,32 cnn:32,64 mlp:512,256 resnet:8,16,32 mobilenet:16,32,64,width=0.5)
 # Needs the full Fashion-MNIST (scripts/setup.sh) and PyTorch (installed into a venv under
 # ~/.cache on first use: the default wheel, ~3 GB, runs on the CPU). Run it on an otherwise
@@ -25,8 +26,7 @@ students=("$@")
 threads=$(nproc)
 scripts/setup.sh >/dev/null 2>&1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-# One build of both: built apart, the workspace's feature sets differ and burn is rebuilt.
-cargo build --release --quiet --bin distill --example student_forward
+"$root/scripts/build-release.sh"
 distill="$CARGO_TARGET_DIR/release/distill"
 forward="$CARGO_TARGET_DIR/release/examples/student_forward"
 venv="${TORCH_VENV:-$HOME/.cache/distill-torch-venv}"
@@ -39,7 +39,8 @@ trap 'rm -rf "$tmp"' EXIT
 data=idx:datasets/fashion-mnist
 "$distill" cache-logits --teacher datasets/teacher/fashion-mnist-cnn.onnx --dataset "$data" \
     --split train --out "$tmp/cache" >/dev/null 2>&1
-median() { sort -g | sed -n 2p; }
+runs=${RUNS:-5}
+median() { sort -g | sed -n "$(((runs + 1) / 2))p"; }
 json() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 metric() { python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['samples_per_second'])" "$1"; }
 
@@ -54,7 +55,7 @@ for arch in "${students[@]}"; do
             kd_flags=(--cache "$tmp/cache" --temperature 2 --alpha 0.5); cache_arg=("$tmp/cache")
         fi
         : > "$tmp/dt"; : > "$tmp/tt"; : > "$tmp/de"; : > "$tmp/te"
-        for i in 1 2 3; do
+        for i in $(seq "$runs"); do
             "$distill" train-student --arch "$arch" --dataset "$data" --limit "$limit" \
                 --test-limit 500 --epochs 1 --batch-size 256 --mean 0.2860 --std 0.3530 \
                 "${kd_flags[@]}" --out "$tmp/run-$mode-$i" --json >/dev/null 2>&1
@@ -75,4 +76,4 @@ print(f"{arch:<28} {mode:<5} {dt:14.0f} {tt:14.0f} {dt / tt:7.2f}   {de:14.0f} {
 PY
     done
 done
-echo "samples/s, median of 3 alternating runs, batch 256 (eval: 500), $threads threads each"
+echo "samples/s, median of $runs alternating runs, batch 256 (eval: 500), $threads threads each"

@@ -230,13 +230,25 @@ impl Geometry {
         self.k == 3 && self.stride == 1
     }
 
-    /// The input position `(y, x)` output `(oy, ox)` reads at tap `(kh, kw)`, if it lies
-    /// in the plane (not in the padding).
-    fn input_at(&self, oy: usize, ox: usize, kh: usize, kw: usize) -> Option<usize> {
+    /// Calls `f(at, i)` for each output position `at` (row-major) whose input at tap
+    /// `(kh, kw)` lies in the plane (not in the padding), with that input's position `i`.
+    /// Row by row, without a division per position: the gathering im2col and its adjoint
+    /// (strided and 1x1 convolutions) spend their time here.
+    fn for_each_input(&self, kh: usize, kw: usize, mut f: impl FnMut(usize, usize)) {
         let pad = self.k / 2;
-        let y = (oy * self.stride + kh).checked_sub(pad)?;
-        let x = (ox * self.stride + kw).checked_sub(pad)?;
-        (y < self.h && x < self.w).then_some(y * self.w + x)
+        let inside = |o: usize, tap: usize, n: usize| {
+            (o * self.stride + tap).checked_sub(pad).filter(|&i| i < n)
+        };
+        let xs: Vec<(usize, usize)> = (0..self.ow)
+            .filter_map(|ox| inside(ox, kw, self.w).map(|x| (ox, x)))
+            .collect();
+        for oy in 0..self.oh {
+            if let Some(y) = inside(oy, kh, self.h) {
+                for &(ox, x) in &xs {
+                    f(oy * self.ow + ox, y * self.w + x);
+                }
+            }
+        }
     }
 }
 
@@ -339,10 +351,11 @@ mod kernels {
                         zero_wrapped(row, kw, g.w);
                         continue;
                     }
-                    for (at, v) in row.iter_mut().enumerate() {
-                        let (oy, ox) = (at / g.ow, at % g.ow);
-                        *v = g.input_at(oy, ox, kh, kw).map_or(0.0, |i| plane[i]);
+                    // A 1x1 kernel reads inside the plane everywhere: nothing to pad.
+                    if g.k > 1 {
+                        row.fill(0.0);
                     }
+                    g.for_each_input(kh, kw, |at, i| row[at] = plane[i]);
                 }
             }
         }
@@ -359,11 +372,7 @@ mod kernels {
                 for kw in 0..g.k {
                     let row = &mut col[((c * g.k + kh) * g.k + kw) * stride..][..q];
                     if !g.shifted() {
-                        for (at, v) in row.iter().enumerate() {
-                            if let Some(i) = g.input_at(at / g.ow, at % g.ow, kh, kw) {
-                                plane[i] += *v;
-                            }
-                        }
+                        g.for_each_input(kh, kw, |at, i| plane[i] += row[at]);
                         continue;
                     }
                     zero_wrapped(row, kw, g.w);
