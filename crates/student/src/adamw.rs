@@ -279,6 +279,12 @@ mod kernel {
             m.storage_mut::<f32>(),
             v.storage_mut::<f32>(),
         );
+        // burn hands a parameter its own gradient and moments; the zip below would stop at
+        // the shortest silently.
+        assert!(
+            p.len() == g.len() && m_s.len() == g.len() && v_s.len() == g.len(),
+            "adamw_step: parameter, gradient and moments differ in size"
+        );
         p.par_chunks_mut(CHUNK)
             .zip(m_s.par_chunks_mut(CHUNK))
             .zip(v_s.par_chunks_mut(CHUNK))
