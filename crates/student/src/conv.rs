@@ -230,23 +230,28 @@ impl Geometry {
         self.k == 3 && self.stride == 1
     }
 
-    /// Calls `f(at, i)` for each output position `at` (row-major) whose input at tap
-    /// `(kh, kw)` lies in the plane (not in the padding), with that input's position `i`.
-    /// Row by row, without a division per position: the gathering im2col and its adjoint
-    /// (strided and 1x1 convolutions) spend their time here.
-    fn for_each_input(&self, kh: usize, kw: usize, mut f: impl FnMut(usize, usize)) {
-        let pad = self.k / 2;
-        let inside = |o: usize, tap: usize, n: usize| {
-            (o * self.stride + tap).checked_sub(pad).filter(|&i| i < n)
-        };
-        let xs: Vec<(usize, usize)> = (0..self.ow)
-            .filter_map(|ox| inside(ox, kw, self.w).map(|x| (ox, x)))
-            .collect();
+    /// For tap `(kh, kw)`: `f(oy, iy, ox range, first ix)` for each output row `oy` whose
+    /// input row `iy = oy*stride + kh - pad` is in the plane, with the output columns whose
+    /// input column `ox*stride + kw - pad` is (the first reads input column `first ix`, each
+    /// next one `stride` further). Whole ranges, no test per position: the gathering im2col,
+    /// its adjoint and the depthwise kernels walk their planes with it.
+    pub(crate) fn tap_rows(
+        &self,
+        kh: usize,
+        kw: usize,
+        mut f: impl FnMut(usize, usize, std::ops::Range<usize>, usize),
+    ) {
+        let (s, pad) = (self.stride, self.k / 2);
+        // ox*s + kw - pad >= 0, and < w.
+        let lo = pad.saturating_sub(kw).div_ceil(s);
+        let hi = (self.w + pad - kw).div_ceil(s).min(self.ow);
+        if lo >= hi {
+            return;
+        }
+        let first_ix = lo * s + kw - pad;
         for oy in 0..self.oh {
-            if let Some(y) = inside(oy, kh, self.h) {
-                for &(ox, x) in &xs {
-                    f(oy * self.ow + ox, y * self.w + x);
-                }
+            if let Some(iy) = (oy * s + kh).checked_sub(pad).filter(|&iy| iy < self.h) {
+                f(oy, iy, lo..hi, first_ix);
             }
         }
     }
@@ -355,7 +360,13 @@ mod kernels {
                     if g.k > 1 {
                         row.fill(0.0);
                     }
-                    g.for_each_input(kh, kw, |at, i| row[at] = plane[i]);
+                    g.tap_rows(kh, kw, |oy, iy, cols, first_ix| {
+                        let input = &plane[iy * g.w + first_ix..];
+                        let out = &mut row[oy * g.ow..];
+                        for (j, ox) in cols.enumerate() {
+                            out[ox] = input[j * g.stride];
+                        }
+                    });
                 }
             }
         }
@@ -372,7 +383,13 @@ mod kernels {
                 for kw in 0..g.k {
                     let row = &mut col[((c * g.k + kh) * g.k + kw) * stride..][..q];
                     if !g.shifted() {
-                        g.for_each_input(kh, kw, |at, i| plane[i] += row[at]);
+                        g.tap_rows(kh, kw, |oy, iy, cols, first_ix| {
+                            let input = &mut plane[iy * g.w + first_ix..];
+                            let out = &row[oy * g.ow..];
+                            for (j, ox) in cols.enumerate() {
+                                input[j * g.stride] += out[ox];
+                            }
+                        });
                         continue;
                     }
                     zero_wrapped(row, kw, g.w);

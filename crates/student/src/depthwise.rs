@@ -17,26 +17,13 @@ use crate::conv::Geometry;
 use crate::flex_buf::{contiguous_f32, dims4, slice, tensor};
 
 /// Every tap's row pairs of a 3x3 geometry: `f(tap, oy, iy, ox range, first ix)` with
-/// `tap = kh*3 + kw`, for the output rows `oy` whose input row `iy = oy*stride + kh - 1` is
-/// in the plane, and the output columns whose input column `ox*stride + kw - 1` is (the
-/// first of them reads input column `first ix`).
+/// `tap = kh*3 + kw`, as [`Geometry::tap_rows`] gives them per tap.
 fn for_each_row(g: &Geometry, mut f: impl FnMut(usize, usize, usize, Range<usize>, usize)) {
-    let s = g.stride;
     for kh in 0..3 {
         for kw in 0..3 {
-            // ox*s + kw - 1 >= 0, and < w.
-            let lo = usize::from(kw == 0);
-            let hi = (g.w + 1 - kw).div_ceil(s).min(g.ow);
-            if lo >= hi {
-                continue;
-            }
-            let first_ix = lo * s + kw - 1;
-            for oy in 0..g.oh {
-                let Some(iy) = (oy * s + kh).checked_sub(1).filter(|&iy| iy < g.h) else {
-                    continue;
-                };
-                f(kh * 3 + kw, oy, iy, lo..hi, first_ix);
-            }
+            g.tap_rows(kh, kw, |oy, iy, cols, first_ix| {
+                f(kh * 3 + kw, oy, iy, cols, first_ix)
+            });
         }
     }
 }
