@@ -155,6 +155,7 @@ mod tests {
             ("cnn:8,16,fc=32", MNIST),
             ("resnet:8,16,32", MNIST),
             ("resnet:8,16,blocks=1", rgb),
+            ("resnet:8,16,32,blocks=1,stride=2", MNIST),
             ("mobilenet:16,32,64,width=0.5", MNIST),
             ("mobilenet:8,16,blocks=2,expand=1", rgb),
         ] {
@@ -176,6 +177,14 @@ mod tests {
         let block2 = (9 * 4 * 8 + 16) + (9 * 8 * 8 + 16) + (4 * 8 + 16);
         assert_eq!(s.params, stem + block1 + block2 + 8 * 10 + 10);
         let macs = 9 * 4 * 784 + 2 * 9 * 16 * 784 + (9 * 32 + 9 * 64 + 32) * 196 + 80;
+        assert_eq!(s.macs, macs);
+
+        // With stride=2 the first block halves 28x28 to 14x14 and needs a projection too;
+        // the second stage works at 7x7.
+        let s = model_stats(&"resnet:4,8,blocks=1,stride=2".parse().unwrap(), MNIST, 10);
+        let block1 = 2 * (9 * 4 * 4 + 8) + (4 * 4 + 8);
+        assert_eq!(s.params, stem + block1 + block2 + 8 * 10 + 10);
+        let macs = 9 * 4 * 784 + (2 * 9 * 16 + 16) * 196 + (9 * 32 + 9 * 64 + 32) * 49 + 80;
         assert_eq!(s.macs, macs);
     }
 }

@@ -101,6 +101,10 @@ fn architectures_deeper_than_their_input_and_tiny_splits_are_refused_without_a_p
     let deep: ArchSpec = "resnet:4,4,4,4,4,4,4,blocks=1".parse().unwrap();
     let err = deep.check_input(mnist).unwrap_err().to_string();
     assert!(err.contains("1x1 before stage 7"), "{err}");
+    // With stride=2 the first stage halves too: 14, 7, 4, 2, 1 from stage 1 to 5.
+    let deep: ArchSpec = "resnet:4,4,4,4,4,4,blocks=1,stride=2".parse().unwrap();
+    let err = deep.check_input(mnist).unwrap_err().to_string();
+    assert!(err.contains("1x1 before stage 6"), "{err}");
     assert!(
         "mobilenet:4,4,4,4,4,4"
             .parse::<ArchSpec>()
