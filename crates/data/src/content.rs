@@ -1,10 +1,12 @@
-//! What identifies a streamed split (an image folder, whose files are read only when a
-//! batch needs them) without an extra pass over its files:
+//! What identifies a streamed split (an image folder or Hugging Face Parquet, whose images
+//! are read only when a batch needs them) without an extra pass over its files:
 //!
-//! * its **listing**, known before any file is read: SHA-256 over each sample's id, key
-//!   (relative path), file size and label, in id order. It is the split's
-//!   [fingerprint](Dataset::fingerprint), written `listing:<hex>`. It catches added,
-//!   removed, renamed, relabelled and resized files, not a file rewritten at the same size;
+//! * its **listing**, known before any image is read: SHA-256 over each sample's id, key
+//!   (relative path, or `file:row` for Parquet), size and label, in id order, where the size
+//!   is the image file's (image folders) or the whole Parquet file's that holds the row. It
+//!   is the split's [fingerprint](Dataset::fingerprint), written `listing:<hex>`. It catches
+//!   added, removed, renamed, relabelled and resized files, not a file rewritten at the
+//!   same size;
 //! * its **content**, known once every file has been read by the work itself (a cache's
 //!   batches, a student's first epoch): SHA-256 over the samples' digests in id order, where
 //!   a sample's digest is SHA-256 over its id (u64 little-endian), its file's bytes and its
@@ -16,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use distill_core::hex;
 
-use crate::dataset::{EncodedImage, ImageBytes, sample_digest};
+use crate::dataset::{EncodedImage, sample_digest};
 use crate::{DataError, Dataset, Samples};
 
 /// How a listing fingerprint starts: a fingerprint without it is of the content.
@@ -70,12 +72,11 @@ impl Dataset {
         }
     }
 
-    /// Whether this split is streamed from files: an image folder, whose files are read
-    /// when a batch needs them. Its fingerprint is then its listing, and its
+    /// Whether this split is streamed from files: an image folder or Hugging Face Parquet,
+    /// whose images are read when a batch needs them. Its fingerprint is then its listing, and its
     /// [`content`](Dataset::content) is known once its files have been read.
     pub fn is_streamed(&self) -> bool {
-        self.encoded_at(0)
-            .is_some_and(|image| matches!(image.bytes, ImageBytes::File(_)))
+        !self.is_empty() && self.encoded_at(0).is_some()
     }
 
     /// The listing fingerprint of a streamed split, from what memory holds (no file is

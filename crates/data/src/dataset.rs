@@ -1,6 +1,5 @@
 //! One split of a dataset in memory, and how its samples become model input.
 
-use std::borrow::Cow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -11,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::DataError;
 use crate::decode::decode_chw;
+use crate::parquet_images::ParquetCell;
 use crate::resized::ResizedSamples;
 
 /// The stored values of a split, in sample order.
@@ -108,31 +108,32 @@ impl SampleFile {
     }
 }
 
-/// Where the bytes of an encoded image are.
+/// Where the bytes of an encoded image are: they are read each time a batch needs them,
+/// never held for the whole split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageBytes {
-    /// In memory (images stored inside a Parquet file).
-    InMemory(Vec<u8>),
-    /// In this file, read each time a batch needs it (image folders).
+    /// This file (image folders).
     File(PathBuf),
+    /// A row of a Parquet file's image column (Hugging Face Parquet), read with its row
+    /// group.
+    Parquet(ParquetCell),
 }
 
 impl ImageBytes {
-    /// The bytes, read from their file where they live in one.
-    pub fn read(&self) -> Result<Cow<'_, [u8]>, DataError> {
+    /// The bytes, read from their file.
+    pub fn read(&self) -> Result<Vec<u8>, DataError> {
         match self {
-            ImageBytes::InMemory(bytes) => Ok(Cow::Borrowed(bytes)),
-            ImageBytes::File(path) => std::fs::read(path)
-                .map(Cow::Owned)
-                .map_err(|e| DataError::io(path, e)),
+            ImageBytes::File(path) => std::fs::read(path).map_err(|e| DataError::io(path, e)),
+            ImageBytes::Parquet(cell) => cell.read(),
         }
     }
 
-    /// The file's path, or `name()` for bytes in memory: what an error about them names.
+    /// The file's path, or `name()` for a row of a Parquet file (its `file:row` key): what
+    /// an error about the image names.
     pub(crate) fn path_or(&self, name: impl FnOnce() -> PathBuf) -> PathBuf {
         match self {
             ImageBytes::File(path) => path.clone(),
-            ImageBytes::InMemory(_) => name(),
+            ImageBytes::Parquet(_) => name(),
         }
     }
 }
@@ -180,9 +181,7 @@ impl EncodedImage {
             reason,
         };
         let bytes = self.bytes.read()?;
-        if matches!(self.bytes, ImageBytes::File(_)) {
-            self.keep_digest(id, &bytes, label);
-        }
+        self.keep_digest(id, &bytes, label);
         let (shape, pixels) =
             decode_chw(&bytes, (channels != 0).then_some(channels)).map_err(bad)?;
         if self.height != 0 && (shape.height, shape.width) != (self.height, self.width) {
@@ -487,12 +486,37 @@ impl Dataset {
                 })?;
             Samples::U8(values)
         };
-        Ok(Dataset {
+        let data = Dataset {
             shape: out,
             samples,
             source_fingerprint: Some(fingerprint),
             ..self
-        })
+        };
+        data.fill_parquet_rows()?;
+        Ok(data)
+    }
+
+    /// Brings every sample of a split of Parquet rows to its new size now, in id order (the
+    /// files' row order), in parallel: rows are read a row group at a time, and an epoch in
+    /// shuffled order would read a row group for each sample. Nothing to do for image
+    /// folders, whose files are read one by one in any order.
+    fn fill_parquet_rows(&self) -> Result<(), DataError> {
+        let Samples::Resized(resized) = &self.samples else {
+            return Ok(());
+        };
+        if self.is_empty() || !matches!(resized.image(0).bytes, ImageBytes::Parquet(_)) {
+            return Ok(());
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by_key(|&i| self.ids[i]);
+        order
+            .par_chunks(64)
+            .try_for_each_init(Vec::new, |out, chunk| {
+                chunk.iter().try_for_each(|&i| {
+                    let name = || PathBuf::from(key_at(&self.keys, &self.ids, i));
+                    resized.read(i, (self.ids[i], self.labels[i]), name, out)
+                })
+            })
     }
 
     /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each

@@ -5,17 +5,22 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray};
 use arrow::datatypes::{
     DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
     UInt64Type,
 };
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::dataset::ImageBytes;
-use crate::image::{ImageFile, image_dataset};
+use crate::image::{ImageFile, checked_image_dataset, listed_image_files};
 use crate::imagefolder::{read_dir_sorted, relative_key};
+use crate::parquet_images::{ParquetCell, ParquetImages};
 use crate::{DataError, Dataset, SourceOptions};
 
 /// The Parquet files of `split`: `path` itself when it is a file, else the `.parquet` files
@@ -72,7 +77,11 @@ fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> 
 }
 
 /// Reads split `split`. Sample ids count rows over the files in order; keys are
-/// `FILE:ROW` with the file relative to `path`.
+/// `FILE:ROW` with the file relative to `path`. The files are listed from their footers and
+/// label columns, not their images: those are read a row group at a time when a batch
+/// needs them (see [`ParquetImages`]), so memory holds a few row groups, not the split.
+/// Their headers are read by [`Dataset::read_headers`]. With `skip_bad` every image is
+/// decoded now, and those that fail are left out.
 pub fn read_hf_parquet(
     path: &Path,
     split: &str,
@@ -84,24 +93,26 @@ pub fn read_hf_parquet(
     } else {
         path
     };
-    let mut rows = Vec::new();
+    let (mut rows, mut sizes) = (Vec::new(), Vec::new());
     for file in &files {
         let name = relative_key(base, file);
-        read_file(file, options, |row, bytes, label| {
+        list_file(file, options, |row, cell, label| {
+            // The listing fingerprint's size of a row is its file's: a row's own size is
+            // not known before its row group is read.
+            sizes.push(cell.images.file_size());
             rows.push(ImageFile {
                 key: format!("{name}:{row}"),
                 label,
-                bytes: ImageBytes::InMemory(bytes),
-            })
+                bytes: ImageBytes::Parquet(cell),
+            });
         })?;
     }
-    image_dataset(
-        format!("parquet:{}", path.display()),
-        split,
-        base,
-        rows,
-        options.skip_bad,
-    )
+    let source = format!("parquet:{}", path.display());
+    if options.skip_bad {
+        checked_image_dataset(source, split, rows, sizes)
+    } else {
+        Ok(listed_image_files(source, split, rows, sizes))
+    }
 }
 
 /// The columns of one file that hold the images and the labels, by index.
@@ -179,11 +190,12 @@ fn columns(
     })
 }
 
-/// Calls `row(index, image bytes, label)` for each row of one file.
-fn read_file(
+/// Calls `row(index, where its image is, label)` for each row of one file, reading its
+/// footer and label column only.
+fn list_file(
     file: &Path,
     options: &SourceOptions,
-    mut row: impl FnMut(usize, Vec<u8>, i32),
+    mut row: impl FnMut(usize, ParquetCell, i32),
 ) -> Result<(), DataError> {
     let bad = |reason: String| DataError::invalid(file, reason);
     let parquet_err = |source| DataError::Parquet {
@@ -191,35 +203,56 @@ fn read_file(
         source,
     };
     let handle = File::open(file).map_err(|e| DataError::io(file, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(parquet_err)?;
-    let c = columns(file, &builder.schema().clone(), options)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [c.image_at, c.label_at]);
-    let reader = builder.with_projection(mask).build().map_err(parquet_err)?;
-    let mut index = 0;
+    let file_size = handle.metadata().map_err(|e| DataError::io(file, e))?.len();
+    let metadata =
+        ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default()).map_err(parquet_err)?;
+    let c = columns(file, &metadata.schema().clone(), options)?;
+    let images = Arc::new(ParquetImages::new(
+        file,
+        file_size,
+        metadata.clone(),
+        ProjectionMask::roots(metadata.parquet_schema(), [c.image_at]),
+        c.names[c.image_at].clone(),
+    ));
+    // The first row of each row group, and the end of the last.
+    let mut group_starts = vec![0usize];
+    for group in metadata.metadata().row_groups() {
+        let rows = usize::try_from(group.num_rows())
+            .map_err(|_| bad(format!("a row group of {} rows", group.num_rows())))?;
+        group_starts.push(group_starts[group_starts.len() - 1] + rows);
+    }
+    let mask = ProjectionMask::roots(metadata.parquet_schema(), [c.label_at]);
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
+        .with_projection(mask)
+        .build()
+        .map_err(parquet_err)?;
+    let (mut index, mut group) = (0, 0);
     for batch in reader {
         let batch = batch.map_err(|source| DataError::Arrow {
             path: file.to_path_buf(),
             source,
         })?;
-        let images = batch
-            .column_by_name(&c.names[c.image_at])
-            .ok_or_else(|| bad("image column vanished on reading".into()))?;
         let labels = batch
             .column_by_name(&c.names[c.label_at])
             .ok_or_else(|| bad("label column vanished on reading".into()))?;
         let labels = labels_i32(labels).map_err(|r| bad(format!("rows from {index}: {r}")))?;
-        for (i, label) in labels.into_iter().enumerate() {
+        for label in labels {
             let label = label.ok_or_else(|| {
                 bad(format!(
-                    "row {}: label is null (every sample needs a class id)",
-                    index + i
+                    "row {index}: label is null (every sample needs a class id)"
                 ))
             })?;
-            // A null image is kept as no bytes, so it fails decoding and is reported
-            // (or skipped) with the others.
-            row(index + i, image_bytes(images, i).unwrap_or_default(), label);
+            while group + 1 < group_starts.len() - 1 && index >= group_starts[group + 1] {
+                group += 1;
+            }
+            let cell = ParquetCell {
+                images: images.clone(),
+                group,
+                row: index - group_starts[group],
+            };
+            row(index, cell, label);
+            index += 1;
         }
-        index += batch.num_rows();
     }
     Ok(())
 }
@@ -238,23 +271,6 @@ fn is_image_type(t: &DataType) -> bool {
             .any(|f| f.name() == "bytes" && is_binary(f.data_type())),
         t => is_binary(t),
     }
-}
-
-/// The encoded bytes of row `i` of an image column, `None` when null.
-fn image_bytes(column: &ArrayRef, i: usize) -> Option<Vec<u8>> {
-    if column.is_null(i) {
-        return None;
-    }
-    if let Some(s) = column.as_struct_opt() {
-        return image_bytes(s.column_by_name("bytes")?, i);
-    }
-    if let Some(b) = column.as_binary_opt::<i32>() {
-        return Some(b.value(i).to_vec());
-    }
-    if let Some(b) = column.as_binary_opt::<i64>() {
-        return Some(b.value(i).to_vec());
-    }
-    column.as_binary_view_opt().map(|b| b.value(i).to_vec())
 }
 
 /// An integer column as `i32` class ids (`None` for nulls); the error names the reason.

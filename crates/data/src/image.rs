@@ -2,18 +2,15 @@
 //! listed without reading its files (paths, labels, sizes): its pixels are decoded when a
 //! batch needs them, and its bytes hashed then (the `content` module). Each image's size
 //! and colour come from its header, read in parallel when a consumer needs them before
-//! decoding ([`Dataset::read_headers`]): a split is RGB when any image has colour. Images
-//! inside Parquet files are in memory anyway: their headers are read, and they are
-//! fingerprinted, in one pass as they are listed; so are image files with `--skip-bad`,
-//! which decodes each to leave out the bad ones before samples are numbered.
+//! decoding ([`Dataset::read_headers`]): a split is RGB when any image has colour. Rows of
+//! Parquet files are listed the same way, from their labels alone. With `--skip-bad` every
+//! image is decoded as it is listed, to leave out the bad ones before samples are numbered.
 
-use std::borrow::Cow;
 use std::io::Read;
-use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::dataset::{EncodedImage, Fingerprinter, ImageBytes, key_at, sample_digest};
+use crate::dataset::{EncodedImage, ImageBytes, key_at, sample_digest};
 use crate::decode::{probe, probe_header};
 use crate::{DataError, Dataset, SampleShape, Samples, SkippedSample};
 
@@ -34,45 +31,48 @@ const PROBE_CHUNK: usize = 256;
 const HEADER_BYTES: u64 = 16 * 1024;
 
 impl ImageBytes {
-    /// The first `limit` bytes (all of them in memory) and the total size.
-    fn read_start(&self, limit: u64) -> Result<(Cow<'_, [u8]>, u64), DataError> {
+    /// The first `limit` bytes (all of them of a Parquet row, which is read with its row
+    /// group anyway) and the total size.
+    fn read_start(&self, limit: u64) -> Result<(Vec<u8>, u64), DataError> {
         match self {
-            ImageBytes::InMemory(bytes) => Ok((Cow::Borrowed(bytes), bytes.len() as u64)),
+            ImageBytes::Parquet(cell) => {
+                let bytes = cell.read()?;
+                let size = bytes.len() as u64;
+                Ok((bytes, size))
+            }
             ImageBytes::File(path) => {
                 let io = |e| DataError::io(path, e);
                 let file = std::fs::File::open(path).map_err(io)?;
                 let size = file.metadata().map_err(io)?.len();
                 let mut start = Vec::with_capacity(limit.min(size) as usize);
                 file.take(limit).read_to_end(&mut start).map_err(io)?;
-                Ok((Cow::Owned(start), size))
+                Ok((start, size))
             }
         }
     }
 }
 
-/// The size and colour of an image (decoded whole with `decode`), its encoded size, and
-/// the digest of an image file that was read whole on the way (so it need not be read
-/// again for the content hash).
-type Probed = (Result<(usize, usize, bool), String>, u64, Option<[u8; 32]>);
+/// The size and colour of an image (decoded whole with `decode`), and the digest of an
+/// image that was read whole on the way (so it need not be read again for the content
+/// hash).
+type Probed = (Result<(usize, usize, bool), String>, Option<[u8; 32]>);
 
 /// Probes `image`, sample `id` with `label`.
 fn probe_image(image: &ImageBytes, decode: bool, id: u64, label: i32) -> Result<Probed, DataError> {
-    let digest = |bytes: &[u8]| {
-        matches!(image, ImageBytes::File(_)).then(|| sample_digest(id, bytes, label))
-    };
+    let digest = |bytes: &[u8]| Some(sample_digest(id, bytes, label));
     if decode {
         let bytes = image.read()?;
-        return Ok((probe(&bytes), bytes.len() as u64, digest(&bytes)));
+        return Ok((probe(&bytes), digest(&bytes)));
     }
     let (start, size) = image.read_start(HEADER_BYTES)?;
     let probed = probe_header(&start);
     if probed.is_err() && (start.len() as u64) < size {
         // A header longer than the bytes read (large metadata): read the file whole.
         let bytes = image.read()?;
-        return Ok((probe_header(&bytes), size, digest(&bytes)));
+        return Ok((probe_header(&bytes), digest(&bytes)));
     }
     let whole = start.len() as u64 == size;
-    Ok((probed, size, whole.then(|| digest(&start)).flatten()))
+    Ok((probed, whole.then(|| digest(&start)).flatten()))
 }
 
 /// The dataset of image files `files` of `sizes` bytes (in id order: file `i` gets id
@@ -152,7 +152,7 @@ impl Dataset {
             .zip(ids.par_iter().zip(labels.par_iter()))
             .enumerate()
             .map(|(i, (image, (&id, &label)))| {
-                let (probed, _, digest) = probe_image(&image.bytes, false, id, label)?;
+                let (probed, digest) = probe_image(&image.bytes, false, id, label)?;
                 let (height, width, color) = probed.map_err(|reason| DataError::BadImage {
                     path: image.bytes.path_or(|| key_at(keys, ids, i).into()),
                     reason,
@@ -170,46 +170,36 @@ impl Dataset {
     }
 }
 
-/// The dataset of `files` (in id order: file `i` gets id `i`), each probed in parallel for
-/// its size and colour: from its header, or, with `skip_bad`, by decoding it whole. A bad
-/// image fails with its key (path under `origin`) unless `skip_bad`, when it is left out,
-/// keeps its id unused and is listed. The split is grayscale when every image is, else RGB
-/// (grayscale images are then replicated to three channels). Images in memory are
-/// fingerprinted in the same pass; image files are fingerprinted by their listing.
-pub(crate) fn image_dataset(
+/// The dataset of `files` of `sizes` bytes (their listing sizes; in id order: file `i`
+/// gets id `i`), each decoded whole, in parallel, to leave out those that fail before the
+/// samples are numbered (`--skip-bad`): a bad image keeps its id unused and is listed. The
+/// split is grayscale when every image kept is, else RGB (grayscale images are then
+/// replicated to three channels). It is fingerprinted by its listing, as a listed split is;
+/// the digests of the images read are kept for its content hash.
+pub(crate) fn checked_image_dataset(
     source: String,
     split: &str,
-    origin: &Path,
     files: Vec<ImageFile>,
-    skip_bad: bool,
+    sizes: Vec<u64>,
 ) -> Result<Dataset, DataError> {
     let (mut ids, mut labels, mut keys, mut images) = (vec![], vec![], vec![], vec![]);
     let mut skipped = Vec::new();
     let mut color = false;
-    // The fingerprint of `Dataset::fingerprint` of images held in memory, over the samples
-    // kept, in id order.
-    let mut hasher = Fingerprinter::default();
-    let mut in_memory = false;
-    let mut files = files.into_iter().enumerate().peekable();
+    let mut files = files.into_iter().zip(sizes).enumerate().peekable();
     while files.peek().is_some() {
-        let chunk: Vec<(usize, ImageFile)> = files.by_ref().take(PROBE_CHUNK).collect();
-        // Leaving bad files out needs them known before the samples are numbered: decode
-        // each. Otherwise the header says the size and colour, and a file whose pixels are
-        // damaged is met, and named, when its batch is read.
+        // A chunk at a time, in order: memory holds this many images, and the rows of a
+        // Parquet file are read a row group at a time.
+        let chunk: Vec<(usize, (ImageFile, u64))> = files.by_ref().take(PROBE_CHUNK).collect();
         let probed: Vec<Result<Probed, DataError>> = chunk
             .par_iter()
-            .map(|(i, f)| probe_image(&f.bytes, skip_bad, *i as u64, f.label))
+            .map(|(i, (f, _))| probe_image(&f.bytes, true, *i as u64, f.label))
             .collect();
-        for ((i, file), probed) in chunk.into_iter().zip(probed) {
-            let (probed, size, digest) = probed?;
+        for ((i, (file, size)), probed) in chunk.into_iter().zip(probed) {
+            let (probed, digest) = probed?;
             match probed {
                 Ok((height, width, has_color)) => {
                     color |= has_color;
                     let image = EncodedImage::new(file.bytes, height, width, size);
-                    if let ImageBytes::InMemory(b) = &image.bytes {
-                        in_memory = true;
-                        hasher.add(i as u64, b, file.label);
-                    }
                     if let Some(d) = digest {
                         let _ = image.digest.set(d);
                     }
@@ -218,24 +208,15 @@ pub(crate) fn image_dataset(
                     keys.push(file.key);
                     images.push(image);
                 }
-                Err(reason) if skip_bad => skipped.push(SkippedSample {
+                Err(reason) => skipped.push(SkippedSample {
                     key: file.key,
                     reason,
                 }),
-                Err(reason) => {
-                    return Err(DataError::BadImage {
-                        path: origin.join(&file.key),
-                        reason,
-                    });
-                }
             }
         }
     }
     let channels = if color { 3 } else { 1 };
     let mut data = encoded_dataset(source, split, channels, (ids, labels, keys), images);
     data.skipped = skipped;
-    if in_memory {
-        data.source_fingerprint = Some(hasher.finish());
-    }
     Ok(data)
 }

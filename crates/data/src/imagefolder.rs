@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::dataset::ImageBytes;
-use crate::image::{ImageFile, image_dataset, listed_image_files};
+use crate::image::{ImageFile, checked_image_dataset, listed_image_files};
 use crate::{DataError, Dataset, SourceOptions};
 
 /// File extensions read as images (lower case); other files are ignored, as torchvision
@@ -178,7 +178,7 @@ pub fn read_image_folder(
         .unzip();
     let source = format!("imagefolder:{}", root.display());
     let mut data = if options.skip_bad {
-        image_dataset(source, split, &dir, files, true)?
+        checked_image_dataset(source, split, files, sizes)?
     } else {
         listed_image_files(source, split, files, sizes)
     };

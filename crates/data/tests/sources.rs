@@ -14,6 +14,13 @@ fn load(spec: &str, split: &str) -> Dataset {
     load_with(spec, split, &SourceOptions::default())
 }
 
+/// `split` of `spec` listed without reading its images (image folders, Parquet).
+fn load_listed(spec: &str, split: &str) -> Dataset {
+    let spec: DatasetSpec = spec.parse().unwrap();
+    spec.load_listed(split, &SourceOptions::default())
+        .unwrap_or_else(|e| panic!("{spec} {split}: {e}"))
+}
+
 fn load_with(spec: &str, split: &str, options: &SourceOptions) -> Dataset {
     let spec: DatasetSpec = spec.parse().unwrap();
     spec.load(split, options)
@@ -139,15 +146,13 @@ fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
     for i in 0..folder.len() {
         assert_eq!(pixels(&parquet, i), pixels(&folder, i), "sample {i}");
     }
-    // The encoded files are the same bytes: the folder's content is what the Parquet
-    // fingerprint covers (the folder's own fingerprint is its listing).
-    assert!(
-        folder
-            .fingerprint()
-            .starts_with(distill_data::LISTING_PREFIX)
-    );
-    assert!(folder.fingerprint_matches(&parquet.fingerprint()).unwrap());
-    assert!(!parquet.is_streamed() && parquet.content().unwrap().is_none());
+    // Both are streamed, fingerprinted by their listing; the encoded files are the same
+    // bytes, so their content is the same.
+    for data in [&folder, &parquet] {
+        assert!(data.is_streamed());
+        assert!(data.fingerprint().starts_with(distill_data::LISTING_PREFIX));
+    }
+    assert_eq!(content(&parquet), content(&folder));
     // One file alone is one split; column names can be chosen.
     let one = fixture("images-mini-parquet/data/test-00000-of-00001.parquet");
     let options = SourceOptions {
@@ -182,13 +187,122 @@ fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
     );
 }
 
-#[test]
-fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
+/// Writes `images` (a binary column) and `labels` (int64) into a Parquet file with these
+/// `columns` names, in row groups of `group_rows` rows.
+fn write_image_parquet(
+    path: &Path,
+    columns: [&str; 2],
+    (images, labels): (&[Vec<u8>], &[i64]),
+    group_rows: usize,
+) {
     use std::sync::Arc;
 
     use arrow::array::{BinaryArray, Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(columns[0], DataType::Binary, false),
+        Field::new(columns[1], DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(images)),
+            Arc::new(Int64Array::from(labels.to_vec())),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
 
+/// Hugging Face Parquet is streamed like an image folder: listed from its labels, its
+/// images read a row group at a time when a batch needs them (in any order, across row
+/// groups), a bad image met when its batch is read (or skipped and listed), and a student's
+/// resized store filled in row order with the folder's pixels.
+#[test]
+fn hf_parquet_is_listed_from_its_labels_and_read_a_row_group_at_a_time() {
+    use distill_data::Preprocess;
+    use sha2::{Digest, Sha256};
+
+    let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "train");
+    let root = datasets().join("images-mini/train");
+    let mut images: Vec<Vec<u8>> = folder
+        .keys
+        .iter()
+        .map(|k| std::fs::read(root.join(k)).unwrap())
+        .collect();
+    let labels: Vec<i64> = folder.labels.iter().map(|&l| l as i64).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("train.parquet");
+    write_image_parquet(&good, ["image", "label"], (&images, &labels), 5);
+    let spec = format!("parquet:{}", good.display());
+
+    // Listed: no image read, no shape yet; the images then read in reverse order, each row
+    // group several times, give the folder's pixels.
+    let listed = load_listed(&spec, "train");
+    assert!(listed.is_streamed() && !listed.headers_read());
+    assert_eq!((&listed.ids, &listed.labels), (&folder.ids, &folder.labels));
+    let listed_folder = load_listed(&format!("imagefolder:{}", fixture("images-mini")), "train");
+    for i in (0..folder.len()).rev() {
+        assert!(
+            pixels(&listed, i) == pixels(&listed_folder, i),
+            "sample {i}"
+        );
+    }
+    assert_eq!(content(&listed), content(&folder));
+    // A cache made before Parquet was streamed recorded the content fingerprint of
+    // DESIGN.md (id, bytes, label per row, in id order): it still matches.
+    let mut old = Sha256::new();
+    for (i, image) in images.iter().enumerate() {
+        old.update((i as u64).to_le_bytes());
+        old.update(image);
+        old.update((labels[i] as i32).to_le_bytes());
+    }
+    let old: String = old.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert!(listed.fingerprint_matches(&old).unwrap());
+    assert!(!listed.fingerprint_matches(&"0".repeat(64)).unwrap());
+
+    // A student's store: every row brought to its size at once, in row order.
+    let p = Preprocess {
+        channels: Some(1),
+        resize: Some([14, 14]),
+        ..Preprocess::default()
+    };
+    let all: Vec<usize> = (0..folder.len()).collect();
+    let resized = load_listed(&spec, "train").into_geometry(&p).unwrap();
+    assert_eq!(
+        resized.batch(&Preprocess::default(), &all).unwrap(),
+        folder.batch(&p, &all).unwrap()
+    );
+
+    // A row that is not an image: listing does not read it; its batch names it.
+    images[7] = b"this is text".to_vec();
+    let bad = dir.path().join("bad.parquet");
+    write_image_parquet(&bad, ["image", "label"], (&images, &labels), 5);
+    let listed = load_listed(&format!("parquet:{}", bad.display()), "train");
+    let err = listed.batch(&p, &all).unwrap_err().to_string();
+    assert!(err.contains("bad.parquet:7"), "{err}");
+    assert!(pixels(&listed, 6) == pixels(&listed_folder, 6));
+    let skip = SourceOptions {
+        skip_bad: true,
+        ..SourceOptions::default()
+    };
+    let data = load_with(&format!("parquet:{}", bad.display()), "train", &skip);
+    assert_eq!(data.len(), folder.len() - 1);
+    assert_eq!(data.skipped.len(), 1);
+    assert_eq!(data.skipped[0].key, "bad.parquet:7");
+    assert!(!data.ids.contains(&7));
+    // Skipping or not, the listing of the rows kept is the same kind of fingerprint.
+    assert!(data.fingerprint().starts_with(distill_data::LISTING_PREFIX));
+}
+
+#[test]
+fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
     // CIFAR-10 on the hub: columns `img` and `label`; here `img` is plain binary and the
     // labels are called `labels` (as in the hub's beans dataset): both are found.
     let folder = load(&format!("imagefolder:{}", fixture("images-mini")), "test");
@@ -196,25 +310,9 @@ fn a_parquet_image_column_of_plain_binary_under_another_name_is_found() {
         .iter()
         .map(|k| std::fs::read(datasets().join("images-mini/test").join(k)).unwrap())
         .collect();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("img", DataType::Binary, false),
-        Field::new("labels", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(BinaryArray::from_iter_values(&files)),
-            Arc::new(Int64Array::from(vec![2, 0, 1])),
-        ],
-    )
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cifar-style.parquet");
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
-            .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_image_parquet(&path, ["img", "labels"], (&files, &[2, 0, 1]), 1024);
     let data = load(&format!("parquet:{}", path.display()), "test");
     assert_eq!(data.labels, [2, 0, 1]);
     assert_eq!(

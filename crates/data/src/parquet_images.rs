@@ -1,0 +1,284 @@
+//! The images of one Parquet file, read a row group at a time when a batch needs them, so
+//! that memory holds a few row groups rather than the split. The file's footer is read
+//! once; each row group's image column is read (and decompressed) once while it stays among
+//! the last few used. Readers that go through the rows in order (a cache's parts, the
+//! student's resized store filled in row order) read every row group once; random access
+//! would read a row group per image, which is why nothing here is read in shuffled order.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+
+use crate::DataError;
+
+/// The encoded images of one row group, by row within it (`None`: a null image).
+type Group = Arc<Vec<Option<Vec<u8>>>>;
+
+/// One slot of the row-group cache: filled by the first reader, whom the others wait for.
+type Slot = Arc<Mutex<Option<Group>>>;
+
+/// The image column of one Parquet file.
+pub struct ParquetImages {
+    path: PathBuf,
+    /// The file's size in bytes, when it was listed.
+    file_size: u64,
+    metadata: ArrowReaderMetadata,
+    /// The image column alone.
+    mask: ProjectionMask,
+    column: String,
+    /// The row groups read last, most recent at the back.
+    kept: Mutex<VecDeque<(usize, Slot)>>,
+    /// How many row groups `kept` holds at most.
+    capacity: usize,
+    /// Row groups read from the file so far.
+    reads: AtomicUsize,
+}
+
+impl std::fmt::Debug for ParquetImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetImages")
+            .field("path", &self.path)
+            .field("column", &self.column)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParquetImages {
+    /// The images of column `column` (a root column, at `mask`) of the file at `path`,
+    /// whose footer is `metadata`.
+    pub(crate) fn new(
+        path: &Path,
+        file_size: u64,
+        metadata: ArrowReaderMetadata,
+        mask: ProjectionMask,
+        column: String,
+    ) -> Self {
+        ParquetImages {
+            path: path.to_path_buf(),
+            file_size,
+            metadata,
+            mask,
+            column,
+            kept: Mutex::new(VecDeque::new()),
+            // Every decoding thread may be in a row group of its own, and a batch may end in
+            // the next one.
+            capacity: 2 * rayon::current_num_threads() + 2,
+            reads: AtomicUsize::new(0),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's size in bytes, when it was listed.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// The encoded bytes of row `row` of row group `group` (none for a null image: no
+    /// bytes, which fail to decode and are reported as a bad image).
+    pub(crate) fn image(&self, group: usize, row: usize) -> Result<Vec<u8>, DataError> {
+        let rows = self.group(group)?;
+        match rows.get(row) {
+            Some(bytes) => Ok(bytes.clone().unwrap_or_default()),
+            None => Err(DataError::invalid(
+                &self.path,
+                format!(
+                    "row group {group} has {} rows, not {} (changed since it was listed?)",
+                    rows.len(),
+                    row + 1
+                ),
+            )),
+        }
+    }
+
+    /// Row group `group`'s images: kept, or read now (and kept, in place of the one used
+    /// least recently).
+    fn group(&self, group: usize) -> Result<Group, DataError> {
+        let slot = {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            let found = kept.iter().position(|(g, _)| *g == group);
+            match found.and_then(|at| kept.remove(at)) {
+                Some(entry) => {
+                    let slot = entry.1.clone();
+                    kept.push_back(entry);
+                    slot
+                }
+                None => {
+                    let slot = Slot::default();
+                    kept.push_back((group, slot.clone()));
+                    if kept.len() > self.capacity {
+                        kept.pop_front();
+                    }
+                    slot
+                }
+            }
+        };
+        // Readers of the same row group wait here for the first one; a failed read leaves
+        // the slot empty, for the next reader to try (and fail with its own error).
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rows) = slot.as_ref() {
+            return Ok(rows.clone());
+        }
+        let rows = Arc::new(self.read_group(group)?);
+        *slot = Some(rows.clone());
+        Ok(rows)
+    }
+
+    /// How many row groups have been read from the file (a row group read again after it
+    /// was dropped counts again).
+    pub fn row_groups_read(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Reads the image column of row group `group` from the file.
+    fn read_group(&self, group: usize) -> Result<Vec<Option<Vec<u8>>>, DataError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let parquet_err = |source| DataError::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        // A handle of its own: clones of one `File` share its position, and other threads
+        // read other row groups at the same time.
+        let file = File::open(&self.path).map_err(|e| DataError::io(&self.path, e))?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                .with_row_groups(vec![group])
+                .with_projection(self.mask.clone())
+                .build()
+                .map_err(parquet_err)?;
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|source| DataError::Arrow {
+                path: self.path.clone(),
+                source,
+            })?;
+            let images = batch.column_by_name(&self.column).ok_or_else(|| {
+                DataError::invalid(&self.path, "image column vanished on reading")
+            })?;
+            rows.extend((0..batch.num_rows()).map(|i| image_bytes(images, i)));
+        }
+        Ok(rows)
+    }
+}
+
+/// The encoded bytes of row `i` of an image column, `None` when null.
+pub(crate) fn image_bytes(column: &ArrayRef, i: usize) -> Option<Vec<u8>> {
+    if column.is_null(i) {
+        return None;
+    }
+    if let Some(s) = column.as_struct_opt() {
+        return image_bytes(s.column_by_name("bytes")?, i);
+    }
+    if let Some(b) = column.as_binary_opt::<i32>() {
+        return Some(b.value(i).to_vec());
+    }
+    if let Some(b) = column.as_binary_opt::<i64>() {
+        return Some(b.value(i).to_vec());
+    }
+    column.as_binary_view_opt().map(|b| b.value(i).to_vec())
+}
+
+/// Where an image of a Parquet file is: its row group and its row within it.
+#[derive(Debug, Clone)]
+pub struct ParquetCell {
+    pub(crate) images: Arc<ParquetImages>,
+    pub(crate) group: usize,
+    pub(crate) row: usize,
+}
+
+impl ParquetCell {
+    /// The encoded bytes.
+    pub(crate) fn read(&self) -> Result<Vec<u8>, DataError> {
+        self.images.image(self.group, self.row)
+    }
+}
+
+impl PartialEq for ParquetCell {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.images, &other.images)
+            && (self.group, self.row) == (other.group, other.row)
+    }
+}
+
+impl Eq for ParquetCell {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{BinaryArray, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ArrowReaderOptions;
+    use parquet::file::properties::WriterProperties;
+
+    /// A file of 60 rows `row 0`, `row 1`, ... in row groups of 5, and its images.
+    fn images(dir: &Path) -> ParquetImages {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "image",
+            DataType::Binary,
+            false,
+        )]));
+        let rows: Vec<Vec<u8>> = (0..60).map(|i| format!("row {i}").into_bytes()).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(BinaryArray::from_iter_values(&rows))],
+        )
+        .unwrap();
+        let path = dir.join("images.parquet");
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(5))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(File::create(&path).unwrap(), schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let file = File::open(&path).unwrap();
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).unwrap();
+        assert_eq!(metadata.metadata().num_row_groups(), 12);
+        let mask = ProjectionMask::roots(metadata.parquet_schema(), [0]);
+        ParquetImages::new(&path, 0, metadata, mask, "image".into())
+    }
+
+    #[test]
+    fn rows_in_order_read_each_row_group_once_and_memory_keeps_a_few() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = images(dir.path());
+        for i in 0..60 {
+            assert_eq!(
+                images.image(i / 5, i % 5).unwrap(),
+                format!("row {i}").as_bytes()
+            );
+        }
+        assert_eq!(images.row_groups_read(), 12);
+        // Going back to an early row group after many others reads it again: only the
+        // last few are kept.
+        images.image(0, 0).unwrap();
+        assert_eq!(
+            images.row_groups_read(),
+            12 + usize::from(images.capacity < 12)
+        );
+        assert!(images.kept.lock().unwrap().len() <= images.capacity);
+        // Rows of one group from many threads at once: read once.
+        let images = super::tests::images(dir.path());
+        rayon::scope(|s| {
+            for row in 0..5 {
+                let images = &images;
+                s.spawn(move |_| {
+                    images.image(3, row).unwrap();
+                });
+            }
+        });
+        assert_eq!(images.row_groups_read(), 1);
+        let err = images.image(3, 5).unwrap_err().to_string();
+        assert!(err.contains("has 5 rows"), "{err}");
+    }
+}
