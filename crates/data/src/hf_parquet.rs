@@ -20,7 +20,7 @@ use parquet::arrow::arrow_reader::{
 use crate::dataset::ImageBytes;
 use crate::image::{ImageFile, checked_image_dataset, listed_image_files};
 use crate::imagefolder::{read_dir_sorted, relative_key};
-use crate::parquet_images::{ParquetCell, ParquetImages};
+use crate::parquet_images::{ParquetCell, ParquetImages, RowGroupCache};
 use crate::{DataError, Dataset, SourceOptions};
 
 /// The Parquet files of `split`: `path` itself when it is a file, else the `.parquet` files
@@ -94,18 +94,24 @@ pub fn read_hf_parquet(
         path
     };
     let (mut rows, mut sizes) = (Vec::new(), Vec::new());
-    for file in &files {
+    let cache = RowGroupCache::new();
+    for (number, file) in files.iter().enumerate() {
         let name = relative_key(base, file);
-        list_file(file, options, |row, cell, label| {
-            // The listing fingerprint's size of a row is its file's: a row's own size is
-            // not known before its row group is read.
-            sizes.push(cell.images.file_size());
-            rows.push(ImageFile {
-                key: format!("{name}:{row}"),
-                label,
-                bytes: ImageBytes::Parquet(cell),
-            });
-        })?;
+        list_file(
+            file,
+            options,
+            (cache.clone(), number),
+            |row, cell, label| {
+                // The listing fingerprint's size of a row is its file's: a row's own size is
+                // not known before its row group is read.
+                sizes.push(cell.images.file_size());
+                rows.push(ImageFile {
+                    key: format!("{name}:{row}"),
+                    label,
+                    bytes: ImageBytes::Parquet(cell),
+                });
+            },
+        )?;
     }
     let source = format!("parquet:{}", path.display());
     if options.skip_bad {
@@ -191,10 +197,11 @@ fn columns(
 }
 
 /// Calls `row(index, where its image is, label)` for each row of one file, reading its
-/// footer and label column only.
+/// footer and label column only; its images will be read through `cache`, as file `number`.
 fn list_file(
     file: &Path,
     options: &SourceOptions,
+    cache: (Arc<RowGroupCache>, usize),
     mut row: impl FnMut(usize, ParquetCell, i32),
 ) -> Result<(), DataError> {
     let bad = |reason: String| DataError::invalid(file, reason);
@@ -211,8 +218,11 @@ fn list_file(
         file,
         file_size,
         metadata.clone(),
-        ProjectionMask::roots(metadata.parquet_schema(), [c.image_at]),
-        c.names[c.image_at].clone(),
+        (
+            ProjectionMask::roots(metadata.parquet_schema(), [c.image_at]),
+            c.names[c.image_at].clone(),
+        ),
+        cache,
     ));
     // The first row of each row group, and the end of the last.
     let mut group_starts = vec![0usize];

@@ -43,7 +43,7 @@ pub use idx::{IdxArray, read_idx, read_idx_split};
 pub use imagefolder::{IMAGE_EXTENSIONS, read_image_folder};
 pub use npy::read_npy;
 pub use options::SourceOptions;
-pub use parquet_images::{ParquetCell, ParquetImages};
+pub use parquet_images::{ParquetCell, ParquetImages, RowGroupCache};
 pub use resized::ResizedSamples;
 pub use selection::{DataSelection, TrainTestData, load_split};
 pub use spec::{DatasetKind, DatasetSpec};

@@ -17,11 +17,78 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 
 use crate::DataError;
 
-/// The encoded images of one row group, by row within it (`None`: a null image).
-type Group = Arc<Vec<Option<Vec<u8>>>>;
+/// The image column of one row group, as read: one array per record batch, and the first
+/// row of each (a few large buffers, not one allocation per image).
+#[derive(Debug)]
+struct GroupImages {
+    batches: Vec<ArrayRef>,
+    starts: Vec<usize>,
+    rows: usize,
+}
+
+impl GroupImages {
+    /// The encoded bytes of row `row` (`Some(empty)` for a null image; `None` past the end).
+    fn get(&self, row: usize) -> Option<Vec<u8>> {
+        if row >= self.rows {
+            return None;
+        }
+        let batch = self.starts.partition_point(|&start| start <= row) - 1;
+        Some(image_bytes(&self.batches[batch], row - self.starts[batch]).unwrap_or_default())
+    }
+}
+
+type Group = Arc<GroupImages>;
 
 /// One slot of the row-group cache: filled by the first reader, whom the others wait for.
 type Slot = Arc<Mutex<Option<Group>>>;
+
+/// The row groups read last, of all the files of a split (so memory holds a few row groups
+/// however many files there are), most recent at the back.
+#[derive(Debug)]
+pub struct RowGroupCache {
+    /// (file number, row group) and its slot.
+    kept: Mutex<VecDeque<((usize, usize), Slot)>>,
+    /// How many row groups `kept` holds at most.
+    capacity: usize,
+}
+
+impl RowGroupCache {
+    /// A cache of a few row groups: every decoding thread may be in a row group of its own,
+    /// and a batch may end in the next one.
+    pub(crate) fn new() -> Arc<Self> {
+        Self::with_capacity(2 * rayon::current_num_threads() + 2)
+    }
+
+    /// A cache of at most `capacity` row groups.
+    fn with_capacity(capacity: usize) -> Arc<Self> {
+        Arc::new(RowGroupCache {
+            kept: Mutex::new(VecDeque::new()),
+            capacity,
+        })
+    }
+
+    /// The slot of row group `key`: kept (now the most recent), or a new empty one, in
+    /// place of the one used least recently.
+    fn slot(&self, key: (usize, usize)) -> Slot {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let found = kept.iter().position(|(k, _)| *k == key);
+        match found.and_then(|at| kept.remove(at)) {
+            Some(entry) => {
+                let slot = entry.1.clone();
+                kept.push_back(entry);
+                slot
+            }
+            None => {
+                let slot = Slot::default();
+                kept.push_back((key, slot.clone()));
+                if kept.len() > self.capacity {
+                    kept.pop_front();
+                }
+                slot
+            }
+        }
+    }
+}
 
 /// The image column of one Parquet file.
 pub struct ParquetImages {
@@ -32,10 +99,9 @@ pub struct ParquetImages {
     /// The image column alone.
     mask: ProjectionMask,
     column: String,
-    /// The row groups read last, most recent at the back.
-    kept: Mutex<VecDeque<(usize, Slot)>>,
-    /// How many row groups `kept` holds at most.
-    capacity: usize,
+    /// The split's row groups read last, and this file's number among them.
+    cache: Arc<RowGroupCache>,
+    number: usize,
     /// Row groups read from the file so far.
     reads: AtomicUsize,
 }
@@ -51,13 +117,13 @@ impl std::fmt::Debug for ParquetImages {
 
 impl ParquetImages {
     /// The images of column `column` (a root column, at `mask`) of the file at `path`,
-    /// whose footer is `metadata`.
+    /// whose footer is `metadata`: file `number` of those sharing `cache`.
     pub(crate) fn new(
         path: &Path,
         file_size: u64,
         metadata: ArrowReaderMetadata,
-        mask: ProjectionMask,
-        column: String,
+        (mask, column): (ProjectionMask, String),
+        (cache, number): (Arc<RowGroupCache>, usize),
     ) -> Self {
         ParquetImages {
             path: path.to_path_buf(),
@@ -65,10 +131,8 @@ impl ParquetImages {
             metadata,
             mask,
             column,
-            kept: Mutex::new(VecDeque::new()),
-            // Every decoding thread may be in a row group of its own, and a batch may end in
-            // the next one.
-            capacity: 2 * rayon::current_num_threads() + 2,
+            cache,
+            number,
             reads: AtomicUsize::new(0),
         }
     }
@@ -86,42 +150,23 @@ impl ParquetImages {
     /// The encoded bytes of row `row` of row group `group` (none for a null image: no
     /// bytes, which fail to decode and are reported as a bad image).
     pub(crate) fn image(&self, group: usize, row: usize) -> Result<Vec<u8>, DataError> {
-        let rows = self.group(group)?;
-        match rows.get(row) {
-            Some(bytes) => Ok(bytes.clone().unwrap_or_default()),
-            None => Err(DataError::invalid(
+        let images = self.group(group)?;
+        images.get(row).ok_or_else(|| {
+            DataError::invalid(
                 &self.path,
                 format!(
                     "row group {group} has {} rows, not {} (changed since it was listed?)",
-                    rows.len(),
+                    images.rows,
                     row + 1
                 ),
-            )),
-        }
+            )
+        })
     }
 
     /// Row group `group`'s images: kept, or read now (and kept, in place of the one used
     /// least recently).
     fn group(&self, group: usize) -> Result<Group, DataError> {
-        let slot = {
-            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-            let found = kept.iter().position(|(g, _)| *g == group);
-            match found.and_then(|at| kept.remove(at)) {
-                Some(entry) => {
-                    let slot = entry.1.clone();
-                    kept.push_back(entry);
-                    slot
-                }
-                None => {
-                    let slot = Slot::default();
-                    kept.push_back((group, slot.clone()));
-                    if kept.len() > self.capacity {
-                        kept.pop_front();
-                    }
-                    slot
-                }
-            }
-        };
+        let slot = self.cache.slot((self.number, group));
         // Readers of the same row group wait here for the first one; a failed read leaves
         // the slot empty, for the next reader to try (and fail with its own error).
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +185,7 @@ impl ParquetImages {
     }
 
     /// Reads the image column of row group `group` from the file.
-    fn read_group(&self, group: usize) -> Result<Vec<Option<Vec<u8>>>, DataError> {
+    fn read_group(&self, group: usize) -> Result<GroupImages, DataError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         let parquet_err = |source| DataError::Parquet {
             path: self.path.clone(),
@@ -155,18 +200,24 @@ impl ParquetImages {
                 .with_projection(self.mask.clone())
                 .build()
                 .map_err(parquet_err)?;
-        let mut rows = Vec::new();
+        let mut images = GroupImages {
+            batches: Vec::new(),
+            starts: Vec::new(),
+            rows: 0,
+        };
         for batch in reader {
             let batch = batch.map_err(|source| DataError::Arrow {
                 path: self.path.clone(),
                 source,
             })?;
-            let images = batch.column_by_name(&self.column).ok_or_else(|| {
+            let column = batch.column_by_name(&self.column).ok_or_else(|| {
                 DataError::invalid(&self.path, "image column vanished on reading")
             })?;
-            rows.extend((0..batch.num_rows()).map(|i| image_bytes(images, i)));
+            images.starts.push(images.rows);
+            images.rows += batch.num_rows();
+            images.batches.push(column.clone());
         }
-        Ok(rows)
+        Ok(images)
     }
 }
 
@@ -220,8 +271,9 @@ mod tests {
     use parquet::arrow::arrow_reader::ArrowReaderOptions;
     use parquet::file::properties::WriterProperties;
 
-    /// A file of 60 rows `row 0`, `row 1`, ... in row groups of 5, and its images.
-    fn images(dir: &Path) -> ParquetImages {
+    /// File `number` of those sharing `cache`: 60 rows `row 0`, `row 1`, ... in row groups
+    /// of 5, written into `dir`.
+    fn images(dir: &Path, cache: &Arc<RowGroupCache>, number: usize) -> ParquetImages {
         let schema = Arc::new(Schema::new(vec![Field::new(
             "image",
             DataType::Binary,
@@ -233,7 +285,7 @@ mod tests {
             vec![Arc::new(BinaryArray::from_iter_values(&rows))],
         )
         .unwrap();
-        let path = dir.join("images.parquet");
+        let path = dir.join(format!("images-{number}.parquet"));
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(5))
             .build();
@@ -245,30 +297,34 @@ mod tests {
         let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).unwrap();
         assert_eq!(metadata.metadata().num_row_groups(), 12);
         let mask = ProjectionMask::roots(metadata.parquet_schema(), [0]);
-        ParquetImages::new(&path, 0, metadata, mask, "image".into())
+        let column = (mask, "image".to_string());
+        ParquetImages::new(&path, 0, metadata, column, (cache.clone(), number))
     }
 
     #[test]
     fn rows_in_order_read_each_row_group_once_and_memory_keeps_a_few() {
         let dir = tempfile::tempdir().unwrap();
-        let images = images(dir.path());
-        for i in 0..60 {
-            assert_eq!(
-                images.image(i / 5, i % 5).unwrap(),
-                format!("row {i}").as_bytes()
-            );
+        let cache = RowGroupCache::with_capacity(4);
+        let (first, second) = (images(dir.path(), &cache, 0), images(dir.path(), &cache, 1));
+        for images in [&first, &second] {
+            for i in 0..60 {
+                assert_eq!(
+                    images.image(i / 5, i % 5).unwrap(),
+                    format!("row {i}").as_bytes()
+                );
+            }
+            assert_eq!(images.row_groups_read(), 12);
         }
-        assert_eq!(images.row_groups_read(), 12);
-        // Going back to an early row group after many others reads it again: only the
-        // last few are kept.
-        images.image(0, 0).unwrap();
-        assert_eq!(
-            images.row_groups_read(),
-            12 + usize::from(images.capacity < 12)
-        );
-        assert!(images.kept.lock().unwrap().len() <= images.capacity);
+        // Both files' row groups count against one budget: going back to the first file's
+        // last row group after the second file's 12 reads it again.
+        assert_eq!(cache.kept.lock().unwrap().len(), 4);
+        second.image(11, 0).unwrap();
+        assert_eq!(second.row_groups_read(), 12);
+        first.image(11, 0).unwrap();
+        assert_eq!(first.row_groups_read(), 13);
+
         // Rows of one group from many threads at once: read once.
-        let images = super::tests::images(dir.path());
+        let images = super::tests::images(dir.path(), &RowGroupCache::new(), 2);
         rayon::scope(|s| {
             for row in 0..5 {
                 let images = &images;
