@@ -101,7 +101,8 @@ impl Launcher for ChildProcess {
         spec_file: &Path,
         run_dir: &Path,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let mut cmd = Command::new(std::env::current_exe()?);
+        let binary = own_binary()?;
+        let mut cmd = Command::new(&binary);
         cmd.arg("train-student")
             .arg("--spec")
             .arg(spec_file)
@@ -111,7 +112,10 @@ impl Launcher for ChildProcess {
             cmd.arg("--json");
         }
         crate::interrupt::die_with_parent(&mut cmd);
-        let status = cmd.stdout(Stdio::null()).status()?;
+        let status = cmd
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         if !status.success() {
             return Err(format!(
                 "distill train-student {status}; its messages are above. Rerun the sweep to retry it"
@@ -120,6 +124,17 @@ impl Launcher for ChildProcess {
         }
         Ok(())
     }
+}
+
+/// The binary each run is trained by: this process's own. On Linux that is
+/// `/proc/self/exe`, which still names it after its file was replaced or removed (a rebuild
+/// in the middle of a sweep), so every run of a sweep is trained by the build that began it.
+fn own_binary() -> std::io::Result<std::path::PathBuf> {
+    let own = Path::new("/proc/self/exe");
+    if own.exists() {
+        return Ok(own.to_path_buf());
+    }
+    std::env::current_exe()
 }
 
 fn run_sweep(mut args: SweepArgs) -> Result<()> {
