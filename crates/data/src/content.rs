@@ -73,8 +73,8 @@ impl Dataset {
     }
 
     /// Whether this split is streamed from files: an image folder or Hugging Face Parquet,
-    /// whose images are read when a batch needs them. Its fingerprint is then its listing, and its
-    /// [`content`](Dataset::content) is known once its files have been read.
+    /// whose images are read when a batch needs them. Its fingerprint is then its listing,
+    /// and its [`content`](Dataset::content) is known once its files have been read.
     pub fn is_streamed(&self) -> bool {
         !self.is_empty() && self.encoded_at(0).is_some()
     }

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray};
@@ -97,14 +96,17 @@ pub fn read_hf_parquet(
     let cache = RowGroupCache::new();
     for (number, file) in files.iter().enumerate() {
         let name = relative_key(base, file);
+        // The listing fingerprint's size of a row is its file's: a row's own size is not
+        // known before its row group is read.
+        let size = std::fs::metadata(file)
+            .map_err(|e| DataError::io(file, e))?
+            .len();
         list_file(
             file,
             options,
             (cache.clone(), number),
             |row, cell, label| {
-                // The listing fingerprint's size of a row is its file's: a row's own size is
-                // not known before its row group is read.
-                sizes.push(cell.images.file_size());
+                sizes.push(size);
                 rows.push(ImageFile {
                     key: format!("{name}:{row}"),
                     label,
@@ -210,13 +212,11 @@ fn list_file(
         source,
     };
     let handle = File::open(file).map_err(|e| DataError::io(file, e))?;
-    let file_size = handle.metadata().map_err(|e| DataError::io(file, e))?.len();
     let metadata =
         ArrowReaderMetadata::load(&handle, ArrowReaderOptions::default()).map_err(parquet_err)?;
     let c = columns(file, &metadata.schema().clone(), options)?;
     let images = Arc::new(ParquetImages::new(
         file,
-        file_size,
         metadata.clone(),
         (
             ProjectionMask::roots(metadata.parquet_schema(), [c.image_at]),

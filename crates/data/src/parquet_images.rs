@@ -93,8 +93,6 @@ impl RowGroupCache {
 /// The image column of one Parquet file.
 pub struct ParquetImages {
     path: PathBuf,
-    /// The file's size in bytes, when it was listed.
-    file_size: u64,
     metadata: ArrowReaderMetadata,
     /// The image column alone.
     mask: ProjectionMask,
@@ -120,14 +118,12 @@ impl ParquetImages {
     /// whose footer is `metadata`: file `number` of those sharing `cache`.
     pub(crate) fn new(
         path: &Path,
-        file_size: u64,
         metadata: ArrowReaderMetadata,
         (mask, column): (ProjectionMask, String),
         (cache, number): (Arc<RowGroupCache>, usize),
     ) -> Self {
         ParquetImages {
             path: path.to_path_buf(),
-            file_size,
             metadata,
             mask,
             column,
@@ -135,16 +131,6 @@ impl ParquetImages {
             number,
             reads: AtomicUsize::new(0),
         }
-    }
-
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The file's size in bytes, when it was listed.
-    pub fn file_size(&self) -> u64 {
-        self.file_size
     }
 
     /// The encoded bytes of row `row` of row group `group` (none for a null image: no
@@ -298,7 +284,7 @@ mod tests {
         assert_eq!(metadata.metadata().num_row_groups(), 12);
         let mask = ProjectionMask::roots(metadata.parquet_schema(), [0]);
         let column = (mask, "image".to_string());
-        ParquetImages::new(&path, 0, metadata, column, (cache.clone(), number))
+        ParquetImages::new(&path, metadata, column, (cache.clone(), number))
     }
 
     #[test]
