@@ -10,6 +10,8 @@
 //!                             average pooling, a linear head
 //! resnet:8,16,32,stride=2     ... the first stage halves the input too (stages at 14, 7
 //!                             and 4 pixels for 28x28: a quarter of the MACs)
+//! resnet:8,16,32,stem=2       ... the stem convolution halves it (stages at 14, 7 and 4;
+//!                             with stride=2 too: 7, 4 and 2)
 //! mobilenet:16,32,64,width=0.5,expand=4
 //!                             a 3x3 stem, then per entry a stage of inverted residual blocks
 //!                             (1x1 expand, 3x3 depthwise, 1x1 project; 1 by default,
@@ -93,42 +95,49 @@ pub struct ArchSpec {
     /// stage works at half the resolution, as ResNet-18's strided stem does on ImageNet:
     /// about a quarter of the compute, for small inputs at some cost in accuracy.
     pub first_stride: usize,
+    /// ResNet, MobileNet: stride of the stem convolution (1 or 2). At 2 the first stage
+    /// sees half the resolution without first running a block at full resolution: the
+    /// cheapest halving, as ResNet-18's stem on ImageNet.
+    pub stem_stride: usize,
 }
 
 impl ArchSpec {
     /// An error unless samples of `input` fit this architecture: every conv block (CNN)
     /// halves the height and width, as does every stage after the first (ResNet,
-    /// MobileNet; the first too with `stride=2`), so each must leave at least 1x1.
+    /// MobileNet; the first too with `stride=2`, and the stem with `stem=2`), so each must
+    /// leave at least 1x1.
     pub fn check_input(&self, input: SampleShape) -> Result<(), StudentError> {
-        // Halving `n` happens in CNN block `n`, or at the start of stage `n + 1`.
-        let (halvings, what, place) = match self.kind {
+        // Where each halving happens, in order.
+        let halvings: Vec<String> = match self.kind {
             ArchKind::Mlp => return Ok(()),
-            ArchKind::Cnn => (self.widths.len(), "conv blocks, each halving the input", 0),
-            ArchKind::Resnet | ArchKind::Mobilenet if self.first_stride == 2 => {
-                (self.widths.len(), "stages, each halving the input", 0)
+            ArchKind::Cnn => (1..=self.widths.len())
+                .map(|b| format!("block {b}"))
+                .collect(),
+            ArchKind::Resnet | ArchKind::Mobilenet => {
+                let stem = (self.stem_stride == 2).then(|| "the stem".to_string());
+                let first = (self.first_stride == 2).then_some(1);
+                let stages = first.into_iter().chain(2..=self.widths.len());
+                stem.into_iter()
+                    .chain(stages.map(|s| format!("stage {s}")))
+                    .collect()
             }
-            ArchKind::Resnet | ArchKind::Mobilenet => (
-                self.widths.len() - 1,
-                "stages, each after the first halving the input",
-                1,
-            ),
-        };
-        let unit = if self.kind == ArchKind::Cnn {
-            "block"
-        } else {
-            "stage"
         };
         let (mut h, mut w) = (input.height, input.width);
-        for halving in 1..=halvings {
+        for place in &halvings {
             if h < 2 || w < 2 {
+                let unit = if self.kind == ArchKind::Cnn {
+                    "block"
+                } else {
+                    "stage"
+                };
                 return Err(StudentError::setting(
                     "arch",
                     format!(
-                        "{self} has {} {what}, but a {}x{} input is {h}x{w} before {unit} {}: use fewer {unit}s or a larger input",
-                        self.widths.len(),
+                        "{self} halves the input {} times, but a {}x{} input is {h}x{w} before {place}: use fewer {unit}s{} or a larger input",
+                        halvings.len(),
                         input.height,
                         input.width,
-                        halving + place
+                        if self.pooled() { " or strides" } else { "" },
                     ),
                 ));
             }
@@ -225,6 +234,7 @@ impl FromStr for ArchSpec {
             width: 1.0,
             expand: DEFAULT_EXPAND,
             first_stride: 1,
+            stem_stride: 1,
         };
         let pooled = matches!(kind, ArchKind::Resnet | ArchKind::Mobilenet);
         for item in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -238,11 +248,15 @@ impl FromStr for ArchSpec {
                 None => spec.widths.push(positive(item)?),
                 Some(("fc", v)) if kind == ArchKind::Cnn => spec.fc.push(positive(v)?),
                 Some(("blocks", v)) if pooled => spec.blocks = positive(v)?,
-                Some(("stride", v)) if pooled => {
-                    spec.first_stride = match v {
+                Some((key @ ("stride" | "stem"), v)) if pooled => {
+                    let stride = match v {
                         "1" => 1,
                         "2" => 2,
-                        _ => return Err(bad(format!("stride '{v}' must be 1 or 2"))),
+                        _ => return Err(bad(format!("{key} '{v}' must be 1 or 2"))),
+                    };
+                    match key {
+                        "stride" => spec.first_stride = stride,
+                        _ => spec.stem_stride = stride,
                     }
                 }
                 Some(("expand", v)) if kind == ArchKind::Mobilenet => spec.expand = positive(v)?,
@@ -262,8 +276,8 @@ impl FromStr for ArchSpec {
                     let options = match kind {
                         ArchKind::Mlp => "dropout=P",
                         ArchKind::Cnn => "dropout=P, fc=N",
-                        ArchKind::Resnet => "blocks=N, stride=1|2",
-                        ArchKind::Mobilenet => "blocks=N, width=M, expand=N, stride=1|2",
+                        ArchKind::Resnet => "blocks=N, stride=1|2, stem=1|2",
+                        ArchKind::Mobilenet => "blocks=N, width=M, expand=N, stride=1|2, stem=1|2",
                     };
                     return Err(bad(format!("unknown option '{key}' (options: {options})")));
                 }
@@ -301,6 +315,9 @@ impl fmt::Display for ArchSpec {
         if self.first_stride != 1 {
             items.push(format!("stride={}", self.first_stride));
         }
+        if self.stem_stride != 1 {
+            items.push(format!("stem={}", self.stem_stride));
+        }
         write!(f, "{}:{}", self.kind.name(), items.join(","))
     }
 }
@@ -334,6 +351,8 @@ mod tests {
             "resnet:8,16,32,blocks=1,stride=2",
             "mobilenet:16,32,64,width=0.5",
             "mobilenet:16,32,64,width=0.5,stride=2",
+            "resnet:16,32,64,blocks=1,stem=2",
+            "resnet:16,32,64,blocks=1,stride=2,stem=2",
             "mobilenet:16,32,blocks=2,expand=6",
         ] {
             let spec: ArchSpec = text.parse().unwrap();
@@ -355,6 +374,8 @@ mod tests {
             ("resnet:16,fc=32", "options: blocks=N"),
             ("resnet:16,dropout=0.1", "has none of"),
             ("mobilenet:16,width=0", "positive number"),
+            ("resnet:16,stem=4", "stem '4' must be 1 or 2"),
+            ("cnn:16,stem=2", "unknown option 'stem'"),
             ("mobilenet:16,expand=0", "positive integer"),
             ("mlp", "KIND:WIDTHS"),
             ("mlp:", "at least one width"),

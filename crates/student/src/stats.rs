@@ -76,7 +76,14 @@ fn pooled_body_stats(spec: &ArchSpec, input: SampleShape) -> (u64, u64) {
         out
     };
     let stem_width = spec.stage_widths()[0] as u64;
-    size = add(conv_bn([input.channels as u64, stem_width], 3, 1, 1, size));
+    let stem_stride = spec.stem_stride as u64;
+    size = add(conv_bn(
+        [input.channels as u64, stem_width],
+        3,
+        stem_stride,
+        1,
+        size,
+    ));
     for [cin, cout, stride] in spec.pooled_blocks() {
         let [cin, cout, stride] = [cin as u64, cout as u64, stride as u64];
         if spec.kind == crate::arch::ArchKind::Resnet {
@@ -156,6 +163,8 @@ mod tests {
             ("resnet:8,16,32", MNIST),
             ("resnet:8,16,blocks=1", rgb),
             ("resnet:8,16,32,blocks=1,stride=2", MNIST),
+            ("resnet:8,16,32,blocks=1,stride=2,stem=2", MNIST),
+            ("mobilenet:8,16,width=0.5,stem=2", rgb),
             ("mobilenet:16,32,64,width=0.5", MNIST),
             ("mobilenet:8,16,blocks=2,expand=1", rgb),
         ] {
@@ -185,6 +194,14 @@ mod tests {
         let block1 = 2 * (9 * 4 * 4 + 8) + (4 * 4 + 8);
         assert_eq!(s.params, stem + block1 + block2 + 8 * 10 + 10);
         let macs = 9 * 4 * 784 + (2 * 9 * 16 + 16) * 196 + (9 * 32 + 9 * 64 + 32) * 49 + 80;
+        assert_eq!(s.macs, macs);
+
+        // With stem=2 the stem itself halves 28x28 to 14x14; the first block keeps its
+        // identity shortcut, so the parameters are those of the plain spec.
+        let s = model_stats(&"resnet:4,8,blocks=1,stem=2".parse().unwrap(), MNIST, 10);
+        let block1 = 2 * (9 * 4 * 4 + 8);
+        assert_eq!(s.params, stem + block1 + block2 + 8 * 10 + 10);
+        let macs = (9 * 4 + 2 * 9 * 16) * 196 + (9 * 32 + 9 * 64 + 32) * 49 + 80;
         assert_eq!(s.macs, macs);
     }
 }

@@ -105,6 +105,17 @@ fn architectures_deeper_than_their_input_and_tiny_splits_are_refused_without_a_p
     let deep: ArchSpec = "resnet:4,4,4,4,4,4,blocks=1,stride=2".parse().unwrap();
     let err = deep.check_input(mnist).unwrap_err().to_string();
     assert!(err.contains("1x1 before stage 6"), "{err}");
+    // With stem=2 as well the stem halves first: 14, 7, 4, 2, 1 from the stem to stage 4.
+    let deep: ArchSpec = "resnet:4,4,4,4,4,blocks=1,stride=2,stem=2".parse().unwrap();
+    let err = deep.check_input(mnist).unwrap_err().to_string();
+    assert!(err.contains("1x1 before stage 5"), "{err}");
+    assert!(
+        "resnet:4,4,4,4,blocks=1,stride=2,stem=2"
+            .parse::<ArchSpec>()
+            .unwrap()
+            .check_input(mnist)
+            .is_ok()
+    );
     assert!(
         "mobilenet:4,4,4,4,4,4"
             .parse::<ArchSpec>()

@@ -68,10 +68,12 @@ fn cnn_with_batch_norm_export_matches_burn() {
 fn resnet_with_projection_shortcuts_export_matches_burn() {
     parity("resnet:4,8,blocks=1");
     parity("resnet:4,8,blocks=1,stride=2");
+    parity("resnet:4,8,blocks=1,stride=2,stem=2");
 }
 
 #[test]
 fn mobilenet_with_depthwise_convolutions_export_matches_burn() {
     parity("mobilenet:8,16,blocks=2,width=0.5,expand=2");
     parity("mobilenet:8,16,width=0.5,stride=2");
+    parity("mobilenet:8,16,width=0.5,stem=2");
 }
