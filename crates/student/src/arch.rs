@@ -133,8 +133,13 @@ impl ArchSpec {
                 return Err(StudentError::setting(
                     "arch",
                     format!(
-                        "{self} halves the input {} times, but a {}x{} input is {h}x{w} before {place}: use fewer {unit}s{} or a larger input",
+                        "{self} halves the input {} times ({}), but a {}x{} input is {h}x{w} before {place}: use fewer {unit}s{} or a larger input",
                         halvings.len(),
+                        if self.pooled() {
+                            "the stem with stem=2, the first stage with stride=2, every later stage"
+                        } else {
+                            "once in each of its conv blocks"
+                        },
                         input.height,
                         input.width,
                         if self.pooled() { " or strides" } else { "" },
