@@ -84,6 +84,8 @@ fn default_batch(device: ComputeDevice) -> usize {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // A streaming pass: memory that does not creep up with the length of the split.
+    distill_core::return_large_blocks();
     let shard = args.shard.resolve()?;
     // Listed only: the teacher's input may fix the channels and size, and then no file is
     // read before the first batch.
