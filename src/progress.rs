@@ -55,6 +55,9 @@ impl TrainObserver for Reporter {
     }
 
     fn training_started(&mut self, plan: &TrainingPlan) {
+        // The data is ready (a Parquet split's store filled): from here on the process
+        // trains, and keeps freed memory for the next step (see `train_student::run`).
+        distill_core::keep_freed_memory();
         eprintln!("{plan}");
     }
 

@@ -200,7 +200,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    distill_student::keep_freed_memory();
+    // Reading the data streams row groups and images of megabytes through several threads:
+    // large blocks go back to the system as they are freed, so the peak does not creep up
+    // with the split's length. Training, once it starts, keeps freed memory instead
+    // (`Reporter::training_started`).
+    distill_core::return_large_blocks();
     let (json, overwrite) = (args.json, args.overwrite);
     let (spec, out) = args.spec()?;
     let started = Instant::now();
