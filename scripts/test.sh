@@ -15,6 +15,16 @@ else
 fi
 # A target directory outside the clone, so reruns (and CI on fresh clones) reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
+# That directory keeps every test binary ever linked (about 1 GB each, with debug info);
+# after enough changes they fill the disk and the linker dies. Of each name, those older
+# than three days are removed unless they are the newest (cargo relinks one it still needs).
+deps="$CARGO_TARGET_DIR/debug/deps"
+if [ -d "$deps" ]; then
+    find "$deps" -maxdepth 1 -type f -perm -u+x ! -name '*.*' -printf '%T@ %f\n' | sort -rn |
+        awk -v old="$(($(date +%s) - 3 * 86400))" \
+            '{ name = $2; sub(/-[0-9a-f]+$/, "", name); if (seen[name]++ && $1 < old) print $2 }' |
+        (cd "$deps" && xargs -r rm -f --)
+fi
 cargo test --workspace "$@"
 # The GPU build (students on burn's CUDA backend) type-checks without a GPU or CUDA.
 # DOCS_RS=1: cubecl's LLVM bundle is downloaded from outside the package registries at
