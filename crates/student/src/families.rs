@@ -136,8 +136,8 @@ pub struct PooledBody {
 
 impl PooledBody {
     /// The body of `spec` (a ResNet or MobileNet) for `channels` input channels: a 3x3
-    /// stem (stride `spec.stem_stride`) to the first stage's width, then `spec.blocks` blocks per stage, the first
-    /// block of every stage after the first with stride 2.
+    /// stem (stride `spec.stem_stride`) to the first stage's width, then `spec.blocks`
+    /// blocks per stage, strided as [`ArchSpec::pooled_blocks`] says.
     pub fn new(spec: &ArchSpec, channels: usize, device: &Device) -> Self {
         let stem_width = spec.stage_widths()[0];
         let stem = ConvBn::new([channels, stem_width], 3, spec.stem_stride, 1, device);

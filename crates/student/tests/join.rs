@@ -91,45 +91,30 @@ fn architectures_deeper_than_their_input_and_tiny_splits_are_refused_without_a_p
         height: 28,
         width: 28,
     };
-    let deep: ArchSpec = "cnn:4,4,4,4,4".parse().unwrap();
-    let err = deep.check_input(mnist).unwrap_err().to_string();
-    assert!(
-        err.contains("before block 5") && err.contains("1x1"),
-        "{err}"
-    );
-    // A stride-2 convolution rounds odd sizes up: 28, 14, 7, 4, 2, 1 from stage 2 to 6.
-    let deep: ArchSpec = "resnet:4,4,4,4,4,4,4,blocks=1".parse().unwrap();
-    let err = deep.check_input(mnist).unwrap_err().to_string();
-    assert!(err.contains("1x1 before stage 7"), "{err}");
-    // With stride=2 the first stage halves too: 14, 7, 4, 2, 1 from stage 1 to 5.
-    let deep: ArchSpec = "resnet:4,4,4,4,4,4,blocks=1,stride=2".parse().unwrap();
-    let err = deep.check_input(mnist).unwrap_err().to_string();
-    assert!(err.contains("1x1 before stage 6"), "{err}");
-    // With stem=2 as well the stem halves first: 14, 7, 4, 2, 1 from the stem to stage 4.
-    let deep: ArchSpec = "resnet:4,4,4,4,4,blocks=1,stride=2,stem=2".parse().unwrap();
-    let err = deep.check_input(mnist).unwrap_err().to_string();
-    assert!(err.contains("1x1 before stage 5"), "{err}");
-    assert!(
-        "resnet:4,4,4,4,blocks=1,stride=2,stem=2"
-            .parse::<ArchSpec>()
-            .unwrap()
-            .check_input(mnist)
-            .is_ok()
-    );
-    assert!(
-        "mobilenet:4,4,4,4,4,4"
-            .parse::<ArchSpec>()
-            .unwrap()
-            .check_input(mnist)
-            .is_ok()
-    );
-    assert!(
-        "cnn:4,4,4,4"
-            .parse::<ArchSpec>()
-            .unwrap()
-            .check_input(mnist)
-            .is_ok()
-    );
+    // Each spec halves 28x28 down to 1x1 before the place named: a CNN block floors
+    // (28, 14, 7, 3, 1); a stride-2 convolution rounds odd sizes up (28, 14, 7, 4, 2, 1),
+    // from stage 2 on, from stage 1 with stride=2, from the stem with stem=2 as well.
+    for (spec, place) in [
+        ("cnn:4,4,4,4,4", "1x1 before block 5"),
+        ("resnet:4,4,4,4,4,4,4,blocks=1", "1x1 before stage 7"),
+        ("resnet:4,4,4,4,4,4,blocks=1,stride=2", "1x1 before stage 6"),
+        (
+            "resnet:4,4,4,4,4,blocks=1,stride=2,stem=2",
+            "1x1 before stage 5",
+        ),
+    ] {
+        let deep: ArchSpec = spec.parse().unwrap();
+        let err = deep.check_input(mnist).unwrap_err().to_string();
+        assert!(err.contains(place), "{spec}: {err}");
+    }
+    for spec in [
+        "resnet:4,4,4,4,blocks=1,stride=2,stem=2",
+        "mobilenet:4,4,4,4,4,4",
+        "cnn:4,4,4,4",
+    ] {
+        let fits: ArchSpec = spec.parse().unwrap();
+        assert!(fits.check_input(mnist).is_ok(), "{spec}");
+    }
     let v = Validation {
         fraction: 0.5,
         seed: 0,
