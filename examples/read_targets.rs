@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use distill_data::DatasetSpec;
-use distill_student::{TeacherTargets, compute_device};
+use distill_student::{OrderSettings, TeacherTargets, compute_device};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -30,7 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let joined = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let mut rows = 0;
-        for segment in targets.epoch_segments(&data.ids, 1, 1, None) {
+        let settings = OrderSettings {
+            seed: 1,
+            held_out: None,
+            row_groups: None,
+            batch_size: batch,
+        };
+        for segment in targets.epoch_segments(&data.ids, 1, &settings) {
             let buffer = targets.load(&segment)?;
             for chunk in segment.rows.chunks(batch) {
                 let teacher = targets

@@ -3,6 +3,8 @@
 
 use distill_student::{EpochMetrics, TeacherLogits, TrainObserver, TrainingPlan};
 use distill_sweep::{RunDescription, SweepObserver, SweepSummary};
+use std::time::Instant;
+
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::loading::report_loaded;
@@ -36,12 +38,26 @@ pub struct Reporter {
     bar: Option<ProgressBar>,
     /// No per-epoch lines (with `--json`).
     pub quiet: bool,
+    /// Say how long the first batch took after training started (train-student: the time
+    /// to first batch, which the data's first reads are in).
+    first_batch: bool,
+    /// When training started, until the first batch is reported.
+    training_since: Option<Instant>,
 }
 
 impl Reporter {
     /// A reporter that prints per-epoch lines unless `quiet`.
     pub fn new(quiet: bool) -> Self {
-        Reporter { bar: None, quiet }
+        Reporter {
+            quiet,
+            ..Reporter::default()
+        }
+    }
+
+    /// Also prints, once, how long after training started its first batch was done.
+    pub fn with_first_batch(mut self) -> Self {
+        self.first_batch = true;
+        self
     }
 }
 
@@ -59,6 +75,7 @@ impl TrainObserver for Reporter {
         // trains, and keeps freed memory for the next step (see `train_student::run`).
         distill_core::keep_freed_memory();
         eprintln!("{plan}");
+        self.training_since = self.first_batch.then(Instant::now);
     }
 
     fn resumed(&mut self, from_epoch: usize) {
@@ -73,6 +90,14 @@ impl TrainObserver for Reporter {
     }
 
     fn batch_done(&mut self, samples: usize, loss: f64) {
+        if let Some(since) = self.training_since.take() {
+            let seconds = since.elapsed().as_secs_f64();
+            let line = format!("first batch done {seconds:.2} s after training started");
+            match &self.bar {
+                Some(bar) if !bar.is_hidden() => bar.println(line),
+                _ => eprintln!("{line}"),
+            }
+        }
         if let Some(bar) = &self.bar {
             bar.inc(samples as u64);
             bar.set_message(format!("loss {loss:.4}"));

@@ -49,7 +49,7 @@ for entry in "${binaries[@]}"; do
             --out "$out/cache-$which-$n" --json \
             | sed "s/^{/{\"binary\": \"$which\", \"images\": $n, \"stage\": \"cache-logits\", /" >> "$out/measurements.jsonl"
         echo "[bench] $which: one epoch of cnn:8,16,32 over $n images" >&2
-        measure "training " "$out/run-$which-$n.json" -- "$distill" train-student \
+        measure "first batch done" "$out/run-$which-$n.json" -- "$distill" train-student \
             --arch cnn:8,16,32 --dataset "$data" --resize 64x64 --channels 3 \
             --test-split train --test-limit 1000 --epochs 1 --batch-size 256 \
             --temperature 2 --alpha 0.5 --max-memory 64M --cache "$out/cache-$which-$n" \

@@ -58,7 +58,7 @@ for n in $sizes; do
         | sed "s/^{/{\"images\": $n, \"stage\": \"cache-logits\", /" >> "$out/measurements.jsonl"
     rm -rf "$out/run-$n"
     echo "[bench] one epoch of cnn:8,16,32 over $n images" >&2
-    measure "training " "$out/run-$n.json" -- "$distill" train-student --arch cnn:8,16,32 \
+    measure "first batch done" "$out/run-$n.json" -- "$distill" train-student --arch cnn:8,16,32 \
         --dataset "$data" --resize 64x64 --channels 3 --test-dataset "imagefolder:$out/images-10000" \
         --test-limit 1000 --epochs 1 --batch-size 256 --temperature 2 --alpha 0.5 --max-memory 64M \
         --cache "$out/cache-$n" --out "$out/run-$n" --json \

@@ -208,7 +208,7 @@ pub fn run(args: Args) -> Result<()> {
     let (json, overwrite) = (args.json, args.overwrite);
     let (spec, out) = args.spec()?;
     let started = Instant::now();
-    let outcome = spec.execute(&out, overwrite, &mut Reporter::new(json))?;
+    let outcome = spec.execute(&out, overwrite, &mut Reporter::new(json).with_first_batch())?;
     let result = outcome.result();
     if let RunOutcome::AlreadyComplete(_) = outcome {
         eprintln!("{} is already complete; nothing to do", out.display());

@@ -34,7 +34,7 @@ pub use fs::{is_partial, write_atomic};
 pub use hash::{hex, sha256_file, sha256_hex};
 pub use json_diff::json_diff;
 pub use lock::{DirLock, LOCK_FILE, LockError};
-pub use malloc::{keep_freed_memory, return_large_blocks};
+pub use malloc::{keep_freed_memory, return_large_blocks, returning_large_blocks};
 pub use measure::ModelMeasure;
 pub use overrides::PreprocessOverrides;
 pub use parse::{ParseError, parse_bytes, parse_size};

@@ -1,4 +1,13 @@
-//! How the C allocator (glibc) treats freed memory, set once per command for its workload.
+//! How the C allocator (glibc) treats freed memory, set once per command for its workload
+//! (and lifted for a data pass in the middle of training, [`returning_large_blocks`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether [`keep_freed_memory`] is the policy in force.
+static KEEPING: AtomicBool = AtomicBool::new(false);
+
+/// Blocks of this size or more are mapped on their own when large blocks are returned.
+const LARGE_BLOCK: i32 = 1 << 20;
 
 /// Asks the C allocator to keep freed memory for reuse instead of handing large blocks back
 /// to the kernel at every `free`. A training step allocates and frees activations and
@@ -7,13 +16,14 @@
 /// training time on 2 cores). The process keeps its peak heap instead. Affects the whole
 /// process; call it once, before training. Does nothing off glibc.
 pub fn keep_freed_memory() {
+    KEEPING.store(true, Ordering::Relaxed);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; it is safe to call at any time.
     unsafe {
         // Blocks up to 1 GiB come from the heap (reused), and the heap is not trimmed.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
+    set_mmap_threshold(1 << 30);
 }
 
 /// Asks the C allocator to map every block of 1 MiB or more on its own and hand it back
@@ -25,9 +35,35 @@ pub fn keep_freed_memory() {
 /// 15 MiB with this). A mapping per batch costs page faults that are small beside running
 /// the teacher on it. Call it once, before the pass. Does nothing off glibc.
 pub fn return_large_blocks() {
+    KEEPING.store(false, Ordering::Relaxed);
+    set_mmap_threshold(LARGE_BLOCK);
+}
+
+/// Runs `f`, a pass that reads data (Parquet row groups of megabytes, freed by several
+/// threads), with large blocks returned as [`return_large_blocks`] does, then puts back
+/// [`keep_freed_memory`] if that was in force: training keeps its freed memory for its
+/// steps, and the data read between them does not fragment the heap (measured: the peak
+/// of one epoch over 100k Parquet images grew by 58 MiB from 10k images when its windows
+/// were read under the training policy). Blocks keep the way they were allocated: a
+/// mapped one is unmapped when freed whatever the policy then.
+pub fn returning_large_blocks<R>(f: impl FnOnce() -> R) -> R {
+    let keeping = KEEPING.load(Ordering::Relaxed);
+    if keeping {
+        set_mmap_threshold(LARGE_BLOCK);
+    }
+    let result = f();
+    if keeping {
+        set_mmap_threshold(1 << 30);
+    }
+    result
+}
+
+fn set_mmap_threshold(bytes: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; it is safe to call at any time.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = bytes;
 }

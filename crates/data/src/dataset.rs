@@ -431,8 +431,9 @@ impl Dataset {
     /// The samples brought to the output size and channels of `preprocess` (decoded,
     /// resized, cropped: the geometry of [`Preprocess::geometry`]) as bytes, so that
     /// training decodes every image once, not once per epoch. Encoded images are decoded on
-    /// their first read (a batch's, in parallel) and kept in memory, so nothing is decoded
-    /// before training starts; other byte samples are resized now, in parallel. Ids,
+    /// their first read (a batch's, or for Parquet rows a [`Dataset::prefill`] of the few
+    /// row groups about to be trained on, in parallel) and kept in memory, so nothing is
+    /// decoded before training starts; other byte samples are resized now, in parallel. Ids,
     /// labels, keys and the fingerprint stay those of the source. Float data and data
     /// already in shape are returned as they are.
     pub fn into_geometry(self, preprocess: &Preprocess) -> Result<Dataset, DataError> {
@@ -492,31 +493,86 @@ impl Dataset {
             source_fingerprint: Some(fingerprint),
             ..self
         };
-        data.fill_parquet_rows()?;
         Ok(data)
     }
 
-    /// Brings every sample of a split of Parquet rows to its new size now, in id order (the
-    /// files' row order), in parallel: rows are read a row group at a time, and an epoch in
-    /// shuffled order would read a row group for each sample. Nothing to do for image
-    /// folders, whose files are read one by one in any order.
-    fn fill_parquet_rows(&self) -> Result<(), DataError> {
+    /// The positions of a split of Parquet rows brought to a new size
+    /// ([`Dataset::into_geometry`]) grouped by the row group each is read with, groups in
+    /// file and row order, positions in id order; none for samples that can be read in any
+    /// order. A row group is read whole: an order that visits these samples at random
+    /// before they are kept reads a row group per sample, so a first epoch goes through
+    /// them a few groups at a time, and [`Dataset::prefill`]s each few.
+    pub fn read_groups(&self) -> Option<Vec<Vec<usize>>> {
+        let Samples::Resized(resized) = &self.samples else {
+            return None;
+        };
+        let mut groups: std::collections::BTreeMap<(usize, usize), Vec<usize>> = Default::default();
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by_key(|&i| self.ids[i]);
+        for i in order {
+            let ImageBytes::Parquet(cell) = &resized.image(i).bytes else {
+                return None;
+            };
+            groups.entry(cell.row_group()).or_default().push(i);
+        }
+        Some(groups.into_values().collect())
+    }
+
+    /// Parquet row groups this split has read so far, its files together (a row group read
+    /// again after it was dropped counts again); 0 for other sources.
+    pub fn row_groups_read(&self) -> usize {
+        let image = |i: usize| match &self.samples {
+            Samples::Encoded(images) => Some(&images[i]),
+            Samples::Resized(resized) => Some(resized.image(i)),
+            _ => None,
+        };
+        let mut files = std::collections::HashMap::new();
+        for i in 0..self.len() {
+            if let Some(EncodedImage {
+                bytes: ImageBytes::Parquet(cell),
+                ..
+            }) = image(i)
+            {
+                files
+                    .entry(Arc::as_ptr(&cell.images))
+                    .or_insert_with(|| cell.images.row_groups_read());
+            }
+        }
+        files.values().sum()
+    }
+
+    /// Brings the samples at `positions` to their new size now, in parallel and in id
+    /// order (the files' row order), so that each row group they need is read once; the
+    /// next reads of them read what is kept. Nothing to do for samples already kept, for
+    /// image files (read one by one, in any order) and for data not being resized.
+    pub fn prefill(&self, positions: &[usize]) -> Result<(), DataError> {
         let Samples::Resized(resized) = &self.samples else {
             return Ok(());
         };
-        if self.is_empty() || !matches!(resized.image(0).bytes, ImageBytes::Parquet(_)) {
+        let mut missing: Vec<usize> = positions
+            .iter()
+            .copied()
+            .filter(|&i| {
+                !resized.is_kept(i) && matches!(resized.image(i).bytes, ImageBytes::Parquet(_))
+            })
+            .collect();
+        if missing.is_empty() {
             return Ok(());
         }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_by_key(|&i| self.ids[i]);
-        order
-            .par_chunks(64)
-            .try_for_each_init(Vec::new, |out, chunk| {
-                chunk.iter().try_for_each(|&i| {
-                    let name = || PathBuf::from(key_at(&self.keys, &self.ids, i));
-                    resized.read(i, (self.ids[i], self.labels[i]), name, out)
+        missing.sort_by_key(|&i| self.ids[i]);
+        missing.dedup();
+        // Row groups of megabytes freed by several threads: mapped on their own, so that
+        // a pass in the middle of training does not fragment the heap training keeps.
+        distill_core::returning_large_blocks(|| {
+            missing
+                .par_chunks(64)
+                .try_for_each_init(Vec::new, |out, chunk| {
+                    chunk.iter().try_for_each(|&i| {
+                        let name = || PathBuf::from(key_at(&self.keys, &self.ids, i));
+                        resized.read(i, (self.ids[i], self.labels[i]), name, out)
+                    })
                 })
-            })
+        })
     }
 
     /// The dataset fingerprint of DESIGN.md: SHA-256, in sample-id order, over each

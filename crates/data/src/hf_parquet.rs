@@ -310,3 +310,47 @@ fn labels_i32(column: &ArrayRef) -> Result<Vec<Option<i32>>, String> {
         column.data_type()
     ))
 }
+
+/// Writes `images` (encoded files, a binary column named `columns.0`) and their `labels`
+/// (int64, `columns.1`) as one Parquet file of the layout [`read_hf_parquet`] reads, in row
+/// groups of `group_rows` rows: to pack an image dataset, or to make one for a test.
+pub fn write_hf_parquet(
+    path: &Path,
+    columns: (&str, &str),
+    images: &[Vec<u8>],
+    labels: &[i64],
+    group_rows: usize,
+) -> Result<(), DataError> {
+    use arrow::array::{BinaryArray, Int64Array, RecordBatch};
+    use arrow::datatypes::{Field, Schema};
+
+    let arrow_err = |source| DataError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
+    let parquet_err = |source| DataError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(columns.0, DataType::Binary, false),
+        Field::new(columns.1, DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(BinaryArray::from_iter_values(images)),
+            Arc::new(Int64Array::from(labels.to_vec())),
+        ],
+    )
+    .map_err(arrow_err)?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows.max(1)))
+        .build();
+    let file = File::create(path).map_err(|e| DataError::io(path, e))?;
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_err)?;
+    writer.write(&batch).map_err(parquet_err)?;
+    writer.close().map_err(parquet_err)?;
+    Ok(())
+}

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::dataset::ImageBytes;
 use crate::image::{ImageFile, checked_image_dataset, listed_image_files};
 use crate::{DataError, Dataset, SourceOptions};
@@ -145,9 +147,20 @@ pub fn read_image_folder(
     let mut files: Vec<(String, i32, PathBuf, u64)> = Vec::new();
     let mut class_names = Vec::new();
     let mut ignored = Vec::new();
-    for (class_id, class_dir) in classes.iter().enumerate() {
-        let mut images = Vec::new();
-        images_under(class_dir, &mut Vec::new(), &mut images, &mut ignored)?;
+    // The class folders are listed in parallel (a `stat` a file: the listing is all the
+    // work before the first batch), then taken in order, so errors and ids do not depend on
+    // the threads.
+    let listed: Vec<_> = classes
+        .par_iter()
+        .map(|class_dir| {
+            let (mut images, mut ignored) = (Vec::new(), Vec::new());
+            images_under(class_dir, &mut Vec::new(), &mut images, &mut ignored)
+                .map(|()| (images, ignored))
+        })
+        .collect();
+    for ((class_id, class_dir), listing) in classes.iter().enumerate().zip(listed) {
+        let (images, class_ignored) = listing?;
+        ignored.extend(class_ignored);
         if images.is_empty() {
             return Err(DataError::invalid(
                 class_dir,

@@ -38,7 +38,7 @@ pub use distill_core::{
     sha256_file, sha256_hex, write_atomic,
 };
 pub use error::DataError;
-pub use hf_parquet::read_hf_parquet;
+pub use hf_parquet::{read_hf_parquet, write_hf_parquet};
 pub use idx::{IdxArray, read_idx, read_idx_split};
 pub use imagefolder::{IMAGE_EXTENSIONS, read_image_folder};
 pub use npy::read_npy;

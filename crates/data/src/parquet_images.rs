@@ -2,8 +2,9 @@
 //! that memory holds a few row groups rather than the split. The file's footer is read
 //! once; each row group's image column is read (and decompressed) once while it stays among
 //! the last few used. Readers that go through the rows in order (a cache's parts, the
-//! student's resized store filled in row order) read every row group once; random access
-//! would read a row group per image, which is why nothing here is read in shuffled order.
+//! student's resized store filled a few row groups at a time, `Dataset::prefill`) read
+//! every row group once; random access would read a row group per image, which is why
+//! nothing here is read in shuffled order.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -236,6 +237,11 @@ impl ParquetCell {
     /// The encoded bytes.
     pub(crate) fn read(&self) -> Result<Vec<u8>, DataError> {
         self.images.image(self.group, self.row)
+    }
+
+    /// The row group the image is read with: (the file's number in its split, the group).
+    pub(crate) fn row_group(&self) -> (usize, usize) {
+        (self.images.number, self.group)
     }
 }
 

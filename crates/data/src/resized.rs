@@ -105,6 +105,15 @@ impl ResizedSamples {
         }
     }
 
+    /// Whether sample `i` has been brought to the student's size (and is kept).
+    pub(crate) fn is_kept(&self, i: usize) -> bool {
+        let row = self.row(i);
+        match &self.store.kept {
+            Kept::Memory(slots) => slots[row].get().is_some(),
+            Kept::File { written, .. } => written[row].load(Ordering::Acquire),
+        }
+    }
+
     /// Sample `i` (id `id`, label `label`, called `name` in an error when it is not a file)
     /// at the student's size into `out`: the kept bytes, or the image decoded and resized
     /// now (and kept).

@@ -187,43 +187,22 @@ fn hf_parquet_over_several_files_yields_the_folders_images_in_the_same_order() {
     );
 }
 
-/// Writes `images` (a binary column) and `labels` (int64) into a Parquet file with these
-/// `columns` names, in row groups of `group_rows` rows.
+/// Writes `images` and `labels` into a Parquet file with these `columns` names, in row
+/// groups of `group_rows` rows.
 fn write_image_parquet(
     path: &Path,
     columns: [&str; 2],
     (images, labels): (&[Vec<u8>], &[i64]),
     group_rows: usize,
 ) {
-    use std::sync::Arc;
-
-    use arrow::array::{BinaryArray, Int64Array, RecordBatch};
-    use arrow::datatypes::{DataType, Field, Schema};
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(columns[0], DataType::Binary, false),
-        Field::new(columns[1], DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(BinaryArray::from_iter_values(images)),
-            Arc::new(Int64Array::from(labels.to_vec())),
-        ],
-    )
-    .unwrap();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(group_rows))
-        .build();
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    distill_data::write_hf_parquet(path, (columns[0], columns[1]), images, labels, group_rows)
+        .unwrap();
 }
 
 /// Hugging Face Parquet is streamed like an image folder: listed from its labels, its
 /// images read a row group at a time when a batch needs them (in any order, across row
 /// groups), a bad image met when its batch is read (or skipped and listed), and a student's
-/// resized store filled in row order with the folder's pixels.
+/// resized store filled a window of row groups at a time with the folder's pixels.
 #[test]
 fn hf_parquet_is_listed_from_its_labels_and_read_a_row_group_at_a_time() {
     use distill_data::Preprocess;
@@ -267,7 +246,9 @@ fn hf_parquet_is_listed_from_its_labels_and_read_a_row_group_at_a_time() {
     assert!(listed.fingerprint_matches(&old).unwrap());
     assert!(!listed.fingerprint_matches(&"0".repeat(64)).unwrap());
 
-    // A student's store: every row brought to its size at once, in row order.
+    // A student's store: nothing read before training; its row groups in row order; a
+    // window of them brought to size reads each of its groups once, whatever the order
+    // asked for, and what it keeps is read again without reading a group.
     let p = Preprocess {
         channels: Some(1),
         resize: Some([14, 14]),
@@ -275,9 +256,32 @@ fn hf_parquet_is_listed_from_its_labels_and_read_a_row_group_at_a_time() {
     };
     let all: Vec<usize> = (0..folder.len()).collect();
     let resized = load_listed(&spec, "train").into_geometry(&p).unwrap();
+    assert_eq!(resized.row_groups_read(), 0);
+    let groups = resized.read_groups().unwrap();
+    assert_eq!(groups.len(), folder.len().div_ceil(5));
+    assert!(groups.iter().all(|g| g.len() <= 5));
+    assert_eq!(groups.concat(), all);
+    let mut window = groups[1..3].concat();
+    window.reverse();
+    resized.prefill(&window).unwrap();
+    assert_eq!(resized.row_groups_read(), 2);
+    resized.prefill(&window).unwrap();
+    resized.batch(&Preprocess::default(), &window).unwrap();
+    assert_eq!(resized.row_groups_read(), 2);
+    resized.prefill(&all).unwrap();
+    assert_eq!(resized.row_groups_read(), groups.len());
     assert_eq!(
         resized.batch(&Preprocess::default(), &all).unwrap(),
         folder.batch(&p, &all).unwrap()
+    );
+    // Data read in any order has no row groups.
+    assert!(
+        folder
+            .clone()
+            .into_geometry(&p)
+            .unwrap()
+            .read_groups()
+            .is_none()
     );
 
     // A row that is not an image: listing does not read it; its batch names it.

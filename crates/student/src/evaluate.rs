@@ -19,6 +19,9 @@ pub fn predict_logits(
     let plain = ViewSpec::default();
     let batcher = Batcher::new(dataset, preprocess, &plain, false);
     let positions: Vec<usize> = (0..dataset.len()).collect();
+    // Parquet rows of a split brought to a new size: read a few row groups at a time, not
+    // one per batch (a validation split's samples are scattered over the file).
+    dataset.prefill(&positions)?;
     let mut out = Vec::new();
     for chunk in positions.chunks(batch_size.max(1)) {
         let logits = model.forward(batcher.plain_images(chunk, device)?);

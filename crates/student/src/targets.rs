@@ -20,6 +20,7 @@ use distill_data::{Dataset, ViewParams};
 use serde::{Deserialize, Serialize};
 
 use crate::StudentError;
+use crate::order::{OrderSettings, epoch_windows};
 use crate::rng::SplitMix64;
 use crate::teacher_rows::{MAX_TOPK_CLASSES, RowFormat};
 
@@ -210,14 +211,6 @@ impl Segment {
     /// All samples in `rows` order, with no cache behind them (supervised training).
     pub fn plain(rows: Vec<usize>) -> Self {
         Segment { part: None, rows }
-    }
-
-    /// Drops the rows marked in `held_out` (rows of a plain segment are positions).
-    pub fn without(mut self, held_out: Option<&[bool]>) -> Self {
-        if let Some(h) = held_out {
-            self.rows.retain(|&p| !h[p]);
-        }
-        self
     }
 }
 
@@ -549,32 +542,33 @@ impl TeacherTargets {
         }
     }
 
-    /// The segments of `epoch` (1-based): in memory, one segment over all samples in the
-    /// same shuffled order as supervised training; streamed, one per part, parts and rows
-    /// shuffled. Each sample is visited once, through its view of the epoch
-    /// ([`epoch_view`]). Samples whose position is marked in `held_out` (the validation
-    /// split) are left out; `ids` are the data's sample ids.
+    /// The segments of `epoch` (1-based): in memory, the windows of
+    /// [`epoch_windows`] (one full shuffle, as supervised training, or the first epoch's
+    /// row-group windows); streamed, one per part, parts and rows shuffled. Each sample is
+    /// visited once, through its view of the epoch ([`epoch_view`]). Samples held out in
+    /// `settings` (the validation split) are left out; `ids` are the data's sample ids.
     pub fn epoch_segments(
         &self,
         ids: &[u64],
-        seed: u64,
         epoch: usize,
-        held_out: Option<&[bool]>,
+        settings: &OrderSettings,
     ) -> Vec<Segment> {
+        let (seed, held_out) = (settings.seed, settings.held_out);
         let kept = |position: usize| held_out.is_none_or(|h| !h[position]);
         let k = self.views_per_sample();
         let chosen = |pos: usize, v: u16| usize::from(v) == epoch_view(seed, ids[pos], epoch, k);
         match &self.storage {
-            Storage::InMemory { .. } => {
-                let mut segment =
-                    Segment::plain(epoch_order(ids.len(), seed, epoch)).without(held_out);
-                if k > 1 {
-                    for row in segment.rows.iter_mut() {
-                        *row = *row * k + epoch_view(seed, ids[*row], epoch, k);
+            Storage::InMemory { .. } => epoch_windows(ids.len(), epoch, settings)
+                .into_iter()
+                .map(|mut rows| {
+                    if k > 1 {
+                        for row in rows.iter_mut() {
+                            *row = *row * k + epoch_view(seed, ids[*row], epoch, k);
+                        }
                     }
-                }
-                vec![segment]
-            }
+                    Segment { part: None, rows }
+                })
+                .collect(),
             Storage::Streamed { part_rows, .. } => {
                 let mut parts: Vec<usize> = (0..part_rows.len()).collect();
                 SplitMix64::derive(seed, epoch as u64, u64::MAX - 1).shuffle(&mut parts);
@@ -635,13 +629,6 @@ pub fn epoch_view(seed: u64, id: u64, epoch: usize, views: usize) -> usize {
     let mut order: Vec<usize> = (0..views).collect();
     SplitMix64::derive(seed ^ 0x0071_e50f_7e3c, id, (e / views) as u64).shuffle(&mut order);
     order[e % views]
-}
-
-/// The shuffled sample order of `epoch` for supervised training (and in-memory caches).
-pub fn epoch_order(samples: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..samples).collect();
-    SplitMix64::derive(seed, epoch as u64, u64::MAX).shuffle(&mut order);
-    order
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use crate::batcher::Batcher;
 use crate::evaluate::predict_logits;
 use crate::model::compute_device;
 use crate::observer::TrainObserver;
+use crate::order::{OrderSettings, RowGroups, epoch_windows};
 use crate::run_dir::RunDir;
-use crate::targets::{Segment, SegmentData, Targets, epoch_order};
+use crate::targets::{Segment, SegmentData, Targets};
 use crate::teacher_rows::RowFormat;
 use crate::{EpochMetrics, HardLoss, HardTargets, KdLoss, Student, StudentError, TrainConfig};
 
@@ -107,6 +108,11 @@ struct Epochs<'a> {
     val: Option<Dataset>,
     /// The teacher's rows of the test split, and their layout.
     test_teacher: Option<(RowFormat, Vec<f32>)>,
+    /// The training split's row groups, when it is read a row group at a time (the first
+    /// epoch's order follows them).
+    row_groups: Option<RowGroups>,
+    /// Whether views mix samples with partners drawn from the whole split (mixup).
+    mixes: bool,
     steps_per_epoch: usize,
     total_steps: usize,
     /// Where the model is evaluated (the training device without gradients).
@@ -123,6 +129,14 @@ impl<'a> Epochs<'a> {
         device: &Device,
         eval_device: Device,
     ) -> Result<Self, StudentError> {
+        let mixes = config.augment.mixup.is_some()
+            || kd.is_some_and(|(_, t)| {
+                t.train
+                    .identity
+                    .views
+                    .as_ref()
+                    .is_some_and(|v| v.augment.mixup.is_some())
+            });
         // The validation samples stay in `train` (the cache is joined to the whole split)
         // and are skipped by every epoch.
         let mut epochs = Epochs {
@@ -146,6 +160,12 @@ impl<'a> Epochs<'a> {
                 Some(t) => Some((t.format, t.all()?)),
                 None => None,
             },
+            // With mixup every sample is read before the first batch: no windows then.
+            row_groups: train
+                .read_groups()
+                .filter(|_| !mixes)
+                .map(|groups| RowGroups::new(groups, &train.labels)),
+            mixes,
             steps_per_epoch: 0,
             total_steps: 0,
             eval_device,
@@ -161,12 +181,18 @@ impl<'a> Epochs<'a> {
 
     /// The order in which `epoch` visits the training samples.
     fn segments(&self, epoch: usize) -> Vec<Segment> {
-        let (n, seed, held_out) = (self.train.len(), self.config.seed, self.held_out.as_deref());
+        let settings = OrderSettings {
+            seed: self.config.seed,
+            held_out: self.held_out.as_deref(),
+            row_groups: self.row_groups.as_ref(),
+            batch_size: self.config.optimisation.batch_size,
+        };
         match self.kd {
-            Some((_, t)) => t
-                .train
-                .epoch_segments(&self.train.ids, seed, epoch, held_out),
-            None => vec![Segment::plain(epoch_order(n, seed, epoch)).without(held_out)],
+            Some((_, t)) => t.train.epoch_segments(&self.train.ids, epoch, &settings),
+            None => epoch_windows(self.train.len(), epoch, &settings)
+                .into_iter()
+                .map(Segment::plain)
+                .collect(),
         }
     }
 
@@ -186,11 +212,27 @@ impl<'a> Epochs<'a> {
         };
         let first_step = (epoch - 1) * self.steps_per_epoch;
         let mut step = first_step;
+        if self.mixes {
+            // Mixup partners come from the whole split: every sample is read before the
+            // first batch (once; later epochs find them kept).
+            let all: Vec<usize> = (0..self.train.len()).collect();
+            self.train.prefill(&all)?;
+        }
         for segment in self.segments(epoch) {
             let buffer = match self.kd {
                 Some((_, t)) => Some(t.train.load(&segment)?),
                 None => None,
             };
+            // The segment's samples brought to the student's size together (Parquet rows,
+            // a few whole row groups at a time), not a row group read per sample.
+            let positions: Vec<usize> = match &buffer {
+                Some(b) => segment.rows.iter().map(|&r| b.position(r)).collect(),
+                None => segment.rows.clone(),
+            };
+            match &self.row_groups {
+                Some(groups) => self.train.prefill(&groups.whole(&positions))?,
+                None => self.train.prefill(&positions)?,
+            }
             for rows in segment.rows.chunks(batch_size) {
                 sums.lr = cosine_lr(self.config.optimisation.lr, step, self.total_steps);
                 step += 1;

@@ -149,3 +149,121 @@ fn streamed_cache_trains_and_follows_the_teacher() {
         "{agreement:?}"
     );
 }
+
+/// Counts the Parquet row groups `data` had read when the first batch was trained.
+struct FirstBatch<'a> {
+    data: &'a distill_data::Dataset,
+    row_groups_read: Option<usize>,
+}
+
+impl distill_student::TrainObserver for FirstBatch<'_> {
+    fn batch_done(&mut self, _samples: usize, _loss: f64) {
+        self.row_groups_read
+            .get_or_insert_with(|| self.data.row_groups_read());
+    }
+}
+
+/// Writes `data`'s images as PNG into a Hugging Face style Parquet file (`image` bytes,
+/// `label`), `copies` times over, in row groups of `group_rows`.
+fn write_parquet(
+    path: &std::path::Path,
+    data: &distill_data::Dataset,
+    copies: usize,
+    group_rows: usize,
+) {
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for _ in 0..copies {
+        for i in 0..data.len() {
+            let distill_data::Samples::U8(pixels) = &data.samples else {
+                panic!("IDX images are bytes");
+            };
+            let n = data.shape.len();
+            let gray = image::GrayImage::from_raw(28, 28, pixels[i * n..(i + 1) * n].to_vec())
+                .expect("28x28");
+            let mut png = Vec::new();
+            gray.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .expect("PNG encodes");
+            images.push(png);
+            labels.push(i64::from(data.labels[i]));
+        }
+    }
+    distill_data::write_hf_parquet(path, ("image", "label"), &images, &labels, group_rows).unwrap();
+}
+
+/// Parquet rows brought to the student's size are read a row group at a time: the first
+/// batch waits for one window of row groups, not for the split (time to first batch that
+/// does not grow with the data), the first epoch reads each group about once, and later
+/// epochs (and the scattered validation samples) read what was kept.
+#[test]
+fn the_first_epoch_over_parquet_reads_one_window_of_row_groups_before_its_first_batch() {
+    use distill_data::{DatasetSpec, SourceOptions};
+    use distill_student::{FIRST_EPOCH_WINDOW, Validation};
+
+    let _guard = common::rng_lock();
+    let mini = common::split("train", 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("train.parquet");
+    // 20,000 rows in 40 row groups of 500: a window of 8,192 samples needs about 19 groups.
+    write_parquet(&file, &mini, 10, 500);
+    let spec: DatasetSpec = format!("parquet:{}", file.display()).parse().unwrap();
+    let preprocess = Preprocess {
+        channels: Some(1),
+        resize: Some([28, 28]),
+        ..Preprocess::default()
+    };
+    let train = spec
+        .load_listed("train", &SourceOptions::default())
+        .unwrap()
+        .into_geometry(&preprocess)
+        .unwrap();
+    let test = common::split("test", 200);
+    assert_eq!(train.read_groups().map(|g| g.len()), Some(40));
+    assert_eq!(
+        train.row_groups_read(),
+        0,
+        "nothing is read before training"
+    );
+    let mut config =
+        common::config("mlp:16", &train, &test, 2, 3).with_validation(Some(Validation {
+            fraction: 0.1,
+            seed: 1,
+        }));
+    config.preprocess = preprocess;
+    let run_dir = dir.path().join("run");
+    let run = distill_student::RunDir::prepare(&run_dir, &config, false).unwrap();
+    let mut observer = FirstBatch {
+        data: &train,
+        row_groups_read: None,
+    };
+    let (_, metrics) = distill_student::train(
+        &config,
+        &train,
+        &test,
+        &run,
+        &mut observer,
+        None,
+        Default::default(),
+    )
+    .unwrap();
+    let first = observer.row_groups_read.expect("a batch was trained");
+    // A window's training samples, and the validation samples among their rows.
+    let window_groups = (FIRST_EPOCH_WINDOW as f64 / 0.9 / 500.0).ceil() as usize + 1;
+    assert!(
+        (1..=window_groups).contains(&first),
+        "{first} row groups read before the first batch"
+    );
+    // Every group about once (a group split between two windows may be read twice), the
+    // second epoch and every evaluation from what was kept.
+    let read = train.row_groups_read();
+    assert!(
+        (40..=45).contains(&read),
+        "{read} row groups read in two epochs"
+    );
+    // And it learns: the first epoch's batches mix a few row groups, not the split.
+    assert!(
+        metrics[1].val_accuracy.is_some_and(|a| a > 0.6),
+        "{:?}",
+        metrics[1]
+    );
+}
