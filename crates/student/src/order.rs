@@ -135,6 +135,9 @@ fn classes_mixed(groups: &[Vec<usize>], labels: &[i32]) -> bool {
             .map_or(0.0, |&m| m as f64 / total as f64)
     };
     let split = top_share(&mut (0..labels.len()));
+    if split >= 1.0 {
+        return true; // one class (or none known): nothing to mix
+    }
     let groups_share: f64 = groups
         .iter()
         .map(|g| top_share(&mut g.iter().copied()))
@@ -246,5 +249,7 @@ mod tests {
         // as the split is.
         let skewed: Vec<i32> = (0..1000).map(|p| i32::from(p % 10 == 0)).collect();
         assert!(classes_mixed(&groups, &skewed));
+        // One label for every sample (unlabelled data): nothing to mix.
+        assert!(classes_mixed(&groups, &[0; 1000]));
     }
 }
