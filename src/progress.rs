@@ -1,10 +1,10 @@
 //! Progress on the terminal: bars drawn on a terminal and silent in pipes (indicatif hides
 //! itself when stderr is not a terminal), and one line per epoch or run.
 
-use distill_student::{EpochMetrics, TeacherLogits, TrainObserver, TrainingPlan};
-use distill_sweep::{RunDescription, SweepObserver, SweepSummary};
 use std::time::Instant;
 
+use distill_student::{EpochMetrics, TeacherLogits, TrainObserver, TrainingPlan};
+use distill_sweep::{RunDescription, SweepObserver, SweepSummary};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::loading::report_loaded;
