@@ -71,8 +71,9 @@ impl TrainObserver for Reporter {
     }
 
     fn training_started(&mut self, plan: &TrainingPlan) {
-        // The data is ready (a Parquet split's store filled): from here on the process
-        // trains, and keeps freed memory for the next step (see `train_student::run`).
+        // From here on the process trains, and keeps freed memory for the next step (see
+        // `train_student::run`); the data read between steps lifts that for its pass
+        // (`distill_core::returning_large_blocks`).
         distill_core::keep_freed_memory();
         eprintln!("{plan}");
         self.training_since = self.first_batch.then(Instant::now);

@@ -9,6 +9,9 @@ static KEEPING: AtomicBool = AtomicBool::new(false);
 /// Blocks of this size or more are mapped on their own when large blocks are returned.
 const LARGE_BLOCK: i32 = 1 << 20;
 
+/// Blocks below this size come from the heap when freed memory is kept.
+const KEPT_BLOCK: i32 = 1 << 30;
+
 /// Asks the C allocator to keep freed memory for reuse instead of handing large blocks back
 /// to the kernel at every `free`. A training step allocates and frees activations and
 /// gradients of megabytes each; by default glibc serves each from a fresh `mmap`, so every
@@ -20,10 +23,11 @@ pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; it is safe to call at any time.
     unsafe {
-        // Blocks up to 1 GiB come from the heap (reused), and the heap is not trimmed.
+        // The heap is not trimmed...
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
-    set_mmap_threshold(1 << 30);
+    // ...and blocks up to 1 GiB come from it (reused).
+    set_mmap_threshold(KEPT_BLOCK);
 }
 
 /// Asks the C allocator to map every block of 1 MiB or more on its own and hand it back
@@ -53,7 +57,7 @@ pub fn returning_large_blocks<R>(f: impl FnOnce() -> R) -> R {
     }
     let result = f();
     if keeping {
-        set_mmap_threshold(1 << 30);
+        set_mmap_threshold(KEPT_BLOCK);
     }
     result
 }

@@ -549,12 +549,14 @@ impl Dataset {
         let Samples::Resized(resized) = &self.samples else {
             return Ok(());
         };
+        // A split's images all come from one source: files need no pass (nor a scan).
+        if self.is_empty() || !matches!(resized.image(0).bytes, ImageBytes::Parquet(_)) {
+            return Ok(());
+        }
         let mut missing: Vec<usize> = positions
             .iter()
             .copied()
-            .filter(|&i| {
-                !resized.is_kept(i) && matches!(resized.image(i).bytes, ImageBytes::Parquet(_))
-            })
+            .filter(|&i| !resized.is_kept(i))
             .collect();
         if missing.is_empty() {
             return Ok(());
