@@ -16,17 +16,12 @@
 # Usage: scripts/bench/cache-throughput.sh [N] [BATCH] [THREADS]
 # Run it on an otherwise idle machine; absolute numbers from different runs do not compare.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 n="${1:-60000}"
 batch="${2:-256}"
 threads="${3:-2}"
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
-scripts/setup.sh >/dev/null 2>&1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 bare="$CARGO_TARGET_DIR/release/examples/bare_session_loop"
 
 tmp="$(mktemp -d)"

@@ -7,9 +7,7 @@
 # the Pareto front. Resumable (a sweep: rerun after a stop and it continues). Several hours
 # on 2 cores; run scripts/demo.sh first (it makes the caches), on an otherwise idle machine.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
-source scripts/bench/demo-caches.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-caches.sh"
 "$distill" sweep --grid datasets/sweeps/families.toml --out runs/bench-families \
     --dataset idx:datasets/fashion-mnist --mean 0.2860 --std 0.3530 \
     --cache runs/demo/cache-train --test-cache runs/demo/cache-test \

@@ -11,13 +11,9 @@
 # Usage: scripts/bench/image-folder.sh [N]
 # Run it on an otherwise idle machine; absolute numbers from different runs do not compare.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+setup_flags=--no-data
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 n="${1:-2000}"
-scripts/setup.sh --no-data >/dev/null 2>&1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 venv="$HOME/.cache/distill-fixtures-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet -r scripts/fixtures/real-world-requirements.txt

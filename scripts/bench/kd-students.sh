@@ -14,8 +14,7 @@
 # Usage: scripts/bench/kd-students.sh [EPOCHS] [SEEDS] [ARCHS...]
 #   defaults: 20 "1 2 3" mlp:128 mlp:512,256 cnn:4,8
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 epochs="${1:-20}"
 seeds="${2:-1 2 3}"
 shift 2 2>/dev/null || shift $#
@@ -24,10 +23,6 @@ archs=("$@")
 out=runs/bench-kd
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 
 for split in train test; do
     "$distill" cache-logits --teacher "$teacher" --dataset "$data" --split "$split" \

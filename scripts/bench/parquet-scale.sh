@@ -12,14 +12,10 @@
 #
 # Usage: scripts/bench/parquet-scale.sh [SIZES]        default: "10000 30000"
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 sizes="${1:-10000 30000}"
 out=runs/bench-parquet
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-binaries=("new|$CARGO_TARGET_DIR/release/distill")
+binaries=("new|$distill")
 [ -n "${OLD:-}" ] && binaries+=("old|$OLD")
 mkdir -p "$out"
 

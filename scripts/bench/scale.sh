@@ -18,15 +18,10 @@
 #
 # Usage: scripts/bench/scale.sh [SIZES]        default: "10000 30000 100000"
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 sizes="${1:-10000 30000 100000}"
 largest=$(echo "$sizes" | tr ' ' '\n' | sort -n | tail -1)
 out=runs/bench-scale
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 loader="$CARGO_TARGET_DIR/release/examples/read_images"
 mkdir -p "$out"
 

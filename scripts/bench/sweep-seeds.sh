@@ -5,9 +5,7 @@
 # errors. Resumable (a sweep); about 25 minutes on 2 cores (seed 1 comes from the demo). Run scripts/demo.sh first (it
 # makes the caches), and run this on an otherwise idle machine for meaningful latencies.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
-source scripts/bench/demo-caches.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-caches.sh"
 # Seed 1 of both settings is the demo's own run (same grid block, caches and validation
 # split, so the same config.json): reuse it rather than train it again.
 out=runs/bench-sweep-seeds

@@ -14,8 +14,7 @@
 # Usage: scripts/bench/topk-accuracy.sh [EPOCHS] [SEEDS] [KS]    defaults: 8 "1 2 3" "1 2 3 5"
 # Environment: T (2), ALPHA (0.5).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 epochs="${1:-8}"
 seeds="${2:-1 2 3}"
 ks="${3:-1 2 3 5}"
@@ -25,10 +24,6 @@ out=runs/bench-topk
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
 arch=cnn:8,16,32
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 mkdir -p "$out"
 
 "$distill" cache-logits --teacher "$teacher" --dataset "$data" --split test \

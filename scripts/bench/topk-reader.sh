@@ -12,14 +12,9 @@
 #
 # Usage: scripts/bench/topk-reader.sh
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 out=runs/bench-topk-reader
 data=idx:datasets/fashion-mnist
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 reader="$CARGO_TARGET_DIR/release/examples/read_targets"
 mkdir -p "$out"
 

@@ -6,15 +6,10 @@
 # Usage: scripts/bench/train-throughput.sh [WIDTHS] [BATCH]
 # Run it on an otherwise idle machine; absolute numbers from different runs do not compare.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 widths="${1:-512,256}"
 batch="${2:-256}"
 steps=120
-scripts/setup.sh >/dev/null 2>&1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 venv="$HOME/.cache/distill-bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import numpy" 2>/dev/null || "$venv/bin/pip" install --quiet "numpy==2.3.5"

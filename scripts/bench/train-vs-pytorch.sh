@@ -19,15 +19,10 @@
 # idle machine: PyTorch's threads slow down by an order of magnitude when another process
 # holds a core. Absolute numbers from different runs do not compare.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 students=("$@")
 [ ${#students[@]} -gt 0 ] || students=("cnn:8,16,32" "cnn:32,64" "mlp:512,256" "resnet:8,16,32" "mobilenet:16,32,64,width=0.5")
 threads=$(nproc)
-scripts/setup.sh >/dev/null 2>&1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 forward="$CARGO_TARGET_DIR/release/examples/student_forward"
 venv="${TORCH_VENV:-$HOME/.cache/distill-torch-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

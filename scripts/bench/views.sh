@@ -6,8 +6,8 @@
 #   (a) hard labels, the augmentation drawn online every epoch (--augment);
 #   (b) KD from the plain cache (one row per image: a fixed teacher);
 #   (c) KD from K cached views (K = 8 and K = 32), the teacher's logits on exactly the
-#       view the student sees (consistent teaching); also K = 8 of a milder augmentation
-#       (MILD, default flip and shifts of up to 2 pixels) beside its own (a);
+#       view the student sees (consistent teaching); also K = 8 and K = 32 of a milder
+#       augmentation (MILD, default flip and shifts of up to 2 pixels) beside its own (a);
 #   (d) KD from K views with mixup (function matching).
 # Every cell is mean ± std over the seeds: test accuracy, top-1 agreement with the teacher
 # and KL to the teacher on the plain test images; plus the teacher pass time and the cache
@@ -24,8 +24,7 @@
 # Environment: AUGMENT (default crop:0.75-1,flip), MILD (flip,shift:2), MIXUP (default
 # 0.4), T (2), ALPHA (0.5).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 epochs="${1:-8}"
 seeds="${2:-1 2 3}"
 chosen="${3:-}"
@@ -38,10 +37,6 @@ out=runs/bench-views
 teacher=datasets/teacher/fashion-mnist-cnn.onnx
 data=idx:datasets/fashion-mnist
 arch=cnn:8,16,32
-scripts/setup.sh >/dev/null
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distill-target}"
-"$root/scripts/build-release.sh"
-distill="$CARGO_TARGET_DIR/release/distill"
 mkdir -p "$out"
 
 # name|the cache it trains from|train-student flags
@@ -54,6 +49,7 @@ settings=(
     "c-kd-views8|views8|$kd"
     "c-kd-views8-mild|views8-mild|$kd"
     "c-kd-views32|views32|$kd"
+    "c-kd-views32-mild|views32-mild|$kd"
     "d-kd-views8-mixup|views8-mixup|$kd"
     "a-hard-online|plain|--alpha 0 --augment $augment"
     "a-hard-online-mild|plain|--alpha 0 --augment $mild"
@@ -71,6 +67,7 @@ caches=(
     "views8|--views 8 --augment $augment,plain-first"
     "views8-mild|--views 8 --augment $mild,plain-first"
     "views32|--views 32 --augment $augment,plain-first"
+    "views32-mild|--views 32 --augment $mild,plain-first"
     "views8-mixup|--views 8 --augment $augment,mixup:$mixup,plain-first"
 )
 "$distill" cache-logits --teacher "$teacher" --dataset "$data" --split test \
