@@ -42,7 +42,8 @@ mkdir -p "$out"
 # name|the cache it trains from|train-student flags
 # (a) learns from labels only: the plain cache reports its agreement, and alpha = 0 keeps
 # the cached logits out of training, so online augmentation is allowed.
-kd="--temperature $temperature --alpha $alpha"
+kd_at() { echo "--temperature $temperature --alpha $1"; }
+kd="$(kd_at "$alpha")"
 # (Distillation first: a run cut short has the comparison that matters most.)
 settings=(
     "b-kd-plain|plain|$kd"
@@ -52,8 +53,8 @@ settings=(
     "c-kd-views32-mild|views32-mild|$kd"
     "d-kd-views8-mixup|views8-mixup|$kd"
     "d-kd-views8-mild-mixup|views8-mild-mixup|$kd"
-    "c-kd-views8-mild-alpha0.25|views8-mild|--temperature $temperature --alpha 0.25"
-    "b-kd-plain-alpha0.25|plain|--temperature $temperature --alpha 0.25"
+    "c-kd-views8-mild-alpha0.25|views8-mild|$(kd_at 0.25)"
+    "b-kd-plain-alpha0.25|plain|$(kd_at 0.25)"
     "a-hard-online|plain|--alpha 0 --augment $augment"
     "a-hard-online-mild|plain|--alpha 0 --augment $mild"
 )
