@@ -218,6 +218,41 @@ fn a_small_sweep_runs_resumes_and_reports_its_runs() {
         assert!((gain - want).abs() < 1e-9);
         assert!(["yes", "no", "within noise"].contains(&get(kd, "beats_hard")));
     }
+    // The report says why it picked its student: the highest validation accuracy within
+    // the budget, against the runner-up.
+    let val = |r: &[(String, String)]| -> (f64, String) {
+        let (m, s): (f64, f64) = (
+            get(r, "val_accuracy_mean").parse().unwrap(),
+            get(r, "val_accuracy_std").parse().unwrap(),
+        );
+        (m, format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s))
+    };
+    let within: Vec<&Vec<(String, String)>> = students
+        .iter()
+        .filter(|r| get(r, "params").parse::<u64>().unwrap() <= 20000)
+        .collect();
+    type Row = Vec<(String, String)>;
+    let (best, others): (Vec<&Row>, Vec<&Row>) =
+        within.iter().partition(|r| get(r, "best") == "true");
+    assert_eq!(best.len(), 1, "{stdout}");
+    let next = others
+        .iter()
+        .max_by(|a, b| val(a).0.total_cmp(&val(b).0))
+        .unwrap();
+    assert!(val(best[0]).0 >= val(next).0);
+    let why = format!(
+        "Why: it has the highest validation accuracy, {} %, of the {} students within the budget ({} outside it); next is ",
+        val(best[0]).1,
+        within.len(),
+        students.len() - within.len(),
+    );
+    let line = stdout.lines().find(|l| l.starts_with("Why:")).unwrap_or("");
+    assert!(line.starts_with(&why), "{why}\n{stdout}");
+    assert!(line.contains(&format!(" at {} %", val(next).1)), "{line}");
+    assert!(
+        line.ends_with("The test split played no part in the choice."),
+        "{line}"
+    );
     // The picked student is within the budget, and best.onnx is that run's model.
     let card = json(&sweep.join("best.json"));
     assert!(card["params"].as_u64().unwrap() <= 20000);

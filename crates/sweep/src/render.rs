@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::{Report, Row, Stat};
+use crate::{Budget, Report, Row, Stat};
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
@@ -191,10 +191,11 @@ fn pick_and_missing(report: &Report, o: &mut String) {
             };
             let _ = writeln!(
                 o,
-                "\nBest student ({within}): **{}** ({}), from {}.",
+                "\nBest student ({within}): **{}** ({}), from {}.\n{}",
                 r.label,
                 r.train,
-                r.best_run.display()
+                r.best_run.display(),
+                why(report, b)
             );
         }
         None if !report.rows.is_empty() => {
@@ -215,6 +216,41 @@ fn pick_and_missing(report: &Report, o: &mut String) {
             missing.join(", ")
         );
     }
+}
+
+/// Why the pick: its validation accuracy against the runner-up within the budget.
+fn why(report: &Report, best: usize) -> String {
+    let ranked = crate::report::ranked(&report.rows, report.budget);
+    let val = |i: usize| pct(report.rows[i].val_accuracy);
+    let within = if report.budget == Budget::default() {
+        String::new()
+    } else {
+        let outside = report
+            .rows
+            .iter()
+            .filter(|r| !report.budget.admits(r))
+            .count();
+        format!(" within the budget ({outside} outside it)")
+    };
+    let mut why = format!(
+        "Why: it has the highest validation accuracy, {} %, of the {} student{}{within}",
+        val(best),
+        ranked.len(),
+        if ranked.len() == 1 { "" } else { "s" }
+    );
+    if let Some(&next) = ranked.iter().find(|&&i| i != best) {
+        let (b, n) = (&report.rows[best], &report.rows[next]);
+        let tie = if b.val_accuracy.map(|s| s.mean) != n.val_accuracy.map(|s| s.mean) {
+            ""
+        } else if b.latency_ms_batch1 < n.latency_ms_batch1 {
+            " (tied: the pick is faster at batch 1)"
+        } else {
+            " (tied: the pick comes later in the grid)"
+        };
+        let _ = write!(why, "; next is {} at {} %{tie}", n.label, val(next));
+    }
+    why.push_str(". The test split played no part in the choice.");
+    why
 }
 
 /// `results.md`: the table, what each column means, and the picked student.

@@ -35,7 +35,8 @@ pub struct Budget {
 }
 
 impl Budget {
-    fn admits(&self, row: &Row) -> bool {
+    /// Whether `row` is within every limit.
+    pub(crate) fn admits(&self, row: &Row) -> bool {
         let latency_ok = match (self.latency_ms, row.latency_ms_batch1) {
             (Some(b), Some(l)) => l <= b,
             (Some(_), None) => false,
@@ -250,21 +251,29 @@ fn mark_front(rows: &mut [Row]) {
     }
 }
 
-/// The most accurate row (validation) within the budget; ties go to the faster.
+/// The rows the pick is made among (within the budget, with a validation accuracy), the
+/// most accurate on validation first; ties go to the faster at batch 1, then to the later
+/// row of the grid.
+pub(crate) fn ranked(rows: &[Row], budget: Budget) -> Vec<usize> {
+    let val = |r: &Row| r.val_accuracy.map_or(0.0, |s| s.mean);
+    let latency = |r: &Row| r.latency_ms_batch1.unwrap_or(f64::INFINITY);
+    let mut ranked: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].val_accuracy.is_some() && budget.admits(&rows[i]))
+        .collect();
+    // Worst first, stably, then reversed: among equals the later row comes first.
+    ranked.sort_by(|&a, &b| {
+        let (a, b) = (&rows[a], &rows[b]);
+        val(a)
+            .total_cmp(&val(b))
+            .then_with(|| latency(b).total_cmp(&latency(a)))
+    });
+    ranked.reverse();
+    ranked
+}
+
+/// The most accurate row (validation) within the budget.
 fn pick(rows: &[Row], budget: Budget) -> Option<usize> {
-    rows.iter()
-        .enumerate()
-        .filter(|(_, r)| r.val_accuracy.is_some() && budget.admits(r))
-        .max_by(|(_, a), (_, b)| {
-            let va = a.val_accuracy.map_or(0.0, |s| s.mean);
-            let vb = b.val_accuracy.map_or(0.0, |s| s.mean);
-            va.total_cmp(&vb).then_with(|| {
-                let la = a.latency_ms_batch1.unwrap_or(f64::INFINITY);
-                let lb = b.latency_ms_batch1.unwrap_or(f64::INFINITY);
-                lb.total_cmp(&la)
-            })
-        })
-        .map(|(i, _)| i)
+    ranked(rows, budget).first().copied()
 }
 
 /// Sets each row's ratios against the teacher.
