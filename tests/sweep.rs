@@ -227,11 +227,11 @@ fn a_small_sweep_runs_resumes_and_reports_its_runs() {
         );
         (m, format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s))
     };
-    let within: Vec<&Vec<(String, String)>> = students
+    type Row = Vec<(String, String)>;
+    let within: Vec<&Row> = students
         .iter()
         .filter(|r| get(r, "params").parse::<u64>().unwrap() <= 20000)
         .collect();
-    type Row = Vec<(String, String)>;
     let (best, others): (Vec<&Row>, Vec<&Row>) =
         within.iter().partition(|r| get(r, "best") == "true");
     assert_eq!(best.len(), 1, "{stdout}");

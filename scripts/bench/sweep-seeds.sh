@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Is an 8-epoch distillation gain more than seed noise? Sweeps datasets/sweeps/cnn-seeds.toml
 # (cnn:8,16,32, hard labels vs T = 2, alpha = 0.5, 8 epochs, seeds 1-3: the demo's deciding
-# comparison until it moved to 64 epochs of cached views) from the demo's plain caches and
+# comparison until it moved to 48 epochs of cached views) from the demo's plain caches and
 # prints the sweep report, where "within noise" marks a gain under two standard errors.
 # Resumable (a sweep); about 10 minutes on 2 cores. Run scripts/demo.sh first (it makes the
 # caches), and run this on an otherwise idle machine for meaningful latencies.
